@@ -1,0 +1,2 @@
+"""One Map (一张图): the service stack of a territorial spatial planning
+implementation-supervision system."""

@@ -1,0 +1,120 @@
+"""The `onemap` command: thin shells around the functions of the package."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import click
+
+from onemap import stack
+from onemap.settings import ROOT, Settings
+
+
+def say(message: str) -> None:
+    click.echo(click.style("[onemap] ", bold=True) + message)
+
+
+@click.group()
+def main() -> None:
+    """国土空间规划"一张图" / One Map service stack."""
+
+
+@main.command()
+@click.option("--scale", type=click.Choice(["small", "city"]), default="small", show_default=True,
+              help="示例城市规模 / demo city scale, when it is loaded")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--reload", is_flag=True, help="重新加载示例城市 / reload the demo city")
+def up(scale: str, seed: int, reload: bool) -> None:
+    """启动全部服务 / start every service (idempotent)."""
+    settings = Settings.from_env()
+    stack.up(settings, say, scale=scale, seed=seed, reload=reload)
+    base = settings.base_url
+    say("一张图已启动 / One Map is up:")
+    for path, what in [("/", "viewer"), ("/ogc/", "OGC API"), ("/healthz", "health")]:
+        click.echo(f"    {base}{path:<10} {what}")
+
+
+@main.command()
+def down() -> None:
+    """停止全部服务 / stop everything `up` started."""
+    stack.down(Settings.from_env(), say)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def test(pytest_args: tuple[str, ...]) -> None:
+    """在独立实例上运行全部测试 / run the test suite on a stack of its own."""
+    var_dir = ROOT / "var" / "test"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "ONEMAP_URL", "ONEMAP_PUBLIC_URL")}
+    env["ONEMAP_VAR"] = str(var_dir)
+    stack.down(Settings.from_env(env), say)  # what an interrupted earlier run left
+    shutil.rmtree(var_dir, ignore_errors=True)
+    env.update({"ONEMAP_PORT": str(stack.free_port()), "ONEMAP_PG_PORT": str(stack.free_port())})
+    settings = Settings.from_env(env)
+    os.environ.update(env)
+    code = 1
+    try:
+        url = stack.up(settings, say)
+        env.update({"DATABASE_URL": url, "ONEMAP_URL": settings.base_url})
+        code = subprocess.call([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
+    finally:
+        stack.down(settings, say)
+    sys.exit(code)
+
+
+@main.group()
+def demo() -> None:
+    """示例城市 / the demo city."""
+
+
+@demo.command("load")
+@click.option("--scale", type=click.Choice(["small", "city"]), default="small", show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+def demo_load(scale: str, seed: int) -> None:
+    """生成并加载示例城市 / generate and load the demo city (replaces its tables)."""
+    settings = Settings.from_env()
+    url = stack.start_database(settings, say)
+    stack.load_demo(url, scale, seed, say)
+    stack.generate_config(settings, url)
+    if stack.gateway_pid(settings):
+        stack.start_gateway(settings, url, say)  # reload: extents changed
+
+
+@main.group()
+def token() -> None:
+    """访问令牌 / access tokens."""
+
+
+@token.command("create")
+@click.option("--role", type=click.Choice(["staff", "admin", "egov"]), required=True)
+@click.option("--name", required=True, help="持有人 / holder of the token")
+def token_create(role: str, name: str) -> None:
+    """创建令牌并打印 / create a token and print it (shown only once)."""
+    from onemap.auth import create_token
+
+    click.echo(create_token(Settings.from_env().database_url, role, name))
+
+
+@token.command("revoke")
+@click.option("--name", required=True)
+def token_revoke(name: str) -> None:
+    """吊销某持有人的全部令牌 / revoke every token of a holder."""
+    from onemap.auth import revoke_token
+
+    say(f"已吊销 / revoked: {revoke_token(Settings.from_env().database_url, name)}")
+
+
+@main.command("config")
+def config_generate() -> None:
+    """由图层注册表生成服务配置 / generate the service configuration from the registry."""
+    settings = Settings.from_env()
+    for path in stack.generate_config(settings, settings.database_url):
+        say(str(path))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Errors as users read them: Chinese first, English beside it, with the
+OGC exception fields (`code`, `description`) so standard clients show them."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from http import HTTPStatus
+
+
+@dataclass(frozen=True)
+class Problem:
+    status: int
+    code: str
+    zh: str
+    en: str
+    field: str | None = None  # the parameter or feature at fault
+
+    def as_dict(self) -> dict[str, object]:
+        body: dict[str, object] = {
+            "code": self.code,
+            "description": f"{self.zh} / {self.en}",
+            "message_zh": self.zh,
+            "message_en": self.en,
+            "status": self.status,
+        }
+        if self.field:
+            body["field"] = self.field
+        return body
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.as_dict(), ensure_ascii=False).encode("utf-8")
+
+
+class OneMapError(Exception):
+    """An error to report to the caller as a Problem."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(f"{problem.zh} / {problem.en}")
+        self.problem = problem
+
+
+# pygeoapi's English messages (as prefixes or patterns) and what they say in
+# Chinese, with the parameter they are about.
+_PYGEOAPI_MESSAGES: list[tuple[str, str, str | None]] = [
+    (r"^Invalid bbox|bbox", "bbox 参数无效：应为 minx,miny,maxx,maxy 四个（或六个）数字，且最小值不大于最大值", "bbox"),
+    (r"^CRS .* not supported|crs", "不支持的坐标参考系（crs）；可用：CRS84、EPSG:4490、EPSG:4546、EPSG:4525", "crs"),
+    (r"^Bad CQL|CQL|filter", "过滤条件（CQL2）无法解析", "filter"),
+    (r"limit", "limit 参数无效或超过上限", "limit"),
+    (r"offset", "offset 参数无效", "offset"),
+    (r"datetime", "datetime 参数无效：应为 RFC 3339 时间或时间区间", "datetime"),
+    (r"sortby|sort", "排序参数 sortby 无效", "sortby"),
+    (r"properties|property", "属性参数无效", "properties"),
+    (r"[Cc]ollection not found|Invalid collection", "图层（集合）不存在", "collectionId"),
+    (r"item not found|No such item|identifier", "要素不存在", "featureId"),
+    (r"[Ii]nvalid format|format", "不支持的输出格式（f）", "f"),
+    (r"[Pp]rocess", "处理服务请求无效", None),
+    (r"[Jj]ob", "任务不存在或请求无效", "jobId"),
+    (r"[Tt]ile", "瓦片请求无效：检查瓦片矩阵集与行列号", None),
+]
+
+_GENERIC_ZH = {
+    400: "请求参数无效",
+    401: "需要身份认证",
+    403: "无权访问",
+    404: "资源不存在",
+    405: "不支持的请求方法",
+    406: "不支持的响应格式",
+    409: "请求冲突",
+    413: "请求内容过大",
+    415: "不支持的内容类型",
+    422: "请求内容无法处理",
+    500: "服务器内部错误",
+    502: "上游服务不可用",
+    503: "服务暂不可用",
+}
+
+
+def chinese_for(status: int, english: str) -> tuple[str, str | None]:
+    """The Chinese message (and the parameter at fault) for an English one."""
+    for pattern, zh, field in _PYGEOAPI_MESSAGES:
+        if status < 500 and re.search(pattern, english):
+            return zh, field
+    return _GENERIC_ZH.get(status, HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "错误"), None
+
+
+def bilingual(status: int, body: dict[str, object]) -> dict[str, object]:
+    """Add the Chinese message to an OGC exception body from pygeoapi."""
+    english = str(body.get("description") or body.get("detail") or HTTPStatus(status).phrase)
+    zh, field = chinese_for(status, english)
+    body = dict(body)
+    body.update({"description": f"{zh} / {english}", "message_zh": zh, "message_en": english,
+                 "status": status})
+    if field and "field" not in body:
+        body["field"] = field
+    return body

@@ -1,0 +1,1 @@
+"""The gateway: one front door for every service."""

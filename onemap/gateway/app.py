@@ -1,0 +1,198 @@
+"""The gateway: the one front door on ONEMAP_PORT.
+
+It authenticates the caller, applies the access policy, records state
+changes in the audit trail, and hands the request to the component behind
+the path (pygeoapi at /ogc; the others as they are added). Every error it
+returns is bilingual JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from types import ModuleType
+from typing import Any
+
+from flask import Flask, Response, g, request
+from psycopg_pool import ConnectionPool
+from werkzeug.exceptions import HTTPException
+from werkzeug.test import run_wsgi_app
+
+from onemap.auth import ANONYMOUS, Principal, lookup_token
+from onemap.errors import Problem, bilingual
+from onemap.gateway.access import AccessPolicy
+from onemap.gateway.health import HealthCheck, default_checks, run_checks
+from onemap.ogc.config import AUDIENCES, config_path, openapi_path
+from onemap.registry import load_layers
+from onemap.settings import ROOT, Settings
+
+_load_lock = threading.Lock()
+
+
+def load_pygeoapi(settings: Settings, audience: str) -> Flask:
+    """A pygeoapi Flask application for one audience's configuration.
+
+    pygeoapi reads its configuration at import time from environment
+    variables, so each audience gets its own copy of the flask_app module.
+    """
+    name = f"onemap_pygeoapi_{audience}"
+    with _load_lock:
+        if name in sys.modules:
+            return sys.modules[name].APP
+        os.environ["PYGEOAPI_CONFIG"] = str(config_path(settings, audience))
+        os.environ["PYGEOAPI_OPENAPI"] = str(openapi_path(settings, audience))
+        spec = importlib.util.find_spec("pygeoapi.flask_app")
+        assert spec is not None and spec.origin is not None
+        module_spec = importlib.util.spec_from_file_location(name, spec.origin)
+        assert module_spec is not None and module_spec.loader is not None
+        module: ModuleType = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module
+        module_spec.loader.exec_module(module)
+        return module.APP
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response:
+    response = Response(problem.to_json(), status=problem.status,
+                        content_type="application/json; charset=utf-8")
+    if problem.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="onemap"'
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def create_app(settings: Settings | None = None,
+               checks: list[HealthCheck] | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    layers = load_layers(settings.config_dir / "layers.yaml")
+    policy = AccessPolicy.from_config(settings.gateway, layers)
+    pool = ConnectionPool(settings.database_url, min_size=1, max_size=8, open=True,
+                          kwargs={"application_name": "onemap-gateway", "autocommit": True})
+    ogc_apps = {audience: load_pygeoapi(settings, audience) for audience in AUDIENCES}
+    health_checks = checks if checks is not None else default_checks(settings, pool, ogc_apps)
+
+    app = Flask("onemap.gateway", static_folder=None)
+    app.config["onemap.pool"] = pool
+
+    def authenticate() -> Principal | Problem:
+        header = request.headers.get("Authorization", "")
+        if not header:
+            return ANONYMOUS
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return Problem(401, "Unauthorized", "Authorization 头格式应为 Bearer <令牌>",
+                           "The Authorization header must be 'Bearer <token>'", field="Authorization")
+        with pool.connection() as conn:
+            principal = lookup_token(conn, token.strip())
+        if principal is None:
+            return Problem(401, "Unauthorized", "访问令牌无效或已吊销",
+                           "The access token is unknown or revoked", field="Authorization")
+        return principal
+
+    @app.before_request
+    def _authenticate() -> Response | None:
+        result = authenticate()
+        if isinstance(result, Problem):
+            return problem_response(result)
+        g.principal = result
+        return None
+
+    @app.after_request
+    def _audit(response: Response) -> Response:
+        # 全过程留痕: every state-changing request, whatever its outcome.
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            principal: Principal = g.get("principal", ANONYMOUS)
+            body = request.get_data(cache=True) or b""
+            with pool.connection() as conn:
+                conn.execute(
+                    "INSERT INTO ops.audit (actor, role, action, target, status, input_sha256, detail) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (principal.name, principal.role, request.method, request.path, response.status_code,
+                     hashlib.sha256(body).hexdigest(),
+                     json.dumps({"query": request.query_string.decode(errors="replace"),
+                                 "remote": request.remote_addr})))
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        return problem_response(Problem(code, exc.name.replace(" ", ""), *_gateway_message(code),
+                                        field=None))
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        report = run_checks(health_checks)
+        return Response(json.dumps(report, ensure_ascii=False), status=200 if report["status"] == "up" else 503,
+                        content_type="application/json; charset=utf-8")
+
+    @app.get("/")
+    def index() -> Response:
+        viewer = ROOT / "viewer" / "dist" / "index.html"
+        if viewer.exists():
+            return Response(viewer.read_bytes(), content_type="text/html; charset=utf-8")
+        return Response(_LANDING_HTML.format(base=settings.base_url), content_type="text/html; charset=utf-8")
+
+    @app.route("/ogc", defaults={"path": ""}, methods=_METHODS)
+    @app.route("/ogc/", defaults={"path": ""}, methods=_METHODS)
+    @app.route("/ogc/<path:path>", methods=_METHODS)
+    def ogc(path: str) -> Response:
+        principal: Principal = g.principal
+        sub_path = "/" + path
+        problem = policy.check_collection_path(sub_path, principal)
+        if problem is not None:
+            return problem_response(problem)
+        target = ogc_apps[policy.audience(principal)]
+        return forward(target, "/ogc", sub_path)
+
+    return app
+
+
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+_LANDING_HTML = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
+<title>国土空间规划"一张图" / One Map</title>
+<h1>国土空间规划"一张图" <small>One Map</small></h1>
+<ul>
+<li><a href="{base}/ogc/">OGC API（要素、瓦片、处理）/ OGC API Features, Tiles, Processes</a></li>
+<li><a href="{base}/healthz">运行状态 / health</a></li>
+</ul></html>"""
+
+
+def _gateway_message(status: int) -> tuple[str, str]:
+    from onemap.errors import chinese_for
+
+    english = {404: "Not found", 405: "Method not allowed"}.get(status, "Request failed")
+    return chinese_for(status, english)[0], english
+
+
+def forward(target: Callable[..., Iterable[bytes]], mount: str, sub_path: str) -> Response:
+    """Run a mounted WSGI application for this request; make its JSON
+    errors bilingual."""
+    environ = dict(request.environ)
+    environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + mount
+    environ["PATH_INFO"] = sub_path
+    app_iter, status, headers = run_wsgi_app(target, environ, buffered=False)
+    code = int(status.split(" ", 1)[0])
+    content_type = headers.get("Content-Type", "")
+    if code >= 400 and "json" in content_type:
+        body = b"".join(app_iter)
+        if hasattr(app_iter, "close"):
+            app_iter.close()
+        try:
+            data = bilingual(code, json.loads(body))
+            body = json.dumps(data, ensure_ascii=False).encode("utf-8")
+            headers.remove("Content-Length")
+        except (ValueError, AttributeError):
+            pass
+        return Response(body, status=status, headers=list(headers))
+    return Response(app_iter, status=status, headers=list(headers), direct_passthrough=True)
+
+
+def wsgi_app() -> Any:
+    """Entry point for gunicorn: `onemap.gateway.app:wsgi_app()`."""
+    return create_app()

@@ -1,0 +1,1 @@
+"""OGC API services (pygeoapi): configuration and providers."""

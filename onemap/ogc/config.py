@@ -1,0 +1,171 @@
+"""pygeoapi configuration generated from the layer registry.
+
+Two configurations are generated from the same registry: one with every
+layer (for staff and admin tokens) and one with the public layers only (for
+anonymous and other clients), so that the collection list, the OpenAPI
+document and every link a public client sees hold public layers only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import yaml
+
+from onemap.registry import Layer
+from onemap.settings import Settings
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+SERVED_CRS = [
+    CRS84,
+    "http://www.opengis.net/def/crs/EPSG/0/4490",  # CGCS2000 geographic
+    "http://www.opengis.net/def/crs/EPSG/0/4546",  # CGCS2000 3-degree GK CM 111E
+    "http://www.opengis.net/def/crs/EPSG/0/4525",  # the same, zone 37 (zone in easting)
+]
+AUDIENCES = ("public", "internal")
+LANGUAGES = ["zh-CN", "en-US"]
+
+
+def connection(database_url: str) -> dict[str, Any]:
+    """pygeoapi's connection dict from a postgresql:// URL."""
+    url = urlparse(database_url)
+    conn = {
+        "host": url.hostname or "127.0.0.1",
+        "port": url.port or 5432,
+        "dbname": url.path.lstrip("/"),
+        "user": unquote(url.username or ""),
+    }
+    if url.password:
+        conn["password"] = unquote(url.password)
+    return conn
+
+
+def _i18n(text: Any) -> dict[str, Any]:
+    """pygeoapi's multilingual value: keys are language tags."""
+    return {"zh": text["zh"] if isinstance(text, dict) else text.zh,
+            "en": text["en"] if isinstance(text, dict) else text.en}
+
+
+def collection(layer: Layer, conn: dict[str, Any], extent: dict[str, Any]) -> dict[str, Any]:
+    """One pygeoapi resource for one registry layer: features and vector tiles."""
+    data = {**conn, "search_path": [layer.schema, "public"]}
+    common = {"data": data, "id_field": "id", "table": layer.table_name, "geom_field": "geom",
+              "versioned": layer.versioned}
+    keywords = {"zh": list(layer.keywords_zh), "en": list(layer.keywords_en)}
+    resource: dict[str, Any] = {
+        "type": "collection",
+        "title": _i18n(layer.title),
+        "description": _i18n(layer.description),
+        "keywords": keywords,
+        "links": [],
+        "extents": extent,
+        "providers": [
+            {
+                "type": "feature",
+                "name": "onemap.ogc.providers.OneMapFeatureProvider",
+                **common,
+                "storage_crs": CRS84,
+                "crs": SERVED_CRS,
+            },
+            {
+                "type": "tile",
+                "name": "onemap.ogc.providers.OneMapTileProvider",
+                **common,
+                "options": {"zoom": {"min": 0, "max": 20}},
+                "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"},
+            },
+        ],
+    }
+    return resource
+
+
+def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
+                    extents: dict[str, dict[str, Any]], audience: str) -> dict[str, Any]:
+    """The whole pygeoapi configuration for one audience ('public' or 'internal')."""
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {AUDIENCES}")
+    gw = settings.gateway
+    conn = connection(database_url)
+    server = gw["server"]
+    contact = server["contact"]
+    visible = [layer for layer in layers if audience == "internal" or layer.is_public]
+    return {
+        "server": {
+            "bind": {"host": settings.host, "port": settings.port},
+            "url": f"{settings.base_url}/ogc",
+            "mimetype": "application/json; charset=UTF-8",
+            "encoding": "utf-8",
+            "gzip": False,
+            "languages": LANGUAGES,
+            "cors": False,
+            "pretty_print": False,
+            "limits": {
+                "default_items": gw["limits"]["default_items"],
+                "max_items": gw["limits"]["max_items"],
+                "on_exceed": "error",
+            },
+            # The HTML pages' map: our own service, the machine has no internet.
+            "map": {"url": f"{settings.base_url}/mapproxy/tiles/1.0.0/one_map/webmercator/{{z}}/{{x}}/{{y}}.png",
+                    "attribution": "益阳市自然资源和规划局 / Yiyang Bureau of Natural Resources and Planning"},
+            "manager": {
+                "name": "PostgreSQL",
+                "connection": {**conn, "search_path": ["jobs"]},
+                "output_dir": None,
+            },
+        },
+        "logging": {"level": "ERROR"},
+        "metadata": {
+            "identification": {
+                "title": _i18n(server["title"]),
+                "description": _i18n(server["description"]),
+                "keywords": server["keywords"],
+                "keywords_type": "theme",
+                "terms_of_service": "https://creativecommons.org/licenses/by/4.0/",
+                "url": settings.base_url,
+            },
+            "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
+            "provider": {"name": _i18n(contact["organization"]), "url": contact["url"]},
+            "contact": {
+                "name": _i18n(contact["organization"]),
+                "position": {"zh": "数据管理", "en": "Data management"},
+                "address": "",
+                "city": _i18n(contact["city"]),
+                "stateorprovince": {"zh": "湖南省", "en": "Hunan"},
+                "postalcode": "413000",
+                "country": _i18n(contact["country"]),
+                "email": contact["email"],
+                "url": contact["url"],
+                "role": "pointOfContact",
+            },
+        },
+        "resources": {layer.id: collection(layer, conn, extents[layer.id]) for layer in visible},
+    }
+
+
+def config_path(settings: Settings, audience: str) -> Path:
+    return settings.generated_dir / f"pygeoapi-{audience}.yml"
+
+
+def openapi_path(settings: Settings, audience: str) -> Path:
+    return settings.generated_dir / f"pygeoapi-{audience}-openapi.yml"
+
+
+def write_configs(layers: list[Layer], settings: Settings, database_url: str,
+                  extents: dict[str, dict[str, Any]]) -> list[Path]:
+    """Write both configurations and their OpenAPI documents under var/generated."""
+    from pygeoapi.openapi import get_oas
+
+    settings.generated_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for audience in AUDIENCES:
+        cfg = pygeoapi_config(layers, settings, database_url, extents, audience)
+        path = config_path(settings, audience)
+        path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        path.chmod(0o600)  # holds the database password
+        oas = get_oas(cfg)
+        openapi_path(settings, audience).write_text(
+            yaml.safe_dump(oas, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,218 @@
+"""pygeoapi providers for the One Map tables.
+
+pygeoapi's PostgreSQL provider is used for everything it does well (table
+reflection, property and CQL2 filters through pygeofilter, sorting, paging);
+these subclasses change three things:
+
+* geometries are serialised and reprojected in PostGIS (ST_AsGeoJSON,
+  ST_Transform) instead of row by row in Python: several times faster;
+* output axis order follows the CRS definition (EPSG:4490 is lat/lon,
+  EPSG:4546/4525 northing/easting), as OGC API Features Part 2 requires and
+  GDAL/QGIS expect;
+* versioned plan layers (规划回溯) answer `datetime` with the features valid at
+  that instant (valid_from <= t < valid_to), and without `datetime` with the
+  plan in force.
+
+The tables store CGCS2000 (EPSG:4490) longitude/latitude. CGCS2000 and WGS84
+differ by centimetres, so request coordinates in CRS84 are used as stored
+coordinates directly; the provider is therefore declared with storage CRS
+CRS84, which keeps pygeoapi's bbox-crs / filter-crs handling in lon/lat.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+import pygeofilter.ast
+import pygeofilter.values
+import pyproj
+from geoalchemy2.functions import ST_Intersects, ST_MakeEnvelope
+from pygeoapi.crs import CrsTransformSpec
+from pygeoapi.provider.base import ProviderInvalidQueryError, ProviderItemNotFoundError
+from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
+from pygeoapi.provider.sql import PostgreSQLProvider
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+STORAGE_SRID = 4490
+GEOJSON_DIGITS = 9  # ~0.1 mm in degrees; projected output is rounded below too
+
+
+@cache
+def output_srid_and_flip(crs_uri: str) -> tuple[int, bool]:
+    """SRID to transform to, and whether the CRS's first axis is northing/latitude."""
+    crs = pyproj.CRS.from_user_input(crs_uri)
+    if crs.to_authority() == ("OGC", "CRS84"):
+        return 4326, False
+    authority, code = crs.to_authority() or ("EPSG", "4326")
+    first_axis = crs.axis_info[0].direction.lower()
+    return int(code), first_axis in ("north", "south")
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _set_filter_srid(node: Any) -> None:
+    """Filter geometries arrive in CRS84 (see module docstring); state them
+    as EPSG:4490 so PostGIS compares them with the stored geometries."""
+    for sub in getattr(node, "get_sub_nodes", lambda: [])() or []:
+        if isinstance(sub, pygeofilter.values.Geometry):
+            sub.geometry["crs"] = {"properties": {"name": f"urn:ogc:def:crs:EPSG::{STORAGE_SRID}"}}
+        else:
+            _set_filter_srid(sub)
+
+
+class OneMapFeatureProvider(PostgreSQLProvider):
+    """Features of a One Map table, geometry and CRS handled in PostGIS."""
+
+    def __init__(self, provider_def: dict) -> None:
+        super().__init__(provider_def)
+        self.versioned = bool(provider_def.get("versioned", False))
+
+    # --- filters -----------------------------------------------------------
+    def _get_bbox_filter(self, bbox: list[float]):  # noqa: ANN201 - SQLAlchemy clause
+        if not bbox:
+            return True
+        # a 3D bbox is minx, miny, minz, maxx, maxy, maxz
+        minx, miny, maxx, maxy = bbox if len(bbox) == 4 else (bbox[0], bbox[1], bbox[3], bbox[4])
+        envelope = ST_MakeEnvelope(minx, miny, maxx, maxy, STORAGE_SRID)
+        return ST_Intersects(envelope, getattr(self.table_model, self.geom))
+
+    def _get_cql_filters(self, filterq: pygeofilter.ast.Node | None):  # noqa: ANN201
+        if filterq:
+            _set_filter_srid(filterq)
+        return super()._get_cql_filters(filterq)
+
+    def _get_datetime_filter(self, datetime_: str | None):  # noqa: ANN201
+        if not self.versioned:
+            return super()._get_datetime_filter(datetime_)
+        valid_from = self.table_model.valid_from
+        valid_to = self.table_model.valid_to
+        if datetime_ in (None, "../.."):
+            return valid_to.is_(None)  # the plan in force
+        if "/" in datetime_:
+            begin, end = datetime_.split("/")
+            clauses = []
+            if end != "..":
+                clauses.append(valid_from <= end)
+            if begin != "..":
+                clauses.append(or_(valid_to.is_(None), valid_to > begin))
+            return and_(*clauses)
+        return and_(valid_from <= datetime_, or_(valid_to.is_(None), valid_to > datetime_))
+
+    # --- geometry in SQL ---------------------------------------------------
+    def _geometry_column(self, crs_transform_spec: CrsTransformSpec | None):  # noqa: ANN201
+        geom = getattr(self.table_model, self.geom)
+        digits = GEOJSON_DIGITS
+        if crs_transform_spec is not None:
+            srid, flip = output_srid_and_flip(crs_transform_spec.target_crs_uri)
+            if srid != STORAGE_SRID:
+                geom = func.ST_Transform(geom, srid)
+                if not pyproj.CRS.from_epsg(srid).is_geographic:
+                    digits = 3  # millimetres
+            if flip:
+                geom = func.ST_FlipCoordinates(geom)
+        return func.ST_AsGeoJSON(geom, digits, 0).label("__geojson")  # 0: no "crs" member
+
+    def _columns(self, select_properties: list[str] | None) -> list:
+        names = [n for n in (select_properties or self.fields.keys()) if n in self.fields]
+        if self.properties:
+            names = [n for n in names if n in self.properties]
+        id_col = getattr(self.table_model, self.id_field)
+        cols = [getattr(self.table_model, n) for n in names if n != self.id_field]
+        return [id_col.label("__id"), *cols]
+
+    def _feature(self, row: Any, skip_geometry: bool) -> dict:
+        mapping = row._mapping
+        props = {k: _json_value(v) for k, v in mapping.items() if not k.startswith("__")}
+        geometry = None if skip_geometry or mapping.get("__geojson") is None else json.loads(mapping["__geojson"])
+        return {"type": "Feature", "id": mapping["__id"], "geometry": geometry, "properties": props}
+
+    def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results",
+              bbox: list | None = None, datetime_: str | None = None, properties: list | None = None,
+              sortby: list | None = None, select_properties: list | None = None,
+              skip_geometry: bool = False, q: str | None = None, filterq: Any = None,
+              crs_transform_spec: CrsTransformSpec | None = None, **kwargs: Any) -> dict:
+        where = and_(
+            self._get_property_filters(properties or []),
+            self._get_cql_filters(filterq),
+            self._get_bbox_filter(bbox or []),
+            self._get_datetime_filter(datetime_),
+        )
+        response: dict[str, Any] = {"type": "FeatureCollection", "features": [], "numberReturned": 0}
+        with Session(self._engine) as session:
+            if self.count or resulttype == "hits":
+                count = select(func.count()).select_from(self.table_model).where(where)
+                try:
+                    response["numberMatched"] = session.execute(count).scalar_one()
+                except Exception as exc:  # a filter PostGIS rejects (bad type, ...)
+                    raise ProviderInvalidQueryError(user_msg=f"Invalid filter: {exc.__class__.__name__}") from exc
+            if resulttype == "hits":
+                return response
+            columns = self._columns(select_properties)
+            if not skip_geometry:
+                columns.append(self._geometry_column(crs_transform_spec))
+            stmt = (select(*columns).where(where)
+                    .order_by(*self._get_order_by_clauses(sortby or [], self.table_model))
+                    .offset(offset).limit(limit))
+            rows = session.execute(stmt).all()
+        response["features"] = [self._feature(r, skip_geometry) for r in rows]
+        response["numberReturned"] = len(rows)
+        return response
+
+    def get(self, identifier: Any, crs_transform_spec: CrsTransformSpec | None = None,
+            **kwargs: Any) -> dict:
+        id_col = getattr(self.table_model, self.id_field)
+        try:
+            key = id_col.type.python_type(identifier)
+        except (TypeError, ValueError):
+            raise ProviderItemNotFoundError(user_msg=f"No such item: {identifier}") from None
+        stmt = select(*self._columns(None), self._geometry_column(crs_transform_spec)).where(id_col == key)
+        neighbours = (
+            select(select(func.max(id_col)).where(id_col < key).scalar_subquery().label("prev"),
+                   select(func.min(id_col)).where(id_col > key).scalar_subquery().label("next"))
+        )
+        with Session(self._engine) as session:
+            row = session.execute(stmt).first()
+            if row is None:
+                raise ProviderItemNotFoundError(user_msg=f"No such item: {identifier}")
+            prev_id, next_id = session.execute(neighbours).one()
+        feature = self._feature(row, False)
+        feature["prev"] = identifier if prev_id is None else prev_id
+        feature["next"] = identifier if next_id is None else next_id
+        return feature
+
+
+class OneMapTileProvider(MVTPostgreSQLProvider):
+    """Mapbox vector tiles from PostGIS (ST_AsMVT); versioned plan layers show
+    the plan in force."""
+
+    def __init__(self, provider_def: dict) -> None:
+        super().__init__(provider_def)
+        if provider_def.get("versioned"):
+            # pygeoapi builds the tile query from self.table_model; a filtered
+            # alias keeps its SQL and adds the validity condition.
+            model = self.table_model
+            current = select(model).where(model.valid_to.is_(None)).subquery(self.table)
+            self.table_model = _SubqueryModel(current)
+            self._fields = {}
+            self.get_fields()
+
+
+class _SubqueryModel:
+    """Attribute access to the columns of a subquery, as on a mapped model."""
+
+    def __init__(self, subquery: Any) -> None:
+        self.__table__ = subquery
+        for column in subquery.c:
+            setattr(self, column.name, column)
+

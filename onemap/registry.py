@@ -1,0 +1,87 @@
+"""The layer registry (图层注册表): config/layers.yaml as typed data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from onemap.settings import ROOT, load_yaml
+
+SENSITIVITIES = ("public", "internal")
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text in Chinese (shown first) and English."""
+
+    zh: str
+    en: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"zh": self.zh, "en": self.en}
+
+
+@dataclass(frozen=True)
+class Layer:
+    id: str
+    title: Text
+    description: Text
+    keywords_zh: tuple[str, ...]
+    keywords_en: tuple[str, ...]
+    table: str
+    geometry: str
+    sensitivity: str
+    versioned: bool
+    style: str
+    directory: tuple[str, ...]
+    key_fields: tuple[str, ...]
+
+    @property
+    def schema(self) -> str:
+        return self.table.split(".", 1)[0]
+
+    @property
+    def table_name(self) -> str:
+        return self.table.split(".", 1)[1]
+
+    @property
+    def is_public(self) -> bool:
+        return self.sensitivity == "public"
+
+
+class RegistryError(ValueError):
+    pass
+
+
+def _layer(entry: dict) -> Layer:
+    try:
+        layer = Layer(
+            id=entry["id"],
+            title=Text(**entry["title"]),
+            description=Text(**entry["description"]),
+            keywords_zh=tuple(entry["keywords"]["zh"]),
+            keywords_en=tuple(entry["keywords"]["en"]),
+            table=entry["table"],
+            geometry=entry["geometry"],
+            sensitivity=entry["sensitivity"],
+            versioned=bool(entry.get("versioned", False)),
+            style=entry["style"],
+            directory=tuple(entry["directory"]),
+            key_fields=tuple(entry.get("key_fields", ())),
+        )
+    except (KeyError, TypeError) as exc:
+        raise RegistryError(f"layer {entry.get('id', '?')}: missing or bad entry {exc}") from exc
+    if layer.sensitivity not in SENSITIVITIES:
+        raise RegistryError(f"layer {layer.id}: sensitivity must be one of {SENSITIVITIES}")
+    if "." not in layer.table:
+        raise RegistryError(f"layer {layer.id}: table must be schema.table")
+    return layer
+
+
+def load_layers(path: Path = ROOT / "config" / "layers.yaml") -> list[Layer]:
+    """All registered layers, in registry order."""
+    layers = [_layer(e) for e in load_yaml(path)["layers"]]
+    ids = [layer.id for layer in layers]
+    if len(ids) != len(set(ids)):
+        raise RegistryError(f"duplicate layer ids in {path}")
+    return layers

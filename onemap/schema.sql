@@ -1,0 +1,175 @@
+-- One Map database schema. Schemas follow the four top classes of the data
+-- directory (数据目录) plus ops. Idempotent: safe to run on every start.
+CREATE EXTENSION IF NOT EXISTS postgis;
+
+CREATE SCHEMA IF NOT EXISTS base;        -- 基础现状数据
+CREATE SCHEMA IF NOT EXISTS plan;        -- 规划成果数据
+CREATE SCHEMA IF NOT EXISTS impl;        -- 规划实施数据
+CREATE SCHEMA IF NOT EXISTS supervision; -- 规划监督数据
+CREATE SCHEMA IF NOT EXISTS ops;         -- users, tokens, audit
+CREATE SCHEMA IF NOT EXISTS jobs;        -- OGC API Processes job store
+
+-- 行政区 admin units: the city, its county-level units and the townships.
+CREATE TABLE IF NOT EXISTS base.xzq (
+    id      integer PRIMARY KEY,
+    xzqdm   varchar(12) NOT NULL UNIQUE,      -- 行政区代码
+    xzqmc   text NOT NULL,                    -- 行政区名称
+    xzqjb   text NOT NULL CHECK (xzqjb IN ('市', '县', '乡')),  -- 级别 level
+    sjxzqdm varchar(12),                      -- 上级行政区代码 parent code
+    mj      double precision NOT NULL,        -- 面积 m², ellipsoidal
+    geom    geometry(MultiPolygon, 4490) NOT NULL
+);
+
+-- 地类图斑 current land use (third national land survey).
+CREATE TABLE IF NOT EXISTS base.dltb (
+    id      bigint PRIMARY KEY,
+    bsm     text NOT NULL,                    -- 标识码
+    tbbh    text NOT NULL,                    -- 图斑编号
+    dlbm    varchar(4) NOT NULL,              -- 地类编码
+    dlmc    text NOT NULL,                    -- 地类名称
+    tbmj    double precision NOT NULL,        -- 图斑面积 m², ellipsoidal
+    zldwdm  varchar(19) NOT NULL,             -- 坐落单位代码
+    geom    geometry(MultiPolygon, 4490) NOT NULL
+);
+
+-- 地质灾害隐患点 geological hazard points.
+CREATE TABLE IF NOT EXISTS base.dzzhd (
+    id      integer PRIMARY KEY,
+    zhdbh   text NOT NULL,                    -- 灾害点编号
+    zhdmc   text NOT NULL,                    -- 灾害点名称
+    zhlx    text NOT NULL,                    -- 灾害类型 滑坡/崩塌/泥石流/地面塌陷
+    xqdj    text NOT NULL,                    -- 险情等级 小型/中型/大型/特大型
+    xzqdm   varchar(12) NOT NULL,
+    geom    geometry(Point, 4490) NOT NULL
+);
+
+-- Plan versions (规划版本): every plan feature names the version it belongs to
+-- and carries that version's validity interval, so past states can be queried.
+CREATE TABLE IF NOT EXISTS plan.plan_version (
+    plan_version text PRIMARY KEY,
+    title        text NOT NULL,
+    valid_from   timestamptz NOT NULL,
+    valid_to     timestamptz,                 -- NULL: in force
+    published_at timestamptz NOT NULL DEFAULT now(),
+    published_by text NOT NULL DEFAULT 'system'
+);
+
+-- 规划用地用海 planned land use.
+CREATE TABLE IF NOT EXISTS plan.ghydyh (
+    id           bigint PRIMARY KEY,
+    bsm          text NOT NULL,
+    ydyhdm       varchar(4) NOT NULL,         -- 用地用海代码
+    ydyhmc       text NOT NULL,               -- 用地用海名称
+    xzqdm        varchar(12) NOT NULL,
+    mj           double precision NOT NULL,
+    plan_version text NOT NULL REFERENCES plan.plan_version,
+    valid_from   timestamptz NOT NULL,
+    valid_to     timestamptz,
+    geom         geometry(MultiPolygon, 4490) NOT NULL
+);
+
+-- 生态保护红线 ecological protection red line.
+CREATE TABLE IF NOT EXISTS plan.stbhhx (
+    id           bigint PRIMARY KEY,
+    hxbh         text NOT NULL,               -- 红线编号
+    hxmc         text NOT NULL,               -- 红线名称
+    xzqdm        varchar(12) NOT NULL,
+    mj           double precision NOT NULL,
+    plan_version text NOT NULL REFERENCES plan.plan_version,
+    valid_from   timestamptz NOT NULL,
+    valid_to     timestamptz,
+    geom         geometry(MultiPolygon, 4490) NOT NULL
+);
+
+-- 永久基本农田 permanent basic farmland.
+CREATE TABLE IF NOT EXISTS plan.yjjbnt (
+    id           bigint PRIMARY KEY,
+    bhtbbh       text NOT NULL,               -- 保护图斑编号
+    dlbm         varchar(4) NOT NULL,
+    xzqdm        varchar(12) NOT NULL,
+    mj           double precision NOT NULL,
+    plan_version text NOT NULL REFERENCES plan.plan_version,
+    valid_from   timestamptz NOT NULL,
+    valid_to     timestamptz,
+    geom         geometry(MultiPolygon, 4490) NOT NULL
+);
+
+-- 城镇开发边界 urban development boundary.
+CREATE TABLE IF NOT EXISTS plan.czkfbj (
+    id           bigint PRIMARY KEY,
+    bjbh         text NOT NULL,               -- 边界编号
+    bjmc         text NOT NULL,               -- 边界名称
+    xzqdm        varchar(12) NOT NULL,
+    mj           double precision NOT NULL,
+    plan_version text NOT NULL REFERENCES plan.plan_version,
+    valid_from   timestamptz NOT NULL,
+    valid_to     timestamptz,
+    geom         geometry(MultiPolygon, 4490) NOT NULL
+);
+
+-- 历史文化保护线 historic-culture protection line.
+CREATE TABLE IF NOT EXISTS plan.lswhbhx (
+    id           bigint PRIMARY KEY,
+    bhxbh        text NOT NULL,               -- 保护线编号
+    bhxmc        text NOT NULL,               -- 保护对象名称
+    bhlx         text NOT NULL,               -- 保护类型
+    xzqdm        varchar(12) NOT NULL,
+    mj           double precision NOT NULL,
+    plan_version text NOT NULL REFERENCES plan.plan_version,
+    valid_from   timestamptz NOT NULL,
+    valid_to     timestamptz,
+    geom         geometry(MultiPolygon, 4490) NOT NULL
+);
+
+-- 建设项目 construction projects.
+CREATE TABLE IF NOT EXISTS impl.jsxm (
+    id      integer PRIMARY KEY,
+    xmbh    text NOT NULL,                    -- 项目编号
+    xmmc    text NOT NULL,                    -- 项目名称
+    xmlx    text NOT NULL,                    -- 项目类型
+    ydyhdm  varchar(4) NOT NULL,              -- 拟用地用途代码
+    jsdw    text NOT NULL,                    -- 建设单位
+    pzrq    date,                             -- 批准日期
+    xzqdm   varchar(12) NOT NULL,
+    mj      double precision NOT NULL,
+    geom    geometry(MultiPolygon, 4490) NOT NULL
+);
+
+-- Access tokens: only the SHA-256 of a token is stored.
+CREATE TABLE IF NOT EXISTS ops.token (
+    id          serial PRIMARY KEY,
+    name        text NOT NULL,
+    role        text NOT NULL CHECK (role IN ('staff', 'admin', 'egov')),
+    token_sha256 char(64) NOT NULL UNIQUE,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    revoked_at  timestamptz
+);
+
+-- Audit trail (全过程留痕): every state-changing request and process run.
+CREATE TABLE IF NOT EXISTS ops.audit (
+    id          bigserial PRIMARY KEY,
+    at          timestamptz NOT NULL DEFAULT now(),
+    actor       text NOT NULL,
+    role        text,
+    action      text NOT NULL,
+    target      text,
+    status      integer,
+    input_sha256  char(64),
+    output_sha256 char(64),
+    detail      jsonb
+);
+
+-- Spatial and lookup indexes.
+CREATE INDEX IF NOT EXISTS xzq_geom_idx     ON base.xzq     USING gist (geom);
+CREATE INDEX IF NOT EXISTS dltb_geom_idx    ON base.dltb    USING gist (geom);
+CREATE INDEX IF NOT EXISTS dltb_dlbm_idx    ON base.dltb    (dlbm);
+CREATE INDEX IF NOT EXISTS dzzhd_geom_idx   ON base.dzzhd   USING gist (geom);
+CREATE INDEX IF NOT EXISTS ghydyh_geom_idx  ON plan.ghydyh  USING gist (geom);
+CREATE INDEX IF NOT EXISTS ghydyh_code_idx  ON plan.ghydyh  (ydyhdm);
+CREATE INDEX IF NOT EXISTS ghydyh_valid_idx ON plan.ghydyh  (valid_from, valid_to);
+CREATE INDEX IF NOT EXISTS stbhhx_geom_idx  ON plan.stbhhx  USING gist (geom);
+CREATE INDEX IF NOT EXISTS yjjbnt_geom_idx  ON plan.yjjbnt  USING gist (geom);
+CREATE INDEX IF NOT EXISTS czkfbj_geom_idx  ON plan.czkfbj  USING gist (geom);
+CREATE INDEX IF NOT EXISTS lswhbhx_geom_idx ON plan.lswhbhx USING gist (geom);
+CREATE INDEX IF NOT EXISTS jsxm_geom_idx    ON impl.jsxm    USING gist (geom);
+CREATE INDEX IF NOT EXISTS audit_at_idx     ON ops.audit    (at);

@@ -1,0 +1,87 @@
+"""Where things run: paths, ports and the database, from the environment.
+
+How the service behaves (roles, limits, layers) is in the YAML files of
+`config/`; this module only says where those and the running parts are.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths and ports of one instance of the stack (make up, or a test run)."""
+
+    var_dir: Path
+    host: str
+    port: int
+    pg_port: int
+    database_url_env: str | None
+    config_dir: Path = ROOT / "config"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            var_dir=Path(env.get("ONEMAP_VAR", ROOT / "var")).resolve(),
+            host=env.get("ONEMAP_HOST", "127.0.0.1"),
+            port=int(env.get("ONEMAP_PORT", "8000")),
+            pg_port=int(env.get("ONEMAP_PG_PORT", "55432")),
+            database_url_env=env.get("DATABASE_URL") or None,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return os.environ.get("ONEMAP_PUBLIC_URL", f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def run_dir(self) -> Path:
+        return self.var_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var_dir / "log"
+
+    @property
+    def generated_dir(self) -> Path:
+        """Configuration files generated from config/ (pygeoapi, MapProxy...)."""
+        return self.var_dir / "generated"
+
+    @property
+    def local_db_url_file(self) -> Path:
+        return self.var_dir / "database_url"
+
+    @property
+    def uses_local_db(self) -> bool:
+        return self.database_url_env is None
+
+    @property
+    def database_url(self) -> str:
+        """DATABASE_URL, or the URL of the private cluster under var/."""
+        if self.database_url_env:
+            return self.database_url_env
+        try:
+            return self.local_db_url_file.read_text().strip()
+        except FileNotFoundError:
+            raise RuntimeError(
+                "本地数据库尚未创建，请先运行 make up / the local database does not "
+                "exist yet: run `make up` (or set DATABASE_URL)"
+            ) from None
+
+    @cached_property
+    def gateway(self) -> dict[str, Any]:
+        return load_yaml(self.config_dir / "gateway.yaml")
+
+
+def load_yaml(path: Path) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)

@@ -1,0 +1,152 @@
+"""Bringing the stack up and down: the database, the generated
+configuration and the gateway process. `make up`, `make down` and
+`make test` end here."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+
+from onemap import db, localdb
+from onemap.ogc.config import write_configs
+from onemap.registry import load_layers
+from onemap.settings import ROOT, Settings
+
+Say = Callable[[str], None]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def start_database(settings: Settings, say: Say) -> str:
+    if settings.uses_local_db:
+        say(f"PostgreSQL 私有集群 / private cluster: {settings.var_dir / 'pg'} (port {settings.pg_port})")
+        localdb.start(settings)
+    url = settings.database_url
+    db.apply_schema(url)
+    return url
+
+
+def demo_loaded(database_url: str) -> bool:
+    with db.connect(database_url) as conn:
+        return conn.execute("SELECT EXISTS (SELECT 1 FROM base.xzq)").fetchone()[0]
+
+
+def load_demo(database_url: str, scale: str, seed: int, say: Say) -> None:
+    from onemap.demo.load import load_city
+
+    started = time.monotonic()
+    counts = load_city(database_url, scale=scale, seed=seed, progress=say)
+    say(f"示例城市已加载 / demo city loaded ({scale}, seed {seed}) in {time.monotonic() - started:.0f} s: "
+        + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def generate_config(settings: Settings, database_url: str) -> list[Path]:
+    layers = load_layers(settings.config_dir / "layers.yaml")
+    return write_configs(layers, settings, database_url, db.layer_extents(database_url, layers))
+
+
+def _pidfile(settings: Settings) -> Path:
+    return settings.run_dir / "gateway.pid"
+
+
+def gateway_pid(settings: Settings) -> int | None:
+    try:
+        pid = int(_pidfile(settings).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
+
+
+def start_gateway(settings: Settings, database_url: str, say: Say, timeout: float = 90) -> None:
+    """Start gunicorn in the background (or reload it) and wait for /healthz."""
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    pid = gateway_pid(settings)
+    if pid:
+        say(f"网关重新加载配置 / reloading the gateway (pid {pid})")
+        os.kill(pid, signal.SIGHUP)
+    else:
+        if port_in_use(settings.host, settings.port):
+            raise SystemExit(
+                f"端口 {settings.port} 已被占用 / port {settings.port} is in use: stop what runs there "
+                f"or set ONEMAP_PORT")
+        gunicorn = settings.gateway["gunicorn"]
+        env = {**os.environ, "ONEMAP_VAR": str(settings.var_dir), "ONEMAP_PORT": str(settings.port),
+               "ONEMAP_HOST": settings.host, "ONEMAP_PG_PORT": str(settings.pg_port),
+               "DATABASE_URL": database_url}
+        cmd = [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--daemon", "--pid", str(_pidfile(settings)),
+            "--bind", f"{settings.host}:{settings.port}",
+            "--workers", str(os.environ.get("ONEMAP_WORKERS", gunicorn["workers"])),
+            "--threads", str(gunicorn["threads"]), "--worker-class", "gthread",
+            "--timeout", str(gunicorn["timeout"]),
+            "--access-logfile", str(settings.log_dir / "gateway-access.log"),
+            "--error-logfile", str(settings.log_dir / "gateway.log"),
+            "--chdir", str(ROOT),
+            "onemap.gateway.app:wsgi_app()",
+        ]
+        subprocess.run(cmd, check=True, env=env)
+    wait_healthy(settings, timeout)
+
+
+def wait_healthy(settings: Settings, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            r = requests.get(f"http://{settings.host}:{settings.port}/healthz", timeout=10)
+            if r.status_code == 200:
+                return r.json()
+            last = r.text
+        except requests.RequestException as exc:
+            last = str(exc)
+        time.sleep(0.5)
+    log = settings.log_dir / "gateway.log"
+    tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+    raise SystemExit(f"网关未能启动 / the gateway did not become healthy: {last}\n{tail}")
+
+
+def stop_gateway(settings: Settings, timeout: float = 20) -> bool:
+    pid = gateway_pid(settings)
+    if not pid:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return True
+
+
+def up(settings: Settings, say: Say, scale: str = "small", seed: int = 1, reload: bool = False) -> str:
+    url = start_database(settings, say)
+    if reload or not demo_loaded(url):
+        load_demo(url, scale, seed, say)
+    generate_config(settings, url)
+    start_gateway(settings, url, say)
+    return url
+
+
+def down(settings: Settings, say: Say) -> None:
+    if stop_gateway(settings):
+        say("网关已停止 / gateway stopped")
+    if settings.uses_local_db and localdb.stop(settings):
+        say("PostgreSQL 已停止 / PostgreSQL stopped")
