@@ -38,7 +38,8 @@ def layer_extent(conn: psycopg.Connection, layer: Layer) -> dict[str, Any]:
             sql.SQL("SELECT min(valid_from), max(valid_to), bool_or(valid_to IS NULL) FROM {}").format(table)
         ).fetchone()
         if begin is not None:
-            extent["temporal"] = {"begin": begin.isoformat(), "end": None if open_ended else end.isoformat()}
+            # datetime objects: pygeoapi compares them with the request's datetime
+            extent["temporal"] = {"begin": begin, "end": None if open_ended else end}
     return extent
 
 

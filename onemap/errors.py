@@ -49,15 +49,16 @@ _PYGEOAPI_MESSAGES: list[tuple[str, str, str | None]] = [
     (r"^Bad CQL|CQL|filter", "过滤条件（CQL2）无法解析", "filter"),
     (r"limit", "limit 参数无效或超过上限", "limit"),
     (r"offset", "offset 参数无效", "offset"),
-    (r"datetime", "datetime 参数无效：应为 RFC 3339 时间或时间区间", "datetime"),
+    (r"datetime parameter out of range", "datetime 超出该图层的时间范围", "datetime"),
+    (r"datetime|Unknown string format|does not contain a date", "datetime 参数无效：应为 RFC 3339 时间或时间区间", "datetime"),
     (r"sortby|sort", "排序参数 sortby 无效", "sortby"),
     (r"properties|property", "属性参数无效", "properties"),
     (r"[Cc]ollection not found|Invalid collection", "图层（集合）不存在", "collectionId"),
     (r"item not found|No such item|identifier", "要素不存在", "featureId"),
-    (r"[Ii]nvalid format|format", "不支持的输出格式（f）", "f"),
+    (r"invalid format|unsupported format|format .*not supported", "不支持的输出格式（f）", "f"),
     (r"[Pp]rocess", "处理服务请求无效", None),
     (r"[Jj]ob", "任务不存在或请求无效", "jobId"),
-    (r"[Tt]ile", "瓦片请求无效：检查瓦片矩阵集与行列号", None),
+    (r"tile", "瓦片请求无效：检查瓦片矩阵集与行列号", "tileMatrixSetId"),
 ]
 
 _GENERIC_ZH = {
@@ -80,7 +81,7 @@ _GENERIC_ZH = {
 def chinese_for(status: int, english: str) -> tuple[str, str | None]:
     """The Chinese message (and the parameter at fault) for an English one."""
     for pattern, zh, field in _PYGEOAPI_MESSAGES:
-        if status < 500 and re.search(pattern, english):
+        if status < 500 and re.search(pattern, english, re.IGNORECASE):
             return zh, field
     return _GENERIC_ZH.get(status, HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "错误"), None
 

@@ -179,15 +179,16 @@ def forward(target: Callable[..., Iterable[bytes]], mount: str, sub_path: str) -
     app_iter, status, headers = run_wsgi_app(target, environ, buffered=False)
     code = int(status.split(" ", 1)[0])
     content_type = headers.get("Content-Type", "")
-    if code >= 400 and "json" in content_type:
+    if code >= 400 and "html" not in content_type:
         body = b"".join(app_iter)
         if hasattr(app_iter, "close"):
             app_iter.close()
         try:
-            data = bilingual(code, json.loads(body))
-            body = json.dumps(data, ensure_ascii=False).encode("utf-8")
+            data = json.loads(body) if "json" in content_type else {"description": body.decode().strip()}
+            body = json.dumps(bilingual(code, data), ensure_ascii=False).encode("utf-8")
             headers.remove("Content-Length")
-        except (ValueError, AttributeError):
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        except (ValueError, AttributeError, UnicodeDecodeError):
             pass
         return Response(body, status=status, headers=list(headers))
     return Response(app_iter, status=status, headers=list(headers), direct_passthrough=True)

@@ -61,6 +61,16 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _filter_attributes(node: Any) -> set[str]:
+    names = set()
+    for sub in getattr(node, "get_sub_nodes", lambda: [])() or []:
+        if isinstance(sub, pygeofilter.ast.Attribute):
+            names.add(sub.name)
+        else:
+            names |= _filter_attributes(sub)
+    return names
+
+
 def _set_filter_srid(node: Any) -> None:
     """Filter geometries arrive in CRS84 (see module docstring); state them
     as EPSG:4490 so PostGIS compares them with the stored geometries."""
@@ -89,6 +99,11 @@ class OneMapFeatureProvider(PostgreSQLProvider):
 
     def _get_cql_filters(self, filterq: pygeofilter.ast.Node | None):  # noqa: ANN201
         if filterq:
+            # pygeofilter matches no rows on an unknown property; say so instead
+            unknown = _filter_attributes(filterq) - set(self.table_model.__table__.columns.keys())
+            if unknown:
+                raise ProviderInvalidQueryError(
+                    user_msg=f"Invalid filter: unknown property {', '.join(sorted(unknown))}")
             _set_filter_srid(filterq)
         return super()._get_cql_filters(filterq)
 
@@ -206,6 +221,18 @@ class OneMapTileProvider(MVTPostgreSQLProvider):
             self.table_model = _SubqueryModel(current)
             self._fields = {}
             self.get_fields()
+
+    def get_tiles(self, layer: str = "default", tileset: str | None = None, z: Any = None,
+                  y: Any = None, x: Any = None, format_: str | None = None) -> bytes | None:
+        schemes = [s.tileMatrixSet for s in self.get_tiling_schemes()]
+        if tileset not in schemes:
+            raise ProviderInvalidQueryError(
+                user_msg=f"Unknown tile matrix set {tileset}: one of {', '.join(schemes)}")
+        try:
+            z, y, x = int(z), int(y), int(x)
+        except (TypeError, ValueError):
+            raise ProviderInvalidQueryError(user_msg="Tile matrix, row and column must be integers") from None
+        return super().get_tiles(layer, tileset, z, y, x, format_)
 
 
 class _SubqueryModel:

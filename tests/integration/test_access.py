@@ -1,0 +1,82 @@
+"""The access matrix: every role against every sensitivity, for the
+collection list, items, single items and tiles."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.conftest import auth
+
+ROLES = [None, "egov", "staff", "admin"]
+READS_INTERNAL = {"staff", "admin"}
+
+
+def _expected(role: str | None, public: bool) -> int:
+    if public or role in READS_INTERNAL:
+        return 200
+    return 401 if role is None else 403
+
+
+def _urls(ogc_url: str, layer_id: str, item_id: int) -> dict[str, str]:
+    return {
+        "collection": f"{ogc_url}/collections/{layer_id}?f=json",
+        "items": f"{ogc_url}/collections/{layer_id}/items?f=json&limit=2",
+        "item": f"{ogc_url}/collections/{layer_id}/items/{item_id}?f=json",
+        "tiles": f"{ogc_url}/collections/{layer_id}/tiles/WebMercatorQuad/0/0/0?f=mvt",
+    }
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_access_matrix(ogc_url, tokens, layers, db, role):
+    headers = auth(tokens[role]) if role else {}
+    for layer in layers:
+        item_id = db.execute(f"SELECT min(id) FROM {layer.table}").fetchone()[0]
+        for what, url in _urls(ogc_url, layer.id, item_id).items():
+            r = requests.get(url, headers=headers, timeout=120)
+            want = _expected(role, layer.is_public)
+            assert r.status_code == want, f"{role} {layer.id} {what}: {r.status_code} {r.text[:200]}"
+            if want != 200:
+                body = r.json()
+                assert body["message_zh"] and body["message_en"]
+                if want == 401:
+                    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_collection_list_hides_what_the_role_cannot_read(ogc_url, tokens, layers, role):
+    headers = auth(tokens[role]) if role else {}
+    r = requests.get(f"{ogc_url}/collections", params={"f": "json"}, headers=headers, timeout=30)
+    assert r.status_code == 200
+    listed = {c["id"] for c in r.json()["collections"]}
+    expected = {layer.id for layer in layers if layer.is_public or role in READS_INTERNAL}
+    assert listed == expected
+    # nor does the OpenAPI document of a public client name internal layers
+    doc = requests.get(f"{ogc_url}/openapi", params={"f": "json"}, headers=headers, timeout=60).text
+    for layer in layers:
+        assert (f"/collections/{layer.id}/items" in doc) == (layer.id in expected)
+
+
+def test_wrong_or_malformed_token_is_401(ogc_url):
+    for header in ("Bearer om_not_a_real_token", "Basic dXNlcjpwYXNz", "Bearer "):
+        r = requests.get(f"{ogc_url}/collections/GHYDYH/items", params={"f": "json"},
+                         headers={"Authorization": header}, timeout=30)
+        assert r.status_code == 401, header
+        assert r.json()["field"] == "Authorization"
+
+
+def test_revoked_token_is_401(ogc_url, database_url):
+    from onemap.auth import create_token, revoke_token
+
+    token = create_token(database_url, "staff", "pytest-revoked")
+    assert requests.get(f"{ogc_url}/collections/DLTB/items?f=json&limit=1", headers=auth(token),
+                        timeout=30).status_code == 200
+    revoke_token(database_url, "pytest-revoked")
+    assert requests.get(f"{ogc_url}/collections/DLTB/items?f=json&limit=1", headers=auth(token),
+                        timeout=30).status_code == 401
+
+
+def test_tokens_are_stored_hashed(db, tokens):
+    stored = [r[0] for r in db.execute("SELECT token_sha256 FROM ops.token")]
+    for token in tokens.values():
+        assert token not in stored

@@ -1,0 +1,109 @@
+"""OGC API Features through independent clients: OWSLib and GDAL's OAPIF driver."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pyproj
+import pytest
+from owslib.ogcapi.features import Features
+
+from tests.conftest import auth
+
+EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
+
+
+def test_owslib_lists_public_collections_in_chinese(ogc_url, layers):
+    api = Features(ogc_url, headers={"Accept-Language": "zh-CN"})
+    ids = set(api.feature_collections())
+    assert ids == {layer.id for layer in layers if layer.is_public}
+    assert api.collection("GHYDYH")["title"] == "规划用地用海"
+
+
+def test_english_titles_by_language_negotiation(ogc_url):
+    api = Features(ogc_url, headers={"Accept-Language": "en"})
+    assert api.collection("GHYDYH")["title"] == "Planned land and sea use"
+
+
+def test_owslib_staff_sees_every_collection(ogc_url, tokens, layers):
+    api = Features(ogc_url, headers=auth(tokens["staff"]))
+    assert set(api.feature_collections()) == {layer.id for layer in layers}
+
+
+def test_items_with_bbox_and_limit_match_sql(ogc_url, tokens, db):
+    bbox = db.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                      "(SELECT ST_Expand(ST_Centroid(geom), 0.02) e FROM base.xzq WHERE xzqjb = '乡' "
+                      "ORDER BY xzqdm LIMIT 1) s").fetchone()
+    expected = db.execute("SELECT count(*) FROM base.dltb WHERE geom && ST_MakeEnvelope(%s,%s,%s,%s,4490) "
+                          "AND ST_Intersects(geom, ST_MakeEnvelope(%s,%s,%s,%s,4490))", (*bbox, *bbox)).fetchone()[0]
+    assert expected > 5
+    api = Features(ogc_url, headers=auth(tokens["staff"]))
+    page = api.collection_items("DLTB", bbox=list(bbox), limit=5)
+    assert page["numberMatched"] == expected
+    assert page["numberReturned"] == 5 and len(page["features"]) == 5
+    ids = [f["id"] for f in page["features"]]
+    assert ids == sorted(ids)
+    props = page["features"][0]["properties"]
+    assert {"dlbm", "dlmc", "tbmj", "zldwdm"} <= set(props)
+
+
+@pytest.mark.parametrize("code", ["4490", "4546", "4525"])
+def test_crs_output_follows_the_crs_axis_order(ogc_url, tokens, code):
+    api = Features(ogc_url, headers=auth(tokens["staff"]))
+    plain = api.collection_item("XZQ", "1")
+    other = api.collection_items("XZQ", crs=EPSG + code, limit=1)
+    assert other["features"][0]["id"] == plain["id"]
+    lon, lat = plain["geometry"]["coordinates"][0][0][0]
+    a, b = other["features"][0]["geometry"]["coordinates"][0][0][0]
+    # pyproj in authority order: 4490 lat/lon, 4546/4525 northing/easting
+    expected = pyproj.Transformer.from_crs("OGC:CRS84", f"EPSG:{code}").transform(lon, lat)
+    assert a == pytest.approx(expected[0], abs=1e-3 if code != "4490" else 1e-7)
+    assert b == pytest.approx(expected[1], abs=1e-3 if code != "4490" else 1e-7)
+    if code == "4525":
+        assert 37_000_000 < b < 38_000_000  # zone number in the easting
+
+
+def test_single_item_and_missing_item(ogc_url, http):
+    r = http.get(f"{ogc_url}/collections/XZQ/items/1", params={"f": "json"})
+    assert r.status_code == 200 and r.json()["properties"]["xzqmc"] == "益阳市"
+    r = http.get(f"{ogc_url}/collections/XZQ/items/987654321", params={"f": "json"})
+    assert r.status_code == 404 and r.json()["message_zh"]
+
+
+def _ogrinfo(url: str, layer: str, token: str | None = None, *extra: str) -> str:
+    env = {**os.environ}
+    if token:
+        env["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {token}"
+    result = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{url}", layer, *extra],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_gdal_reads_a_public_layer(ogc_url, db):
+    out = _ogrinfo(ogc_url, "GHYDYH")
+    expected = db.execute("SELECT count(*) FROM plan.ghydyh WHERE valid_to IS NULL").fetchone()[0]
+    assert f"Feature Count: {expected}" in out
+    assert "ydyhdm" in out and "Multi Polygon" in out
+
+
+def test_gdal_reads_an_internal_layer_with_a_token_and_features_in_4546(ogc_url, tokens):
+    out = _ogrinfo(ogc_url, "STBHHX", tokens["staff"])
+    assert "hxmc" in out
+    env = {**os.environ, "GDAL_HTTP_HEADERS": f"Authorization: Bearer {tokens['staff']}"}
+    result = subprocess.run(
+        ["ogr2ogr", "-f", "GeoJSON", "/vsistdout/", f"OAPIF:{ogc_url}", "XZQ", "-oo", "CRS=EPSG:4546",
+         "-limit", "1"], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    feature = json.loads(result.stdout)["features"][0]
+    x, y = feature["geometry"]["coordinates"][0][0][0]
+    # GDAL writes GeoJSON easting, northing: a projected metre grid around CM 111E
+    assert 200_000 < x < 800_000 and 3_000_000 < y < 3_400_000
+
+
+def test_gdal_without_token_cannot_open_an_internal_layer(ogc_url):
+    result = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{ogc_url}", "STBHHX"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0

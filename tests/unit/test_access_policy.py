@@ -1,0 +1,34 @@
+from onemap.auth import ANONYMOUS, Principal
+from onemap.gateway.access import AccessPolicy
+from onemap.registry import load_layers
+from onemap.settings import Settings
+
+
+def policy() -> AccessPolicy:
+    return AccessPolicy.from_config(Settings.from_env().gateway, load_layers())
+
+
+def test_anonymous_gets_401_on_internal_layers_and_passes_on_public():
+    p = policy()
+    problem = p.check_collection_path("/collections/STBHHX/items", ANONYMOUS)
+    assert problem is not None and problem.status == 401 and problem.zh and problem.en
+    assert p.check_collection_path("/collections/GHYDYH/items", ANONYMOUS) is None
+    assert p.audience(ANONYMOUS) == "public"
+
+
+def test_roles():
+    p = policy()
+    egov = Principal("e-gov", "egov")
+    problem = p.check_collection_path("/collections/DLTB/tiles/WebMercatorQuad/1/1/1", egov)
+    assert problem is not None and problem.status == 403
+    assert "staff" in problem.en and "admin" in problem.en
+    for role in ("staff", "admin"):
+        assert p.check_collection_path("/collections/DLTB/items/1", Principal("x", role)) is None
+        assert p.audience(Principal("x", role)) == "internal"
+    assert p.audience(egov) == "public"
+
+
+def test_paths_that_name_no_layer_are_not_judged_here():
+    p = policy()
+    for path in ("/", "/conformance", "/collections", "/collections/UNKNOWN/items", "/processes"):
+        assert p.check_collection_path(path, ANONYMOUS) is None
