@@ -38,6 +38,20 @@ def up(scale: str, seed: int, reload: bool) -> None:
 
 
 @main.command()
+@click.option("--load-demo/--no-load-demo", default=True, show_default=True,
+              help="数据库为空时加载示例城市 / load the demo city into an empty database")
+def serve(load_demo: bool) -> None:
+    """前台运行网关（容器用）/ run the gateway in the foreground (for containers)."""
+    settings = Settings.from_env()
+    url = stack.start_database(settings, say)
+    if load_demo and not stack.demo_loaded(url):
+        stack.load_demo(url, "small", 1, say)
+    stack.generate_config(settings, url)
+    cmd = stack.gunicorn_command(settings, daemon=False)
+    os.execve(cmd[0], cmd, stack.gateway_env(settings, url))
+
+
+@main.command()
 def down() -> None:
     """停止全部服务 / stop everything `up` started."""
     stack.down(Settings.from_env(), say)

@@ -75,6 +75,33 @@ def gateway_pid(settings: Settings) -> int | None:
     return pid if Path(f"/proc/{pid}").exists() else None
 
 
+def gunicorn_command(settings: Settings, daemon: bool) -> list[str]:
+    """gunicorn serving the gateway: in the background for `make up`, in the
+    foreground (daemon=False) for containers and process supervisors."""
+    gunicorn = settings.gateway["gunicorn"]
+    cmd = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "--bind", f"{settings.host}:{settings.port}",
+        "--workers", str(os.environ.get("ONEMAP_WORKERS", gunicorn["workers"])),
+        "--threads", str(gunicorn["threads"]), "--worker-class", "gthread",
+        "--timeout", str(gunicorn["timeout"]),
+        "--chdir", str(ROOT),
+    ]
+    if daemon:
+        cmd += ["--daemon", "--pid", str(_pidfile(settings)),
+                "--access-logfile", str(settings.log_dir / "gateway-access.log"),
+                "--error-logfile", str(settings.log_dir / "gateway.log")]
+    else:
+        cmd += ["--access-logfile", "-", "--error-logfile", "-"]
+    return [*cmd, "onemap.gateway.app:wsgi_app()"]
+
+
+def gateway_env(settings: Settings, database_url: str) -> dict[str, str]:
+    return {**os.environ, "ONEMAP_VAR": str(settings.var_dir), "ONEMAP_PORT": str(settings.port),
+            "ONEMAP_HOST": settings.host, "ONEMAP_PG_PORT": str(settings.pg_port),
+            "DATABASE_URL": database_url}
+
+
 def start_gateway(settings: Settings, database_url: str, say: Say, timeout: float = 90) -> None:
     """Start gunicorn in the background (or reload it) and wait for /healthz."""
     settings.run_dir.mkdir(parents=True, exist_ok=True)
@@ -88,23 +115,8 @@ def start_gateway(settings: Settings, database_url: str, say: Say, timeout: floa
             raise SystemExit(
                 f"端口 {settings.port} 已被占用 / port {settings.port} is in use: stop what runs there "
                 f"or set ONEMAP_PORT")
-        gunicorn = settings.gateway["gunicorn"]
-        env = {**os.environ, "ONEMAP_VAR": str(settings.var_dir), "ONEMAP_PORT": str(settings.port),
-               "ONEMAP_HOST": settings.host, "ONEMAP_PG_PORT": str(settings.pg_port),
-               "DATABASE_URL": database_url}
-        cmd = [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "--daemon", "--pid", str(_pidfile(settings)),
-            "--bind", f"{settings.host}:{settings.port}",
-            "--workers", str(os.environ.get("ONEMAP_WORKERS", gunicorn["workers"])),
-            "--threads", str(gunicorn["threads"]), "--worker-class", "gthread",
-            "--timeout", str(gunicorn["timeout"]),
-            "--access-logfile", str(settings.log_dir / "gateway-access.log"),
-            "--error-logfile", str(settings.log_dir / "gateway.log"),
-            "--chdir", str(ROOT),
-            "onemap.gateway.app:wsgi_app()",
-        ]
-        subprocess.run(cmd, check=True, env=env)
+        subprocess.run(gunicorn_command(settings, daemon=True), check=True,
+                       env=gateway_env(settings, database_url))
     wait_healthy(settings, timeout)
 
 
