@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 
@@ -61,7 +62,7 @@ def down() -> None:
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def test(pytest_args: tuple[str, ...]) -> None:
     """在独立实例上运行全部测试 / run the test suite on a stack of its own."""
-    var_dir = ROOT / "var" / "test"
+    var_dir = Path(os.environ.get("ONEMAP_TEST_VAR", ROOT / "var" / "test"))
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "ONEMAP_URL", "ONEMAP_PUBLIC_URL")}
     env["ONEMAP_VAR"] = str(var_dir)

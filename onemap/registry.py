@@ -85,3 +85,25 @@ def load_layers(path: Path = ROOT / "config" / "layers.yaml") -> list[Layer]:
     if len(ids) != len(set(ids)):
         raise RegistryError(f"duplicate layer ids in {path}")
     return layers
+
+
+@dataclass(frozen=True)
+class ProcessEntry:
+    """An OGC API process of config/processes.yaml."""
+
+    id: str
+    plugin: str
+    roles: tuple[str, ...]
+    upload_input: str | None = None
+
+
+def load_processes(path: Path = ROOT / "config" / "processes.yaml") -> list[ProcessEntry]:
+    entries = load_yaml(path).get("processes") or []
+    try:
+        processes = [ProcessEntry(id=e["id"], plugin=e["plugin"], roles=tuple(e["roles"]),
+                                  upload_input=e.get("upload_input")) for e in entries]
+    except (KeyError, TypeError) as exc:
+        raise RegistryError(f"{path}: bad process entry {exc}") from exc
+    if len({p.id for p in processes}) != len(processes):
+        raise RegistryError(f"duplicate process ids in {path}")
+    return processes

@@ -17,7 +17,7 @@ import requests
 
 from onemap import db, localdb
 from onemap.ogc.config import write_configs
-from onemap.registry import load_layers
+from onemap.registry import load_layers, load_processes
 from onemap.settings import ROOT, Settings
 
 Say = Callable[[str], None]
@@ -60,7 +60,8 @@ def load_demo(database_url: str, scale: str, seed: int, say: Say) -> None:
 
 def generate_config(settings: Settings, database_url: str) -> list[Path]:
     layers = load_layers(settings.config_dir / "layers.yaml")
-    return write_configs(layers, settings, database_url, db.layer_extents(database_url, layers))
+    processes = load_processes(settings.config_dir / "processes.yaml")
+    return write_configs(layers, settings, database_url, db.layer_extents(database_url, layers), processes)
 
 
 def _pidfile(settings: Settings) -> Path:

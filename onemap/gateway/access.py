@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 from onemap.auth import Principal
 from onemap.errors import Problem
-from onemap.registry import Layer
+from onemap.registry import Layer, ProcessEntry
 
 _COLLECTION_PATH = re.compile(r"^/collections/([^/]+)")
+_EXECUTION_PATH = re.compile(r"^/processes/([^/]+)/(execution|upload)/?$")
+_JOBS_PATH = re.compile(r"^/jobs(/|$)")
 
 
 @dataclass(frozen=True)
@@ -20,13 +22,16 @@ class AccessPolicy:
     role_reads: dict[str, frozenset[str]]
     anonymous_reads: frozenset[str]
     sensitivity: dict[str, str]  # layer id -> sensitivity
+    process_roles: dict[str, frozenset[str]]  # process id -> roles that execute it
 
     @classmethod
-    def from_config(cls, gateway: dict, layers: list[Layer]) -> AccessPolicy:
+    def from_config(cls, gateway: dict, layers: list[Layer],
+                    processes: list[ProcessEntry] = ()) -> AccessPolicy:
         return cls(
             role_reads={role: frozenset(spec["reads"]) for role, spec in gateway["roles"].items()},
             anonymous_reads=frozenset(gateway["anonymous_reads"]),
             sensitivity={layer.id: layer.sensitivity for layer in layers},
+            process_roles={p.id: frozenset(p.roles) for p in processes},
         )
 
     def reads(self, principal: Principal) -> frozenset[str]:
@@ -57,3 +62,28 @@ class AccessPolicy:
                        f"当前角色（{principal.role}）无权访问该图层，需要以下角色之一：{allowed}",
                        f"Role '{principal.role}' may not read this layer: it needs one of the roles {allowed}",
                        field="Authorization")
+
+    def check_process_path(self, path: str, method: str, principal: Principal) -> Problem | None:
+        """Executing a process needs a role of its entry; jobs (status,
+        results, dismissal) need a token of a role that runs processes."""
+        match = _EXECUTION_PATH.match(path)
+        if match and method == "POST":
+            allowed = self.process_roles.get(match.group(1))
+            if allowed is None:
+                return None  # unknown process: pygeoapi's 404
+            return _need_role(principal, allowed, "运行该处理服务", "run this process")
+        if _JOBS_PATH.match(path):
+            runners = frozenset().union(*self.process_roles.values()) if self.process_roles else frozenset()
+            return _need_role(principal, runners, "查看或管理任务", "see or manage jobs")
+        return None
+
+
+def _need_role(principal: Principal, allowed: frozenset[str], action_zh: str, action_en: str) -> Problem | None:
+    if principal.role in allowed:
+        return None
+    roles = " / ".join(sorted(allowed)) or "-"
+    if principal.is_anonymous:
+        return Problem(401, "Unauthorized", f"{action_zh}需要访问令牌（角色：{roles}）",
+                       f"An access token (role {roles}) is required to {action_en}", field="Authorization")
+    return Problem(403, "Forbidden", f"当前角色（{principal.role}）无权{action_zh}，需要角色：{roles}",
+                   f"Role '{principal.role}' may not {action_en}: it needs one of {roles}", field="Authorization")

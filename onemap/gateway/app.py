@@ -28,7 +28,7 @@ from onemap.errors import Problem, bilingual
 from onemap.gateway.access import AccessPolicy
 from onemap.gateway.health import HealthCheck, default_checks, run_checks
 from onemap.ogc.config import AUDIENCES, config_path, openapi_path
-from onemap.registry import load_layers
+from onemap.registry import load_layers, load_processes
 from onemap.settings import ROOT, Settings
 
 _load_lock = threading.Lock()
@@ -70,7 +70,8 @@ def create_app(settings: Settings | None = None,
                checks: list[HealthCheck] | None = None) -> Flask:
     settings = settings or Settings.from_env()
     layers = load_layers(settings.config_dir / "layers.yaml")
-    policy = AccessPolicy.from_config(settings.gateway, layers)
+    policy = AccessPolicy.from_config(settings.gateway, layers,
+                                      load_processes(settings.config_dir / "processes.yaml"))
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=8, open=True,
                           kwargs={"application_name": "onemap-gateway", "autocommit": True})
     ogc_apps = {audience: load_pygeoapi(settings, audience) for audience in AUDIENCES}
@@ -143,7 +144,8 @@ def create_app(settings: Settings | None = None,
     def ogc(path: str) -> Response:
         principal: Principal = g.principal
         sub_path = "/" + path
-        problem = policy.check_collection_path(sub_path, principal)
+        problem = (policy.check_collection_path(sub_path, principal)
+                   or policy.check_process_path(sub_path, request.method, principal))
         if problem is not None:
             return problem_response(problem)
         target = ogc_apps[policy.audience(principal)]

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
-from onemap.registry import Layer
+from onemap.registry import Layer, ProcessEntry
 from onemap.settings import Settings
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -82,7 +82,8 @@ def collection(layer: Layer, conn: dict[str, Any], extent: dict[str, Any]) -> di
 
 
 def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
-                    extents: dict[str, dict[str, Any]], audience: str) -> dict[str, Any]:
+                    extents: dict[str, dict[str, Any]], audience: str,
+                    processes: list[ProcessEntry] = ()) -> dict[str, Any]:
     """The whole pygeoapi configuration for one audience ('public' or 'internal')."""
     if audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {AUDIENCES}")
@@ -140,7 +141,12 @@ def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
                 "role": "pointOfContact",
             },
         },
-        "resources": {layer.id: collection(layer, conn, extents[layer.id]) for layer in visible},
+        "resources": {
+            **{layer.id: collection(layer, conn, extents[layer.id]) for layer in visible},
+            # Processes are listed for every audience (the e-government system
+            # reads the public configuration); the gateway checks who executes.
+            **{p.id: {"type": "process", "processor": {"name": p.plugin}} for p in processes},
+        },
     }
 
 
@@ -153,14 +159,14 @@ def openapi_path(settings: Settings, audience: str) -> Path:
 
 
 def write_configs(layers: list[Layer], settings: Settings, database_url: str,
-                  extents: dict[str, dict[str, Any]]) -> list[Path]:
+                  extents: dict[str, dict[str, Any]], processes: list[ProcessEntry] = ()) -> list[Path]:
     """Write both configurations and their OpenAPI documents under var/generated."""
     from pygeoapi.openapi import get_oas
 
     settings.generated_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for audience in AUDIENCES:
-        cfg = pygeoapi_config(layers, settings, database_url, extents, audience)
+        cfg = pygeoapi_config(layers, settings, database_url, extents, audience, processes)
         path = config_path(settings, audience)
         path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
         path.chmod(0o600)  # holds the database password

@@ -32,3 +32,18 @@ def test_paths_that_name_no_layer_are_not_judged_here():
     p = policy()
     for path in ("/", "/conformance", "/collections", "/collections/UNKNOWN/items", "/processes"):
         assert p.check_collection_path(path, ANONYMOUS) is None
+
+
+def test_processes_need_their_roles_and_jobs_need_a_token():
+    from onemap.registry import ProcessEntry
+
+    p = AccessPolicy.from_config(Settings.from_env().gateway, load_layers(),
+                                 [ProcessEntry("compliance-check", "x.Y", ("staff", "admin", "egov")),
+                                  ProcessEntry("plan-qc", "x.Z", ("staff", "admin"))])
+    egov = Principal("e-gov", "egov")
+    assert p.check_process_path("/processes/compliance-check/execution", "POST", egov) is None
+    assert p.check_process_path("/processes/plan-qc/execution", "POST", egov).status == 403
+    assert p.check_process_path("/processes/plan-qc/execution", "POST", ANONYMOUS).status == 401
+    assert p.check_process_path("/processes/plan-qc", "GET", ANONYMOUS) is None
+    assert p.check_process_path("/jobs/abc/results", "GET", ANONYMOUS).status == 401
+    assert p.check_process_path("/jobs", "GET", egov) is None
