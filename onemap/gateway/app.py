@@ -8,10 +8,13 @@ returns is bilingual JSON.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.util
+import io
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -24,11 +27,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.test import run_wsgi_app
 
 from onemap.auth import ANONYMOUS, Principal, lookup_token
-from onemap.errors import Problem, bilingual
+from onemap.errors import OneMapError, Problem, bilingual, chinese_for
 from onemap.gateway.access import AccessPolicy
 from onemap.gateway.health import HealthCheck, default_checks, run_checks
 from onemap.ogc.config import AUDIENCES, config_path, openapi_path
-from onemap.registry import load_layers, load_processes
+from onemap.registry import ProcessEntry, load_layers, load_processes
 from onemap.settings import ROOT, Settings
 
 _load_lock = threading.Lock()
@@ -70,8 +73,8 @@ def create_app(settings: Settings | None = None,
                checks: list[HealthCheck] | None = None) -> Flask:
     settings = settings or Settings.from_env()
     layers = load_layers(settings.config_dir / "layers.yaml")
-    policy = AccessPolicy.from_config(settings.gateway, layers,
-                                      load_processes(settings.config_dir / "processes.yaml"))
+    processes = {p.id: p for p in load_processes(settings.config_dir / "processes.yaml")}
+    policy = AccessPolicy.from_config(settings.gateway, layers, list(processes.values()))
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=8, open=True,
                           kwargs={"application_name": "onemap-gateway", "autocommit": True})
     ogc_apps = {audience: load_pygeoapi(settings, audience) for audience in AUDIENCES}
@@ -79,6 +82,7 @@ def create_app(settings: Settings | None = None,
 
     app = Flask("onemap.gateway", static_folder=None)
     app.config["onemap.pool"] = pool
+    app.config["MAX_CONTENT_LENGTH"] = int(settings.gateway["limits"]["upload_max_mb"]) * 1024 * 1024
 
     def authenticate() -> Principal | Problem:
         header = request.headers.get("Authorization", "")
@@ -119,11 +123,17 @@ def create_app(settings: Settings | None = None,
                                  "remote": request.remote_addr})))
         return response
 
+    @app.errorhandler(OneMapError)
+    def _onemap_error(exc: OneMapError) -> Response:
+        return problem_response(exc.problem)
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
-        return problem_response(Problem(code, exc.name.replace(" ", ""), *_gateway_message(code),
-                                        field=None))
+        english = exc.name
+        if code == 413:
+            english = f"The request body is larger than the limit of {settings.gateway['limits']['upload_max_mb']} MB"
+        return problem_response(Problem(code, exc.name.replace(" ", ""), chinese_for(code, english)[0], english))
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -149,12 +159,47 @@ def create_app(settings: Settings | None = None,
         if problem is not None:
             return problem_response(problem)
         target = ogc_apps[policy.audience(principal)]
+        upload = _UPLOAD_PATH.match(sub_path)
+        if upload and request.method == "POST":
+            body = execute_request_from_upload(processes.get(upload.group(1)))
+            return forward(target, "/ogc", f"/processes/{upload.group(1)}/execution", body=body)
         return forward(target, "/ogc", sub_path)
 
     return app
 
 
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_UPLOAD_PATH = re.compile(r"^/processes/([^/]+)/upload/?$")
+
+
+def execute_request_from_upload(process: ProcessEntry | None) -> bytes:
+    """An OGC API Processes execute request from a multipart upload: the file
+    becomes the process's `upload_input` as a base64 qualified value, the
+    other form fields the other inputs (JSON values where they parse)."""
+    if process is None or not process.upload_input:
+        raise OneMapError(Problem(404, "NotFound", "该处理服务不接受文件上传",
+                                  "This process takes no file upload", field="processId"))
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise OneMapError(Problem(400, "MissingParameterValue", "缺少上传文件（表单字段 file）",
+                                  "No file uploaded (multipart field 'file')", field="file"))
+    content = upload.read()
+    if not content:
+        raise OneMapError(Problem(400, "InvalidParameterValue", "上传文件为空", "The uploaded file is empty",
+                                  field="file"))
+    inputs: dict[str, Any] = {}
+    for key, value in request.form.items():
+        try:
+            inputs[key] = json.loads(value)
+        except ValueError:
+            inputs[key] = value
+    inputs[process.upload_input] = {
+        "value": base64.b64encode(content).decode("ascii"),
+        "encoding": "base64",
+        "mediaType": upload.mimetype or "application/octet-stream",
+        "filename": upload.filename,
+    }
+    return json.dumps({"inputs": inputs}, ensure_ascii=False).encode("utf-8")
 
 _LANDING_HTML = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
 <title>国土空间规划"一张图" / One Map</title>
@@ -165,19 +210,20 @@ _LANDING_HTML = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
 </ul></html>"""
 
 
-def _gateway_message(status: int) -> tuple[str, str]:
-    from onemap.errors import chinese_for
-
-    english = {404: "Not found", 405: "Method not allowed"}.get(status, "Request failed")
-    return chinese_for(status, english)[0], english
-
-
-def forward(target: Callable[..., Iterable[bytes]], mount: str, sub_path: str) -> Response:
-    """Run a mounted WSGI application for this request; make its JSON
-    errors bilingual."""
+def forward(target: Callable[..., Iterable[bytes]], mount: str, sub_path: str,
+            body: bytes | None = None) -> Response:
+    """Run a mounted WSGI application for this request (with `body` as a JSON
+    request body instead of the client's, when given); make its errors
+    bilingual."""
     environ = dict(request.environ)
     environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + mount
     environ["PATH_INFO"] = sub_path
+    if body is not None:
+        environ["CONTENT_TYPE"] = "application/json"
+    else:
+        body = request.get_data(cache=True)  # cached: the audit trail hashes it too
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
     app_iter, status, headers = run_wsgi_app(target, environ, buffered=False)
     code = int(status.split(" ", 1)[0])
     content_type = headers.get("Content-Type", "")
