@@ -92,7 +92,7 @@ def export_package(database_url: str, out: Path, version: str | None = None, eps
             query = f"SELECT id AS fid, {columns}, geom FROM {table}{where} ORDER BY id"
             _ogr2ogr(dsn, env, target, fmt, name, ["-sql", query, "-t_srs", f"EPSG:{epsg}",
                                                    "-nlt", "MULTIPOLYGON"])
-        _write_indicators(target, fmt, indicator_rows(database_url, spec, version))
+        _write_indicators(dsn, env, target, fmt, indicator_rows(database_url, spec, version))
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "gpkg":
             shutil.move(target, out)
@@ -113,14 +113,15 @@ def _ogr2ogr(dsn: str, env: dict[str, str], target: Path, fmt: str, name: str, e
         raise RuntimeError(f"ogr2ogr {name}: {result.stderr.strip()}")
 
 
-def _write_indicators(target: Path, fmt: str, rows: list[dict[str, object]]) -> None:
-    import numpy as np
-    import pyogrio
+def _write_indicators(dsn: str, env: dict[str, str], target: Path, fmt: str,
+                      rows: list[dict[str, object]]) -> None:
+    """GHZB, a table without geometry, typed as the specification says."""
+    def text(value: object) -> str:
+        return "'" + str(value).replace("'", "''") + "'"
 
-    names = ["ZBBH", "ZBMC", "ZBZ", "DW", "ZBLX", "XZQDM"]
-    data = [np.array([r[n] for r in rows], dtype=float if n == "ZBZ" else object) for n in names]
-    path = target if fmt == "gpkg" else target / "GHZB.dbf"
-    driver = "GPKG" if fmt == "gpkg" else "ESRI Shapefile"
-    kwargs = {"append": True} if fmt == "gpkg" else {"encoding": "UTF-8"}
-    pyogrio.raw.write(path, geometry=None, field_data=data, fields=names, layer="GHZB", driver=driver,
-                      geometry_type=None, crs=None, **kwargs)
+    values = ", ".join(f"({text(r['ZBBH'])}, {text(r['ZBMC'])}, {float(r['ZBZ'])!r}, {text(r['DW'])}, "
+                       f"{text(r['ZBLX'])}, {text(r['XZQDM'])})" for r in rows)
+    query = ('SELECT "ZBBH"::varchar(32), "ZBMC"::varchar(64), "ZBZ"::float8, "DW"::varchar(16), '
+             '"ZBLX"::varchar(8), "XZQDM"::varchar(12) FROM (VALUES ' + values +
+             ') AS t("ZBBH", "ZBMC", "ZBZ", "DW", "ZBLX", "XZQDM")')
+    _ogr2ogr(dsn, env, target, fmt, "GHZB", ["-sql", query])

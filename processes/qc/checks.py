@@ -4,8 +4,9 @@ table, mostly as one INSERT ... SELECT run by PostGIS.
 
 A check reads its layers, fields and tolerances from the rule's parameters
 and the specification: a new rule of an existing kind is data only.
-Geometric checks use only features that are polygonal and valid (`ok`);
-the others are reported by GEOM-EMPTY and GEOM-INVALID.
+Area and sliver checks use only features that are polygonal and valid
+(`ok`); topology uses the pieces tables (invalid polygons repaired), so a
+bad geometry is reported once, by GEOM-EMPTY or GEOM-INVALID.
 """
 
 from __future__ import annotations
@@ -255,7 +256,7 @@ def geometry_valid(ctx: CheckContext, rule: Rule) -> None:
                 "INSERT INTO {f} (rule, layer, feature_id, vals, geom) "
                 "VALUES (%s, %s, %s, %s, ST_SetSRID(ST_GeomFromWKB(%s), %s))").format(f=ctx.findings),
                 (rule.id, layer.name, str(fid),
-                 Jsonb({"reason_zh": reasons.get(name, name), "reason_en": name}),
+                 Jsonb({"reason_zh": reasons.get(name, name), "reason_en": reason}),
                  location, ctx.spec.storage_srid))
 
 
@@ -263,7 +264,11 @@ def geometry_polygonal(ctx: CheckContext, rule: Rule) -> None:
     for layer in ctx.polygon_layers():
         ctx.insert(rule, sql.SQL("""
             SELECT {layer}, fid::text, NULL, NULL,
-                   jsonb_build_object('kind', kind, 'type', GeometryType(geom)),
+                   jsonb_build_object(
+                       'problem_zh', CASE kind WHEN 'null' THEN '缺失' WHEN 'empty' THEN '为空'
+                                     ELSE '不是面，而是 ' || GeometryType(geom) END,
+                       'problem_en', CASE kind WHEN 'null' THEN 'is missing' WHEN 'empty' THEN 'is empty'
+                                     ELSE 'is not polygonal but ' || GeometryType(geom) END),
                    CASE WHEN kind = 'other' THEN geom END
             FROM {g} WHERE kind <> 'polygon'""").format(
             layer=sql.Literal(layer.name), g=ctx.staging.ident(layer.geom_table)))
@@ -350,9 +355,9 @@ def _extent(ctx: CheckContext, within: str) -> sql.Composed | None:
         ctx.staging.conn.execute(sql.SQL("""
             CREATE UNLOGGED TABLE {e} AS
             SELECT row_number() OVER () AS pid, geom, ST_Area(geom::geography) AS area
-            FROM (SELECT ST_Subdivide(ST_Union(geom), 128) AS geom FROM {g} WHERE ok) s;
+            FROM (SELECT ST_Subdivide(ST_Union(geom), 128) AS geom FROM {s}) s;
             CREATE INDEX ON {e} USING gist (geom); ANALYZE {e}""").format(
-            e=table, g=ctx.staging.ident(layer.geom_table)))
+            e=table, s=ctx.staging.ident(layer.pieces_table)))
     return table
 
 
@@ -385,9 +390,14 @@ def outside(ctx: CheckContext, rule: Rule) -> None:
         # only where that leaves more than a tenth of the tolerance.
         ctx.insert(rule, sql.SQL("""
             WITH inside AS (SELECT fid, sum(area) AS area FROM {c} GROUP BY fid),
-            candidates AS (
-                SELECT g.fid, g.geom FROM {g} g LEFT JOIN inside i ON i.fid = g.fid
-                WHERE g.ok AND g.area - coalesce(i.area, 0) > {screen}
+            features AS (
+                SELECT fid, geom, area FROM {g} WHERE ok
+                UNION ALL  -- repaired invalid ones
+                SELECT s.fid, ST_Union(s.geom), ST_Area(ST_Union(s.geom)::geography)
+                FROM {s} s JOIN {g} g ON g.fid = s.fid AND NOT g.ok GROUP BY s.fid
+            ), candidates AS (
+                SELECT f.fid, f.geom FROM features f LEFT JOIN inside i ON i.fid = f.fid
+                WHERE f.area - coalesce(i.area, 0) > {screen}
             ), parts AS (
                 SELECT c.fid, ST_CollectionExtract(ST_Difference(c.geom, coalesce(
                     (SELECT ST_Union(e.geom) FROM {e} e WHERE e.geom && c.geom),
@@ -397,7 +407,8 @@ def outside(ctx: CheckContext, rule: Rule) -> None:
             SELECT {layer}, fid::text, NULL, NULL,
                    jsonb_build_object('area', round(ST_Area(geom::geography)::numeric, 2)), geom
             FROM parts WHERE ST_Area(geom::geography) > {min_area}""").format(
-            c=cover, g=ctx.staging.ident(layer.geom_table), e=extent, layer=sql.Literal(layer.name),
+            c=cover, s=ctx.staging.ident(layer.pieces_table), g=ctx.staging.ident(layer.geom_table),
+            e=extent, layer=sql.Literal(layer.name),
             screen=sql.Literal(min_area / 10), min_area=sql.Literal(min_area)))
 
 
@@ -506,7 +517,7 @@ def _indicator_rows(ctx: CheckContext) -> list[IndicatorRow]:
     if any(c is None for c in cols.values()):
         return []
     rows = ctx.staging.conn.execute(sql.SQL(
-        "SELECT fid, btrim({zbmc}), {zbz}, btrim({dw}), btrim({zblx}), btrim({xzqdm}::text) FROM {t} "
+        "SELECT fid, btrim({zbmc}), {zbz}::float8, btrim({dw}), btrim({zblx}), btrim({xzqdm}::text) FROM {t} "
         "ORDER BY fid").format(t=ctx.staging.ident(layer.table),
                                **{k.lower(): sql.Identifier(c.name) for k, c in cols.items()})).fetchall()
     return [IndicatorRow(*r) for r in rows]

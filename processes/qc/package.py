@@ -185,7 +185,7 @@ def _inspect(path: Path, layer: str, name: str, open_options: tuple[str, ...] = 
     return SourceLayer(
         name=name.upper(), path=path, layer=layer,
         fields=tuple(Field(str(n), str(t)) for n, t in zip(info["fields"], info["ogr_types"], strict=True)),
-        geometry_type=None if geometry in (None, "Unknown") and not info.get("geometry_name") and info.get("crs") is None else geometry,
+        geometry_type=geometry if geometry and geometry != "None" else None,
         epsg=_epsg(info.get("crs")), crs_text=info.get("crs"), features=int(info["features"]),
         open_options=open_options)
 
@@ -270,9 +270,18 @@ def _zip_package(path: Path, target: Path) -> Package:
                           f"shapefile {shp.name} 缺少 .prj 文件，坐标系未定义（STRUCT-CRS）",
                           f"Shapefile {shp.name} has no .prj file: its coordinate system is "
                           f"missing (STRUCT-CRS)", field=shp.name)
-        encoding = () if ".cpg" in siblings else (f"ENCODING={_dbf_encoding(siblings['.dbf'])}",)
-        layers.append(_inspect(shp, shp.stem, name, encoding))
+        layers.append(_inspect(shp, shp.stem, name, _encoding_option(siblings)))
+    # A .dbf without a .shp is a table without geometry (GHZB).
+    for dbf in sorted(p for p in files if p.suffix.lower() == ".dbf"):
+        siblings = {p.suffix.lower(): p for p in dbf.parent.glob(dbf.stem + ".*")}
+        if ".shp" not in siblings and dbf.stem.upper() not in seen:
+            seen.add(dbf.stem.upper())
+            layers.append(_inspect(dbf, dbf.stem, dbf.stem.upper(), _encoding_option(siblings)))
     return Package("shapefile-zip", path, tuple(layers))
+
+
+def _encoding_option(siblings: dict[str, Path]) -> tuple[str, ...]:
+    return () if ".cpg" in siblings else (f"ENCODING={_dbf_encoding(siblings['.dbf'])}",)
 
 
 def _zip_bomb(zh: str, en: str) -> OneMapError:

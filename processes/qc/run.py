@@ -196,10 +196,11 @@ def _listed_findings(ctx: CheckContext, cap: int) -> list[Finding]:
                       other_layer=other_layer or values.get("other_layer", ""))
         values.setdefault("layer_zh", layer_spec.title_zh if layer_spec else "")
         values.setdefault("layer_en", layer_spec.title_en if layer_spec else "")
-        zh = rule.message_zh.format_map(_Values({**values, **{k[:-3]: v for k, v in values.items()
-                                                              if k.endswith("_zh")}}))
-        en = rule.message_en.format_map(_Values({**values, **{k[:-3]: v for k, v in values.items()
-                                                              if k.endswith("_en")}}))
+        # {problem} means problem_zh in the Chinese message, problem_en in the English one
+        zh = rule.message_zh.format_map(_Values({**{k[:-3]: v for k, v in values.items() if k.endswith("_zh")},
+                                                 **values}))
+        en = rule.message_en.format_map(_Values({**{k[:-3]: v for k, v in values.items() if k.endswith("_en")},
+                                                 **values}))
         findings.append(Finding(rule=rule_id, severity=rule.severity, layer=layer, feature_id=fid,
                                 message_zh=zh, message_en=en, geometry=geojson, other_layer=other_layer,
                                 other_feature_id=other_id, wkb=bytes(wkb) if wkb is not None else None))

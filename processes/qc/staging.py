@@ -4,11 +4,12 @@ ends, whatever the outcome; schemas left by a killed run are swept.
 
 Per polygon layer three tables:
   l<i>      the attributes as delivered (GDAL's ogr2ogr, COPY), plus geom
-  l<i>__g   fid, geom, kind (polygon | null | empty | other), valid, ok
+  l<i>__g   fid, geom, kind (polygon | null | empty | other), ok
             (polygonal and valid), area (ellipsoidal m², ok features only)
-  l<i>__s   the ok geometries cut into pieces of at most 256 vertices
-            (ST_Subdivide) with a GiST index: joins between big polygons
-            (control lines) and small ones stay cheap
+  l<i>__s   the polygons (invalid ones as ST_MakeValid repairs them) cut
+            into pieces of at most 256 vertices (ST_Subdivide), GiST
+            indexed: the topology checks join these, so joins between big
+            polygons (control lines) and small ones stay cheap
 """
 
 from __future__ import annotations
@@ -141,22 +142,31 @@ class Staging:
         g, s, raw = self.ident(layer.geom_table), self.ident(layer.pieces_table), self.ident(layer.table)
         self.conn.execute(sql.SQL("""
             CREATE UNLOGGED TABLE {g} AS
-            SELECT fid, geom, kind, ok, CASE WHEN ok THEN ST_Area(geom::geography) END AS area
-            FROM (SELECT fid, geom, kind,
-                         kind = 'polygon' AND ST_IsValid(geom) AS ok
+            SELECT fid, geom, kind, ok, area
+            FROM (SELECT fid, geom, kind, kind = 'polygon' AND ST_IsValid(geom) AS ok
                   FROM (SELECT fid, geom,
                                CASE WHEN geom IS NULL THEN 'null'
                                     WHEN ST_IsEmpty(geom) THEN 'empty'
                                     WHEN ST_GeometryType(geom) IN ('ST_Polygon', 'ST_MultiPolygon')
                                          THEN 'polygon'
                                     ELSE 'other' END AS kind
-                        FROM {raw}) k) v""").format(g=g, raw=raw))
+                        FROM {raw}) k) v,
+                 LATERAL (SELECT CASE WHEN ok THEN ST_Area(geom::geography) END AS area) a""").format(
+            g=g, raw=raw))
         self.conn.execute(sql.SQL("ALTER TABLE {g} ADD PRIMARY KEY (fid)").format(g=g))
+        # Topology sees invalid polygons as ST_MakeValid repairs them, so a
+        # bad ring is reported once (GEOM-INVALID), not again as a gap.
         self.conn.execute(sql.SQL("""
             CREATE UNLOGGED TABLE {s} AS
-            SELECT fid, geom FROM {g} WHERE ok AND ST_NPoints(geom) <= {n}
+            WITH usable AS (
+                SELECT fid, geom FROM {g} WHERE ok
+                UNION ALL
+                SELECT fid, ST_CollectionExtract(ST_MakeValid(geom), 3) FROM {g}
+                WHERE kind = 'polygon' AND NOT ok
+            )
+            SELECT fid, geom FROM usable WHERE ST_NPoints(geom) <= {n} AND NOT ST_IsEmpty(geom)
             UNION ALL
-            SELECT fid, ST_Subdivide(geom, {n}) FROM {g} WHERE ok AND ST_NPoints(geom) > {n}
+            SELECT fid, ST_Subdivide(geom, {n}) FROM usable WHERE ST_NPoints(geom) > {n}
             """).format(s=s, g=g, n=sql.Literal(SUBDIVIDE_VERTICES)))
         self.conn.execute(sql.SQL("CREATE INDEX ON {s} USING gist (geom)").format(s=s))
         self.conn.execute(sql.SQL("CREATE INDEX ON {s} (fid)").format(s=s))
