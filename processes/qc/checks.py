@@ -401,7 +401,7 @@ def outside(ctx: CheckContext, rule: Rule) -> None:
             ), parts AS (
                 SELECT c.fid, ST_CollectionExtract(ST_Difference(c.geom, coalesce(
                     (SELECT ST_Union(e.geom) FROM {e} e WHERE e.geom && c.geom),
-                    'GEOMETRYCOLLECTION EMPTY'::geometry)), 3) AS geom
+                    ST_SetSRID('GEOMETRYCOLLECTION EMPTY'::geometry, ST_SRID(c.geom)))), 3) AS geom
                 FROM candidates c
             )
             SELECT {layer}, fid::text, NULL, NULL,
@@ -437,7 +437,7 @@ def coverage_gap(ctx: CheckContext, rule: Rule) -> None:
         ), holes AS (
             SELECT ST_CollectionExtract(ST_Difference(sh.geom, coalesce(
                        (SELECT ST_Union(s.geom) FROM {s} s WHERE s.geom && sh.geom),
-                       'GEOMETRYCOLLECTION EMPTY'::geometry)), 3) AS geom
+                       ST_SetSRID('GEOMETRYCOLLECTION EMPTY'::geometry, ST_SRID(sh.geom)))), 3) AS geom
             FROM short sh
         ), gaps AS (
             SELECT (ST_Dump(ST_Union(geom))).geom AS geom FROM holes
