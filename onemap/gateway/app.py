@@ -26,7 +26,7 @@ from psycopg_pool import ConnectionPool
 from werkzeug.exceptions import HTTPException
 from werkzeug.test import run_wsgi_app
 
-from onemap.auth import ANONYMOUS, Principal, lookup_token
+from onemap.auth import ANONYMOUS, CURRENT_PRINCIPAL, Principal, lookup_token
 from onemap.errors import OneMapError, Problem, bilingual, chinese_for
 from onemap.gateway.access import AccessPolicy
 from onemap.gateway.health import HealthCheck, default_checks, run_checks
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None,
         if isinstance(result, Problem):
             return problem_response(result)
         g.principal = result
+        CURRENT_PRINCIPAL.set(result)
         return None
 
     @app.after_request
