@@ -155,7 +155,11 @@ def open_package(path: Path, workdir: Path) -> Package:
     with open(path, "rb") as f:
         head = f.read(100)
     if head.startswith(SQLITE_MAGIC):
-        return Package("gpkg", path, _gpkg_layers(path))
+        source = path
+        if path.suffix.lower() != ".gpkg":  # GDAL knows a GeoPackage by its extension
+            source = workdir / (path.name + ".gpkg")
+            source.symlink_to(path.resolve())
+        return Package("gpkg", path, _gpkg_layers(source))
     if head.startswith(ZIP_MAGIC) or head.startswith(EMPTY_ZIP_MAGIC):
         return _zip_package(path, workdir / "unzipped")
     raise problem(415, "UnsupportedMediaType",

@@ -32,7 +32,7 @@ _OUTPUTS = {
                                             "Each: rule, severity, layer, feature, messages, geometry"),
                    {"type": "array"}),
     "report_html": io(("质检报告（HTML）", "Report (HTML)"), ("中文报告，含总览图", "Report with overview map"),
-                      {"type": "string", "contentMediaType": "text/html"}),
+                      {"type": "string", "contentEncoding": "base64", "contentMediaType": "text/html"}),
     "report_pdf": io(("质检报告（PDF）", "Report (PDF)"), ("中文报告，嵌入中文字体", "Report, CJK font embedded"),
                      {"type": "string", "contentEncoding": "base64", "contentMediaType": "application/pdf"}),
     "error_layer": io(("错误图层", "Error layer"), ("GeoPackage，可在 QGIS 中与数据包叠加",
@@ -49,7 +49,8 @@ def check_outputs(record: CheckRecord, outputs: dict | None) -> dict[str, Any]:
     if wanted(outputs, "findings"):
         result["findings"] = [f.as_dict() for f in record.result.findings]
     if wanted(outputs, "report_html"):
-        result["report_html"] = record.report_html
+        # as base64: pygeoapi escapes markup in JSON string values
+        result["report_html"] = binary_output(record.report_html.encode("utf-8"), "text/html")
     if wanted(outputs, "report_pdf"):
         result["report_pdf"] = binary_output(record.report_pdf, "application/pdf")
     if wanted(outputs, "error_layer"):
