@@ -179,20 +179,27 @@ def _domain_table(ctx: CheckContext, domain: str) -> sql.Composed:
     return table
 
 
+def _unknown_values(ctx: CheckContext, rule: Rule, target: dict[str, str], table: sql.Composable,
+                    column: str) -> None:
+    """Features whose target field holds a value that `table.column` does not."""
+    layer = ctx.layer(target["layer"])
+    col = ctx.column(layer, target["field"]) if layer else None
+    if col is None:
+        return
+    ctx.insert(rule, sql.SQL("""
+        SELECT {layer}, t.fid::text, NULL, NULL,
+               jsonb_build_object('field', {field}, 'value', t.{c}), {geom}
+        FROM {t} t {join}
+        WHERE btrim(t.{c}::text) <> ''
+          AND NOT EXISTS (SELECT 1 FROM {r} r WHERE btrim(r.{rc}::text) = btrim(t.{c}::text))
+        """).format(layer=sql.Literal(layer.name), field=sql.Literal(target["field"].upper()),
+                    c=sql.Identifier(col.name), geom=_feature_geom(layer), t=ctx.staging.ident(layer.table),
+                    join=_with_geom(ctx, layer), r=table, rc=sql.Identifier(column)))
+
+
 def code_domain(ctx: CheckContext, rule: Rule) -> None:
     for target in rule.params["targets"]:
-        layer = ctx.layer(target["layer"])
-        col = ctx.column(layer, target["field"]) if layer else None
-        if col is None:
-            continue
-        ctx.insert(rule, sql.SQL("""
-            SELECT {layer}, t.fid::text, NULL, NULL,
-                   jsonb_build_object('field', {field}, 'value', t.{c}), {geom}
-            FROM {t} t {join}
-            WHERE btrim(t.{c}) <> '' AND NOT EXISTS (SELECT 1 FROM {d} d WHERE d.code = btrim(t.{c}))
-            """).format(layer=sql.Literal(layer.name), field=sql.Literal(target["field"].upper()),
-                        c=sql.Identifier(col.name), geom=_feature_geom(layer), t=ctx.staging.ident(layer.table),
-                        join=_with_geom(ctx, layer), d=_domain_table(ctx, target["domain"])))
+        _unknown_values(ctx, rule, target, _domain_table(ctx, target["domain"]), "code")
 
 
 def code_name(ctx: CheckContext, rule: Rule) -> None:
@@ -222,20 +229,7 @@ def foreign_key(ctx: CheckContext, rule: Rule) -> None:
     if ref_col is None:
         return  # no XZQ to refer to: STRUCT-LAYER / STRUCT-FIELD say so
     for target in rule.params["targets"]:
-        layer = ctx.layer(target["layer"])
-        col = ctx.column(layer, target["field"]) if layer else None
-        if col is None:
-            continue
-        ctx.insert(rule, sql.SQL("""
-            SELECT {layer}, t.fid::text, NULL, NULL,
-                   jsonb_build_object('field', {field}, 'value', t.{c}), {geom}
-            FROM {t} t {join}
-            WHERE btrim(t.{c}::text) <> ''
-              AND NOT EXISTS (SELECT 1 FROM {r} r WHERE btrim(r.{rc}::text) = btrim(t.{c}::text))
-            """).format(layer=sql.Literal(layer.name), field=sql.Literal(target["field"].upper()),
-                        c=sql.Identifier(col.name), geom=_feature_geom(layer), t=ctx.staging.ident(layer.table),
-                        join=_with_geom(ctx, layer), r=ctx.staging.ident(ref_layer.table),
-                        rc=sql.Identifier(ref_col.name)))
+        _unknown_values(ctx, rule, target, ctx.staging.ident(ref_layer.table), ref_col.name)
 
 
 # --- geometry ----------------------------------------------------------------------------------
