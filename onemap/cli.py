@@ -12,6 +12,7 @@ import click
 
 from onemap import stack
 from onemap.settings import ROOT, Settings
+from processes.plan.cli import plan
 
 
 def say(message: str) -> None:
@@ -130,6 +131,8 @@ def config_generate() -> None:
     for path in stack.generate_config(settings, settings.database_url):
         say(str(path))
 
+
+main.add_command(plan)
 
 if __name__ == "__main__":
     main()

@@ -87,8 +87,17 @@ def chinese_for(status: int, english: str) -> tuple[str, str | None]:
 
 
 def bilingual(status: int, body: dict[str, object]) -> dict[str, object]:
-    """Add the Chinese message to an OGC exception body from pygeoapi."""
+    """Add the Chinese message to an OGC exception body from pygeoapi. A
+    description that is already a Problem (a process's OneMapError, see
+    onemap.ogc.manager) is taken as it is."""
     english = str(body.get("description") or body.get("detail") or HTTPStatus(status).phrase)
+    if english.startswith("{") and '"message_zh"' in english:
+        try:
+            problem = json.loads(english)
+        except ValueError:
+            problem = None
+        if isinstance(problem, dict):
+            return {**body, **problem, "status": status}
     zh, field = chinese_for(status, english)
     body = dict(body)
     body.update({"description": f"{zh} / {english}", "message_zh": zh, "message_en": english,

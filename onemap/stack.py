@@ -19,6 +19,7 @@ from onemap import db, localdb
 from onemap.ogc.config import write_configs
 from onemap.registry import load_layers, load_processes
 from onemap.settings import ROOT, Settings
+from processes.plan import results
 
 Say = Callable[[str], None]
 
@@ -41,6 +42,8 @@ def start_database(settings: Settings, say: Say) -> str:
         localdb.start(settings)
     url = settings.database_url
     db.apply_schema(url)
+    results.apply_schema(url)
+    (settings.var_dir / "jobs").mkdir(parents=True, exist_ok=True)
     return url
 
 

@@ -23,10 +23,10 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from psycopg_pool import ConnectionPool
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.test import run_wsgi_app
 
-from onemap.auth import ANONYMOUS, Principal, lookup_token
+from onemap.auth import ANONYMOUS, CURRENT_PRINCIPAL, Principal, lookup_token
 from onemap.errors import OneMapError, Problem, bilingual, chinese_for
 from onemap.gateway.access import AccessPolicy
 from onemap.gateway.health import HealthCheck, default_checks, run_checks
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None,
         if isinstance(result, Problem):
             return problem_response(result)
         g.principal = result
+        CURRENT_PRINCIPAL.set(result)
         return None
 
     @app.after_request
@@ -112,7 +113,10 @@ def create_app(settings: Settings | None = None,
         # 全过程留痕: every state-changing request, whatever its outcome.
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             principal: Principal = g.get("principal", ANONYMOUS)
-            body = request.get_data(cache=True) or b""
+            try:
+                body = request.get_data(cache=True) or b""
+            except RequestEntityTooLarge:
+                body = b""  # refused unread (413): nothing to hash
             with pool.connection() as conn:
                 conn.execute(
                     "INSERT INTO ops.audit (actor, role, action, target, status, input_sha256, detail) "

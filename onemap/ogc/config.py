@@ -111,9 +111,10 @@ def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
             "map": {"url": f"{settings.base_url}/mapproxy/tiles/1.0.0/one_map/webmercator/{{z}}/{{x}}/{{y}}.png",
                     "attribution": "益阳市自然资源和规划局 / Yiyang Bureau of Natural Resources and Planning"},
             "manager": {
-                "name": "PostgreSQL",
+                "name": "onemap.ogc.manager.OneMapManager",
                 "connection": {**conn, "search_path": ["jobs"]},
-                "output_dir": None,
+                # async results are read back from files (pygeoapi 0.24)
+                "output_dir": str(settings.var_dir / "jobs"),
             },
         },
         "logging": {"level": "ERROR"},
