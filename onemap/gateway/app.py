@@ -33,6 +33,7 @@ from onemap.gateway.health import HealthCheck, default_checks, run_checks
 from onemap.ogc.config import AUDIENCES, config_path, openapi_path
 from onemap.registry import ProcessEntry, load_layers, load_processes
 from onemap.settings import ROOT, Settings
+from processes.compliance import http as compliance_http
 
 _load_lock = threading.Lock()
 
@@ -78,10 +79,12 @@ def create_app(settings: Settings | None = None,
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=8, open=True,
                           kwargs={"application_name": "onemap-gateway", "autocommit": True})
     ogc_apps = {audience: load_pygeoapi(settings, audience) for audience in AUDIENCES}
-    health_checks = checks if checks is not None else default_checks(settings, pool, ogc_apps)
+    health_checks = checks if checks is not None else [
+        *default_checks(settings, pool, ogc_apps), HealthCheck("compliance-rules", compliance_http.health)]
 
     app = Flask("onemap.gateway", static_folder=None)
     app.config["onemap.pool"] = pool
+    app.register_blueprint(compliance_http.blueprint(settings, frozenset(processes["compliance-check"].roles)))
     app.config["MAX_CONTENT_LENGTH"] = int(settings.gateway["limits"]["upload_max_mb"]) * 1024 * 1024
 
     def authenticate() -> Principal | Problem:
@@ -218,6 +221,7 @@ def forward(target: Callable[..., Iterable[bytes]], mount: str, sub_path: str,
     environ = dict(request.environ)
     environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + mount
     environ["PATH_INFO"] = sub_path
+    environ["onemap.principal"] = g.get("principal")  # who runs a process (onemap.ogc.jobs)
     if body is not None:
         environ["CONTENT_TYPE"] = "application/json"
     else:

@@ -111,7 +111,7 @@ def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
             "map": {"url": f"{settings.base_url}/mapproxy/tiles/1.0.0/one_map/webmercator/{{z}}/{{x}}/{{y}}.png",
                     "attribution": "益阳市自然资源和规划局 / Yiyang Bureau of Natural Resources and Planning"},
             "manager": {
-                "name": "PostgreSQL",
+                "name": "onemap.ogc.jobs.OneMapJobManager",
                 "connection": {**conn, "search_path": ["jobs"]},
                 "output_dir": None,
             },
@@ -145,7 +145,8 @@ def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
             **{layer.id: collection(layer, conn, extents[layer.id]) for layer in visible},
             # Processes are listed for every audience (the e-government system
             # reads the public configuration); the gateway checks who executes.
-            **{p.id: {"type": "process", "processor": {"name": p.plugin}} for p in processes},
+            **{p.id: {"type": "process", "processor": {"name": p.plugin},
+                      "allow_internal_requests": p.allow_internal_callbacks} for p in processes},
         },
     }
 
