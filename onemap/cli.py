@@ -12,6 +12,7 @@ import click
 
 from onemap import stack
 from onemap.settings import ROOT, Settings
+from processes.compliance.cli import check
 
 
 def say(message: str) -> None:
@@ -129,6 +130,9 @@ def config_generate() -> None:
     settings = Settings.from_env()
     for path in stack.generate_config(settings, settings.database_url):
         say(str(path))
+
+
+main.add_command(check)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from typing import Any
 import pyproj
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, shape
-from shapely.ops import transform
 
 from onemap.errors import OneMapError
 from onemap.registry import Text
@@ -313,7 +312,7 @@ def build(parts: list[_Part], epsg: int, source_format: str, notes: list[Text], 
         notes.append(Text(f"地块之间有重叠（约 {(1 - merged.area / total) * 100:.3f}%），已合并计算",
                           f"Parcels overlap (about {(1 - merged.area / total) * 100:.3f}%); they are merged"))
     _check_coordinates(merged, epsg, field_name)
-    geometry = merged if epsg == STORAGE_EPSG else transform(_to_storage(epsg).transform, merged)
+    geometry = merged if epsg == STORAGE_EPSG else shapely.transform(merged, _to_storage(epsg).transform, interleaved=False)
     if isinstance(geometry, Polygon):
         geometry = MultiPolygon([geometry])
     parcels = [{"label": p.label.zh, **{k: v for k, v in p.info.items() if v not in (None, "")}} for p in parts]

@@ -15,8 +15,8 @@ from typing import Any
 import jinja2
 import pyproj
 import requests
+import shapely
 from shapely.geometry import shape
-from shapely.ops import transform
 
 TEMPLATES = Path(__file__).parent / "templates"
 VERDICT_COLORS = {"通过": "#2e9e4f", "提示": "#e0b400", "限制": "#f08c00", "不符合": "#e03131", "禁止": "#8b0000"}
@@ -37,7 +37,7 @@ def _to_map(crs: str) -> pyproj.Transformer:
 def map_frame(boundary: dict[str, Any], settings: dict[str, Any]) -> tuple[tuple[float, float, float, float], Any]:
     """The map's bbox in the map CRS (the boundary's extent with a margin, at
     the image's aspect ratio) and the boundary in that CRS."""
-    geom = transform(_to_map(settings["crs"]).transform, shape(boundary))
+    geom = shapely.transform(shape(boundary), _to_map(settings["crs"]).transform, interleaved=False)
     minx, miny, maxx, maxy = geom.bounds
     w, h = maxx - minx, maxy - miny
     margin = float(settings["margin"])
@@ -51,7 +51,7 @@ def map_frame(boundary: dict[str, Any], settings: dict[str, Any]) -> tuple[tuple
 def svg_path(geom: Any, bbox: tuple[float, float, float, float], width: int, height: int,
              crs: str) -> str:
     """An SVG path of a (multi)polygon in map pixels; holes via evenodd."""
-    geom = transform(_to_map(crs).transform, geom) if crs else geom
+    geom = shapely.transform(geom, _to_map(crs).transform, interleaved=False)
     minx, miny, maxx, maxy = bbox
     sx, sy = width / (maxx - minx), height / (maxy - miny)
     parts = []

@@ -3,6 +3,7 @@ process, the report downloads and the CLI share."""
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -23,8 +24,10 @@ REPORT_FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 @cache
 def pool(database_url: str) -> ConnectionPool:
     """Connections for checks, one pool per process and database."""
-    return ConnectionPool(database_url, min_size=1, max_size=8, open=True,
-                          kwargs={"application_name": "onemap-compliance", "autocommit": True})
+    connections = ConnectionPool(database_url, min_size=1, max_size=8, open=True,
+                                 kwargs={"application_name": "onemap-compliance", "autocommit": True})
+    atexit.register(connections.close)
+    return connections
 
 
 @dataclass(frozen=True)
