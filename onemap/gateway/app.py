@@ -8,6 +8,7 @@ returns is bilingual JSON.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import importlib.util
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None,
     policy = AccessPolicy.from_config(settings.gateway, layers, list(processes.values()))
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=8, open=True,
                           kwargs={"application_name": "onemap-gateway", "autocommit": True})
+    atexit.register(pool.close)  # else its threads hold a stopping worker for 5 s each
     ogc_apps = {audience: load_pygeoapi(settings, audience) for audience in AUDIENCES}
     health_checks = checks if checks is not None else [
         *default_checks(settings, pool, ogc_apps), HealthCheck("compliance-rules", compliance_http.health)]

@@ -126,8 +126,8 @@ class OneMapJobManager(PostgreSQLManager):
                                      "message": f"{problem.zh} / {problem.en}"})
             if subscriber and subscriber.failed_uri:
                 self._callback(p, subscriber.failed_uri,
-                               {"jobID": job_id, "status": JobStatus.failed.value, "type": problem.code,
-                                **problem.as_dict()})
+                               {"type": problem.code, **problem.as_dict(), "http_status": problem.status,
+                                "jobID": job_id, "status": JobStatus.failed.value})
             if not background:
                 raise ProblemError(problem) from exc
             return "application/json", problem.as_dict(), JobStatus.failed
