@@ -30,7 +30,7 @@ from onemap.auth import ANONYMOUS, Principal, lookup_token
 from onemap.errors import OneMapError, Problem, bilingual, chinese_for
 from onemap.gateway.access import AccessPolicy
 from onemap.gateway.health import HealthCheck, default_checks, map_checks, run_checks
-from onemap.maps.service import MapServices, bilingual_exception
+from onemap.maps.service import MapServices, bilingual_exception, check_parameters
 from onemap.ogc.config import AUDIENCES, config_path, openapi_path
 from onemap.registry import ProcessEntry, load_layers, load_processes
 from onemap.settings import ROOT, Settings
@@ -177,6 +177,9 @@ def create_app(settings: Settings | None = None,
             problem = policy.check_layer(name, principal, maps.sensitivity)
             if problem is not None:
                 return problem_response(problem)
+        problem = check_parameters(request.args)
+        if problem is not None:
+            return problem_response(problem)
         return forward(maps.apps[policy.audience(principal)], "/mapproxy", "/" + path,
                        rewrite_error=bilingual_exception)
 

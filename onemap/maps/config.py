@@ -97,7 +97,7 @@ def mapproxy_config(layers: list[Layer], tree: Tree, settings: Settings, files: 
     if audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {AUDIENCES}")
     base = load_yaml(MAPPROXY_DIR / "mapproxy.yaml")
-    cache_opts = base.pop("cache")
+    cache_opts = base.pop("cache_options")
     visible = visible_layers(layers, audience)
     names = {layer.id for layer in visible}
     by_id = {layer.id: layer for layer in visible}

@@ -4,6 +4,7 @@ request names, so the gateway can check them before MapProxy answers."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -13,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from onemap.errors import chinese_for
+from onemap.errors import Problem, chinese_for
 from onemap.maps.config import (
     GRIDS,
     config_path,
@@ -89,6 +90,27 @@ class MapServices:
         return requested_names(path, args, set(self.sensitivity))
 
 
+def check_parameters(args: Mapping[str, str]) -> Problem | None:
+    """BBOX, WIDTH and HEIGHT checked before MapProxy (which answers
+    malformed ones with an internal error)."""
+    lowered = {key.lower(): value for key, value in args.items()}
+    if "bbox" in lowered:
+        try:
+            box = [float(v) for v in lowered["bbox"].split(",")]
+        except ValueError:
+            box = []
+        if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[0] >= box[2] or box[1] >= box[3]:
+            return Problem(400, "InvalidParameterValue",
+                           "BBOX 参数无效：应为 minx,miny,maxx,maxy 四个数字，且最小值小于最大值",
+                           "Invalid BBOX: it must be four numbers minx,miny,maxx,maxy with min < max",
+                           field="BBOX")
+    for name in ("width", "height"):
+        if name in lowered and not (lowered[name].isdigit() and int(lowered[name]) > 0):
+            return Problem(400, "InvalidParameterValue", f"{name.upper()} 参数应为正整数",
+                           f"{name.upper()} must be a positive integer", field=name.upper())
+    return None
+
+
 def bilingual_exception(status: int, content_type: str, body: bytes) -> tuple[int, bytes] | None:
     """An OGC exception report of MapProxy with its message in Chinese and
     English, and a 4xx status for what is the client's fault (MapProxy's WMS
@@ -109,7 +131,8 @@ def bilingual_exception(status: int, content_type: str, body: bytes) -> tuple[in
     status = status if internal or status < 500 else 400
     for el in texts:
         english = el.text.strip()
-        zh = _MAP_MESSAGES_ZH.get(code or "") or chinese_for(status, english)[0]
+        zh = ("图层不存在" if english.startswith("unknown layer") else
+              _MAP_MESSAGES_ZH.get(code or "") or chinese_for(status, english)[0])
         el.text = f"{zh} / {english}"
     return status, etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
