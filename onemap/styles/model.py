@@ -143,13 +143,13 @@ def _symbol(spec: dict, where: str) -> Symbol:
     return symbol
 
 
-def _rules(spec: dict, where: str) -> tuple[Rule, ...]:
+def _rules(spec: dict, where: str, styles_dir: Path) -> tuple[Rule, ...]:
     if "classes" in spec:
         by = spec["classes"]
         base = by.get("symbol", {})
         rules = [Rule(name=c.code, title=c.title, filter=(by["field"], c.code),
                       symbol=_symbol({**base, "fill": c.color}, f"{where} {c.code}"))
-                 for c in color_table(by["table"])]
+                 for c in color_table(by["table"], styles_dir)]
         if by.get("other"):
             other = by["other"]
             rules.append(Rule(name="other", title=Text(other["zh"], other["en"]),
@@ -182,7 +182,7 @@ def load_style(style_id: str, styles_dir: Path = STYLES_DIR) -> Style:
             id=style_id,
             title=Text(**spec["title"]),
             geometry=spec["geometry"],
-            rules=_rules(spec, where),
+            rules=_rules(spec, where, styles_dir),
             label=Label(field=label["field"], max_scale=float(label["max_scale"]),
                         size=float(label.get("size", 9)), color=_color(label.get("color", "#333333"), where),
                         halo=_color(label.get("halo", "#FFFFFF"), where)) if label else None,
