@@ -115,6 +115,9 @@ def bilingual_exception(status: int, content_type: str, body: bytes) -> tuple[in
     """An OGC exception report of MapProxy with its message in Chinese and
     English, and a 4xx status for what is the client's fault (MapProxy's WMS
     answers those with 500). None when `body` is no exception report."""
+    if content_type.startswith("text/plain") and b"invalid request (" in body:
+        # a path no MapProxy service knows: MapProxy calls it an internal error
+        return 404, "请求路径无效 / ".encode() + body.replace(b"internal error: ", b"")
     if "xml" not in content_type or b"Exception" not in body[:2000]:
         return None
     try:

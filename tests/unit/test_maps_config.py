@@ -134,6 +134,7 @@ def test_mapproxy_exceptions_become_bilingual_4xx():
     internal = wms.replace(b'code="LayerNotDefined"', b"").replace(b"unknown layer: NOPE", b"boom")
     assert bilingual_exception(500, "text/xml", internal)[0] == 500
     assert bilingual_exception(500, "text/plain", b"internal error") is None
+    assert bilingual_exception(500, "text/plain", b"internal error: invalid request (/wmts)")[0] == 404
 
 
 def test_seed_plan_and_levels():
