@@ -16,7 +16,8 @@ from onemap.settings import Settings
 from onemap.styles.mapserver import FONT, layer_items, quote, to_mapserver_classes
 from onemap.styles.model import Style
 
-CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")  # Debian fonts-noto-cjk
+CJK_FONTS = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")  # Debian fonts-noto-cjk
+CJK_FACE = "Noto Sans CJK SC"
 MAPSERV = Path("/usr/bin/mapserv")  # Debian mapserver-bin
 # The projections MapServer answers in; MapProxy asks in the grid's own.
 WMS_SRS = "EPSG:4490 EPSG:3857 EPSG:4326"
@@ -135,6 +136,22 @@ def mapfile_text(layers: list[Layer], styles: dict[str, Style], database_url: st
     return "\n".join(lines) + "\n"
 
 
+def simplified_chinese_font(directory: Path) -> Path:
+    """The Simplified Chinese face of the Noto Sans CJK collection as a font
+    file of its own: MapServer opens the first face of a .ttc, the Japanese
+    one, whose forms of some hanzi differ from the standard Chinese ones."""
+    target = directory / "NotoSansCJKsc-Regular.otf"
+    if not target.exists():
+        from fontTools.ttLib import TTCollection
+
+        face = next(f for f in TTCollection(str(CJK_FONTS), lazy=True).fonts
+                    if f["name"].getDebugName(1) == CJK_FACE)
+        partial = target.with_suffix(".partial")
+        face.save(str(partial))
+        partial.replace(target)
+    return target
+
+
 def write_mapserver_files(layers: list[Layer], styles: dict[str, Style], database_url: str,
                           extents: dict[str, dict[str, Any]], settings: Settings) -> MapServerFiles:
     """Write the mapfile (it holds the database password: owner-only), the
@@ -142,7 +159,7 @@ def write_mapserver_files(layers: list[Layer], styles: dict[str, Style], databas
     `mapserv` open mapfiles of this directory."""
     files = mapserver_files(settings)
     files.directory.mkdir(parents=True, exist_ok=True)
-    files.fontset.write_text(f"{FONT} {CJK_FONT}\n", encoding="utf-8")
+    files.fontset.write_text(f"{FONT} {simplified_chinese_font(files.directory)}\n", encoding="utf-8")
     files.config_file.write_text(
         "CONFIG\n  ENV\n"
         f"    MS_MAP_PATTERN {quote('^' + str(files.directory) + '/')}\n"

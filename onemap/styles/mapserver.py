@@ -74,6 +74,10 @@ def layer_items(style: Style) -> list[str]:
         lines.append(f"CLASSITEM {quote(style.classified_field)}")
     if style.label:
         lines.append(f"LABELMAXSCALEDENOM {style.label.max_scale:g}")
+        if style.geometry == "polygon":
+            # label the whole polygon, not the part inside the meta-tile: one
+            # label in one place whatever tile is rendered
+            lines.append('PROCESSING "LABEL_NO_CLIP=True"')
     return lines
 
 
