@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from lxml import etree
 from onemap.errors import Problem, chinese_for
 from onemap.maps.config import (
     GRIDS,
+    cache_dir,
     config_path,
     group_sensitivity,
     load_tree,
@@ -40,8 +42,14 @@ def styles_of(layers: list[Layer]) -> dict[str, Style]:
 
 def write_map_configs(layers: list[Layer], settings: Settings, database_url: str,
                       extents: dict[str, dict[str, Any]]) -> list[Path]:
-    """Mapfile, MapServer configuration and both MapProxy configurations."""
+    """Mapfile, MapServer configuration and both MapProxy configurations.
+    A changed mapfile (styles, layers, data extents) empties the tile cache:
+    its tiles show what the map was."""
+    mapfile = mapserver_files(settings).mapfile
+    before = mapfile.read_text(encoding="utf-8") if mapfile.exists() else None
     files = write_mapserver_files(layers, styles_of(layers), database_url, extents, settings)
+    if before is not None and before != files.mapfile.read_text(encoding="utf-8"):
+        shutil.rmtree(cache_dir(settings), ignore_errors=True)
     return [files.mapfile, *write_mapproxy_configs(layers, load_tree(layers), settings, files, extents)]
 
 

@@ -148,3 +148,18 @@ def test_seed_plan_and_levels():
     for bad in ("7-3", "a-b", "1-2-3", "0-99", "-1"):
         with pytest.raises(SeedError, match="levels must be"):
             parse_levels(bad)
+
+
+def test_a_changed_mapfile_empties_the_tile_cache(settings):
+    from onemap.maps.config import cache_dir
+    from onemap.maps.service import write_map_configs
+
+    write_map_configs(LAYERS, settings, "postgresql://u@h/db", EXTENTS)
+    tile = cache_dir(settings) / "XZQ_cache" / "WebMercatorQuad" / "1" / "0" / "0.png"
+    tile.parent.mkdir(parents=True)
+    tile.write_bytes(b"png")
+    write_map_configs(LAYERS, settings, "postgresql://u@h/db", EXTENTS)
+    assert tile.exists()  # nothing changed: the tiles stay
+    moved = {**EXTENTS, "XZQ": {"spatial": {"bbox": [111.0, 28.0, 113.0, 29.0]}}}
+    write_map_configs(LAYERS, settings, "postgresql://u@h/db", moved)
+    assert not tile.exists()
