@@ -178,7 +178,7 @@ def check_mapfile(settings: Settings) -> str:
     env = {**os.environ, "MAPSERVER_CONFIG_FILE": str(files.config_file), "REQUEST_METHOD": "GET",
            "QUERY_STRING": f"map={files.mapfile}&SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities"}
     out = subprocess.run([str(MAPSERV)], env=env, capture_output=True, timeout=30).stdout
-    layers = out.count(b"<Layer queryable")
+    layers = out.count(b"<Layer queryable=\"1\"")
     if b"WMS_Capabilities" not in out or not layers:
         raise RuntimeError(f"mapserv: {out[-300:].decode(errors='replace')}")
     return f"mapserv reads {files.mapfile.name}: {layers} layers"

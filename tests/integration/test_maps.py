@@ -262,3 +262,10 @@ def test_names_the_gateway_checks_are_those_mapproxy_serves(wms_url, tokens):
     served = set(staff.contents)
     # every name of the internal service is known to the access check
     assert all(requested_names("/service", {"LAYERS": name}, served) == [name] for name in served)
+
+
+def test_health_reports_mapserver_and_both_mapproxies(base_url):
+    components = requests.get(f"{base_url}/healthz", timeout=60).json()["components"]
+    for name in ("mapserver", "mapproxy-public", "mapproxy-internal"):
+        assert components[name]["status"] == "up", components[name]
+    assert "onemap.map" in components["mapserver"]["detail"]

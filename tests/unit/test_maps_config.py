@@ -163,3 +163,10 @@ def test_a_changed_mapfile_empties_the_tile_cache(settings):
     moved = {**EXTENTS, "XZQ": {"spatial": {"bbox": [111.0, 28.0, 113.0, 29.0]}}}
     write_map_configs(LAYERS, settings, "postgresql://u@h/db", moved)
     assert not tile.exists()
+
+
+def test_mapserver_health_check_fails_without_a_mapfile(settings):
+    from onemap.maps.mapfile import check_mapfile
+
+    with pytest.raises(RuntimeError, match="mapserv"):
+        check_mapfile(settings)
