@@ -16,6 +16,7 @@ from pathlib import Path
 import requests
 
 from onemap import db, localdb
+from onemap.maps.service import write_map_configs
 from onemap.ogc.config import write_configs
 from onemap.registry import load_layers, load_processes
 from onemap.settings import ROOT, Settings
@@ -61,7 +62,9 @@ def load_demo(database_url: str, scale: str, seed: int, say: Say) -> None:
 def generate_config(settings: Settings, database_url: str) -> list[Path]:
     layers = load_layers(settings.config_dir / "layers.yaml")
     processes = load_processes(settings.config_dir / "processes.yaml")
-    return write_configs(layers, settings, database_url, db.layer_extents(database_url, layers), processes)
+    extents = db.layer_extents(database_url, layers)
+    return (write_configs(layers, settings, database_url, extents, processes)
+            + write_map_configs(layers, settings, database_url, extents))
 
 
 def _pidfile(settings: Settings) -> Path:
