@@ -5,8 +5,8 @@ completed where One Map needs it.
   the column but writes results to files only): jobs and their results live
   in PostgreSQL and survive a restart of the gateway, on any replica.
 * A process may report progress (`context["progress"](percent, message)`)
-  and learns who runs it (`context["principal"]`, `context["authorization"]`),
-  taken from the request in the request's thread.
+  and learns who runs it (`context["principal"]`), taken from the request in
+  the request's thread.
 * Errors keep their meaning: input errors of a synchronous execution come
   back as 4xx with the bilingual message and leave no job behind; an
   asynchronous job that fails is `failed` with the reason as its message, and
@@ -77,10 +77,9 @@ class OneMapJobManager(PostgreSQLManager):
     # --- the request's context, handed to the processor ------------------
     def get_processor(self, process_id: str) -> BaseProcessor:
         processor = super().get_processor(process_id)
-        context: dict[str, Any] = {"principal": None, "authorization": None}
+        context: dict[str, Any] = {"principal": None}
         if flask.has_request_context():
-            context.update(principal=flask.request.environ.get("onemap.principal"),
-                           authorization=flask.request.headers.get("Authorization"))
+            context["principal"] = flask.request.environ.get("onemap.principal")
         processor.context = context
         return processor
 

@@ -48,7 +48,7 @@ def check(file: Path, stage: str, use_code: str, case_id: str, project_name: str
     written["json"].write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
     written["geojson"].write_text(json.dumps(checked.overlaps, ensure_ascii=False), encoding="utf-8")
     for fmt in ("html", "pdf"):
-        written[fmt].write_bytes(service.report_bytes(settings.database_url, check_id, fmt, settings.base_url, {}))
+        written[fmt].write_bytes(service.report_bytes(settings.database_url, check_id, fmt, settings.base_url))
     area = result["boundary"]
     click.echo(f"检测编号 / check id: {check_id}")
     click.echo(f"项目面积 / area: {area['area_m2']:,.2f} m² = {area['area_ha']:,.4f} ha = {area['area_mu']:,.2f} 亩")

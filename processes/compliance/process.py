@@ -106,11 +106,10 @@ class ComplianceCheckProcessor(BaseProcessor):
         checked = service.check(settings.database_url, data, actor, self.job_id, progress)
         check_id = checked.stored.check_id
         base = settings.base_url
-        auth = {"Authorization": self.context["authorization"]} if self.context.get("authorization") else {}
 
         def report(fmt: str) -> bytes:
             progress(80, "生成检测报告 / rendering the report")
-            return service.report_bytes(settings.database_url, check_id, fmt, base, auth)
+            return service.report_bytes(settings.database_url, check_id, fmt, base)
 
         def reference(fmt: str) -> dict[str, str]:
             return {"href": base + service.report_path(check_id, fmt), "type": service.REPORT_FORMATS[fmt]}

@@ -2,7 +2,12 @@
 the boundary and its area, a map of the boundary over the plan layers (a WMS
 GetMap from the map service, the boundary and the overlaps drawn on top as
 SVG), the findings, the rule set and data versions, the verification hash.
-PDFs are made by WeasyPrint, which embeds the Noto CJK font it uses."""
+PDFs are made by WeasyPrint, which embeds the Noto CJK font it uses.
+
+The map comes from the internal map service (MapProxy rendering with
+MapServer), called in-process as the gateway calls it: the report is the
+system's evidence and shows the control lines whoever asked for the check
+(its findings name them anyway)."""
 
 from __future__ import annotations
 
@@ -14,8 +19,8 @@ from typing import Any
 
 import jinja2
 import pyproj
-import requests
 import shapely
+import werkzeug.test
 from shapely.geometry import shape
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -64,30 +69,36 @@ def svg_path(geom: Any, bbox: tuple[float, float, float, float], width: int, hei
     return " ".join(parts)
 
 
-def get_map(base_url: str, bbox: tuple[float, float, float, float], settings: dict[str, Any],
-            headers: dict[str, str]) -> tuple[str | None, str | None]:
-    """The plan layers as a PNG from the map service's WMS 1.3.0 GetMap
-    (base64), or None and why not."""
+@cache
+def _internal_wms() -> Any:
+    from onemap.maps.service import MapServices
+    from onemap.registry import load_layers
+    from onemap.settings import Settings
+
+    return MapServices.load(Settings.from_env(), load_layers()).apps["internal"]
+
+
+def get_map(bbox: tuple[float, float, float, float], settings: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The plan layers as a PNG (base64) from a WMS 1.3.0 GetMap, or None and
+    why not."""
     params = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": ",".join(settings["layers"]),
               "STYLES": "", "CRS": settings["crs"], "BBOX": ",".join(f"{v:.3f}" for v in bbox),
               "WIDTH": settings["width"], "HEIGHT": settings["height"], "FORMAT": "image/png", "TRANSPARENT": "FALSE"}
     try:
-        response = requests.get(base_url.rstrip("/") + settings["wms_path"], params=params, headers=headers,
-                                timeout=settings["timeout_s"])
-    except requests.RequestException as exc:
-        return None, f"{exc.__class__.__name__}"
-    if response.status_code != 200 or not response.headers.get("Content-Type", "").startswith("image/png"):
-        return None, f"WMS GetMap HTTP {response.status_code} {response.headers.get('Content-Type', '')}".strip()
-    return base64.b64encode(response.content).decode("ascii"), None
+        response = werkzeug.test.Client(_internal_wms()).get(settings["wms_path"], query_string=params)
+    except Exception as exc:  # a map service that cannot start or answer: the report says why
+        return None, f"{exc.__class__.__name__}: {exc}"[:200]
+    if response.status_code != 200 or not response.content_type.startswith("image/png"):
+        return None, f"WMS GetMap HTTP {response.status_code} {response.get_data(as_text=True)[:160]}"
+    return base64.b64encode(response.get_data()).decode("ascii"), None
 
 
 def render_html(result: dict[str, Any], boundary: dict[str, Any], overlaps: dict[str, Any],
-                map_settings: dict[str, Any], base_url: str, headers: dict[str, str],
-                result_url: str | None = None) -> str:
+                map_settings: dict[str, Any], result_url: str | None = None) -> str:
     """The report as a self-contained HTML page (the map image inline)."""
     bbox, _ = map_frame(boundary, map_settings)
     width, height, crs = map_settings["width"], map_settings["height"], map_settings["crs"]
-    image, error = get_map(base_url, bbox, map_settings, headers)
+    image, error = get_map(bbox, map_settings)
     drawn = [o for o in overlaps["features"] if o["properties"]["verdict"] != "通过"]
     levels = sorted({o["properties"]["verdict"] for o in drawn}, key=list(VERDICT_COLORS).index)
     map_view = {

@@ -66,7 +66,7 @@ def find(database_url: str, check_id: str) -> StoredCheck:
     return stored
 
 
-def report_bytes(database_url: str, check_id: str, fmt: str, base_url: str, headers: dict[str, str]) -> bytes:
+def report_bytes(database_url: str, check_id: str, fmt: str, base_url: str) -> bytes:
     """The stored report of a check, rendered and stored on first request."""
     stored = find(database_url, check_id)
     with pool(database_url).connection() as conn:
@@ -74,8 +74,8 @@ def report_bytes(database_url: str, check_id: str, fmt: str, base_url: str, head
         if existing is not None:
             return existing
         overlaps = store.overlaps(conn, stored.pk)
-    html = report.render_html(stored.result, stored.boundary_geojson, overlaps, load_config().map, base_url,
-                              headers, result_url=f"{base_url}{report_path(check_id, 'json')}")
+    html = report.render_html(stored.result, stored.boundary_geojson, overlaps, load_config().map,
+                              result_url=f"{base_url}{report_path(check_id, 'json')}")
     content = html.encode("utf-8") if fmt == "html" else report.render_pdf(html)
     with pool(database_url).connection() as conn:
         return store.save_report(conn, stored.pk, fmt, content)

@@ -296,6 +296,8 @@ def test_html_report_and_overlaps_download(http, tokens, stored_check):
     html = http.get(base + ".html", headers=auth(tokens["staff"]), timeout=120)
     assert html.status_code == 200 and "text/html" in html.headers["Content-Type"]
     assert check_id in html.text and "<svg" in html.text
+    # the map: a PNG from the map service's WMS GetMap under the drawn boundary
+    assert "data:image/png;base64," in html.text and "地图服务不可用" not in html.text
     geo = http.get(base + ".geojson", headers=auth(tokens["staff"])).json()
     assert {f["properties"]["rule"] for f in geo["features"]} >= {"STBHHX-OCCUPY"}
     assert http.get(base + ".pdf").status_code == 401
