@@ -102,8 +102,9 @@ class OneMapJobManager(PostgreSQLManager):
              subscriber: Subscriber | None, requested_response: str | None,
              background: bool) -> tuple[str, Any, JobStatus]:
         def progress(percent: int, message: str) -> None:
-            self.update_job(job_id, {"status": JobStatus.running.value, "progress": int(percent),
-                                     "message": message, "updated": get_current_datetime()})
+            if background:  # a synchronous caller waits for the end: no one reads progress
+                self.update_job(job_id, {"status": JobStatus.running.value, "progress": int(percent),
+                                         "message": message, "updated": get_current_datetime()})
 
         context = getattr(p, "context", {})
         context["progress"] = progress
