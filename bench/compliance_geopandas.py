@@ -37,10 +37,11 @@ def main() -> None:
         outline = project.geometry.iloc[0]
         _ = outline.difference(city).area
         found = {}
-        for name in ("XZQ", "STBHHX", "YJJBNT", "CZKFBJ", "GHYDYH", "LSWHBHX"):
-            found[name] = gpd.overlay(layers[name], project, how="intersection", keep_geom_type=True)
+        for name, layer in [*((n, layers[n]) for n in ("XZQ", "STBHHX", "YJJBNT", "CZKFBJ", "GHYDYH", "LSWHBHX")),
+                            ("DLTB-01", cropland)]:
+            candidates = layer.iloc[layer.sindex.query(outline, predicate="intersects")]  # the index first
+            found[name] = gpd.overlay(candidates, project, how="intersection", keep_geom_type=True)
             found[name]["overlap_m2"] = found[name].area
-        _ = gpd.overlay(cropland, project, how="intersection", keep_geom_type=True).area.sum()
         _ = outline.difference(urban).area
         near = layers["DZZHD"][layers["DZZHD"].distance(outline) <= 200]
         _ = len(near)
