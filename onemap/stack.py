@@ -119,6 +119,11 @@ def start_gateway(settings: Settings, database_url: str, say: Say, timeout: floa
             raise SystemExit(
                 f"端口 {settings.port} 已被占用 / port {settings.port} is in use: stop what runs there "
                 f"or set ONEMAP_PORT")
+        from onemap.ogc.jobs import fail_interrupted  # pygeoapi: imported only to start
+
+        interrupted = fail_interrupted(database_url)
+        if interrupted:
+            say(f"{interrupted} 个中断的任务已标为失败 / interrupted jobs marked failed")
         subprocess.run(gunicorn_command(settings, daemon=True), check=True,
                        env=gateway_env(settings, database_url))
     wait_healthy(settings, timeout)

@@ -199,3 +199,18 @@ class OneMapJobManager(PostgreSQLManager):
         if row.mimetype in (None, "application/json"):
             return row.mimetype, json.loads(row.output)
         return row.mimetype, bytes(row.output)
+
+
+def fail_interrupted(database_url: str) -> int:
+    """Jobs left `accepted` or `running` by a gateway that stopped: their
+    threads are gone, so they are failed with the reason (run at start-up,
+    before any worker runs jobs)."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('jobs.jobs')").fetchone()[0] is None:
+            return 0
+        return conn.execute(
+            "UPDATE jobs.jobs SET status = 'failed', finished = now() AT TIME ZONE 'UTC', "
+            "updated = now() AT TIME ZONE 'UTC', message = %s WHERE status IN ('accepted', 'running')",
+            ("网关重启，任务中断，请重新提交 / interrupted by a restart of the gateway: submit it again",)).rowcount
