@@ -15,6 +15,7 @@ import shapely
 from shapely.geometry import box, mapping
 
 from onemap import stack
+from onemap.ogc.jobs import fail_interrupted
 from onemap.settings import Settings
 from tests.conftest import auth
 
@@ -135,3 +136,15 @@ def test_failing_job_reports_failed_with_the_reason(http, ogc_url, tokens, bound
     assert "本市范围" in pushed["message_zh"] and pushed["field"] == "boundary"
     assert http.get(f"{location}/results", headers=auth(tokens["staff"])).status_code >= 400
     assert db.execute("SELECT count(*) FROM supervision.compliance_check").fetchone()[0] == before
+
+
+def test_jobs_a_stopped_gateway_left_running_are_failed_at_start(db, database_url):
+    db.execute("INSERT INTO jobs.jobs (identifier, type, process_id, created, status, progress, message) "
+               "VALUES ('interrupted-test', 'process', 'compliance-check', now(), 'running', 30, 'running')")
+    try:
+        assert fail_interrupted(database_url) >= 1
+        status, message = db.execute("SELECT status, message FROM jobs.jobs WHERE identifier = 'interrupted-test'"
+                                     ).fetchone()
+        assert status == "failed" and "网关重启" in message and "restart" in message
+    finally:
+        db.execute("DELETE FROM jobs.jobs WHERE identifier = 'interrupted-test'")
