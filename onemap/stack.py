@@ -16,6 +16,7 @@ from pathlib import Path
 import requests
 
 from onemap import db, localdb
+from onemap.maps.service import write_map_configs
 from onemap.ogc.config import write_configs
 from onemap.registry import load_layers, load_processes
 from onemap.settings import ROOT, Settings
@@ -43,7 +44,6 @@ def start_database(settings: Settings, say: Say) -> str:
     url = settings.database_url
     db.apply_schema(url)
     results.apply_schema(url)
-    (settings.var_dir / "jobs").mkdir(parents=True, exist_ok=True)
     return url
 
 
@@ -64,7 +64,9 @@ def load_demo(database_url: str, scale: str, seed: int, say: Say) -> None:
 def generate_config(settings: Settings, database_url: str) -> list[Path]:
     layers = load_layers(settings.config_dir / "layers.yaml")
     processes = load_processes(settings.config_dir / "processes.yaml")
-    return write_configs(layers, settings, database_url, db.layer_extents(database_url, layers), processes)
+    extents = db.layer_extents(database_url, layers)
+    return (write_configs(layers, settings, database_url, extents, processes)
+            + write_map_configs(layers, settings, database_url, extents))
 
 
 def _pidfile(settings: Settings) -> Path:
@@ -119,6 +121,11 @@ def start_gateway(settings: Settings, database_url: str, say: Say, timeout: floa
             raise SystemExit(
                 f"端口 {settings.port} 已被占用 / port {settings.port} is in use: stop what runs there "
                 f"or set ONEMAP_PORT")
+        from onemap.ogc.jobs import fail_interrupted  # pygeoapi: imported only to start
+
+        interrupted = fail_interrupted(database_url)
+        if interrupted:
+            say(f"{interrupted} 个中断的任务已标为失败 / interrupted jobs marked failed")
         subprocess.run(gunicorn_command(settings, daemon=True), check=True,
                        env=gateway_env(settings, database_url))
     wait_healthy(settings, timeout)
