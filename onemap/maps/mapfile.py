@@ -119,6 +119,8 @@ def mapfile_text(layers: list[Layer], styles: dict[str, Style], database_url: st
         '    FORMATOPTION "FORM=SIMPLE" FORMATOPTION "STORAGE=memory"',
         "  END",
         '  SYMBOL NAME "circle" TYPE ELLIPSE FILLED TRUE POINTS 1 1 END END',
+        # legends (GetLegendGraphic) name the classes in Chinese too
+        f'  LEGEND LABEL TYPE TRUETYPE FONT "{FONT}" SIZE 9 COLOR 40 40 40 END END',
         "  WEB",
         "    METADATA",
         '      "wms_title" "国土空间规划一张图 One Map"',
