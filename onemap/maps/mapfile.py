@@ -46,6 +46,12 @@ def mapserver_files(settings: Settings) -> MapServerFiles:
     return MapServerFiles(settings.generated_dir / "mapserver")
 
 
+def use_mapserver_config(settings: Settings) -> None:
+    """Make `mapserv`, which MapProxy runs with this process's environment,
+    read this instance's MapServer 8 configuration file."""
+    os.environ["MAPSERVER_CONFIG_FILE"] = str(mapserver_files(settings).config_file)
+
+
 def libpq_dsn(database_url: str) -> str:
     """A libpq key='value' connection string (what MapServer's CONNECTION takes)."""
     def literal(value: object) -> str:
