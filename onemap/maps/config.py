@@ -130,7 +130,7 @@ def mapproxy_config(layers: list[Layer], tree: Tree, settings: Settings, files: 
             "req": {"layers": layer.id, "map": str(files.mapfile), "transparent": True},
             "supported_srs": SOURCE_SRS,
             "coverage": {"bbox": extents[layer.id]["spatial"]["bbox"], "srs": "EPSG:4490"},
-            "wms_opts": {"version": "1.1.1", "featureinfo": True},
+            "wms_opts": {"version": "1.1.1", "featureinfo": True, "legendgraphic": True},
         }
         for layer in visible
     }

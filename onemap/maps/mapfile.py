@@ -46,6 +46,12 @@ def mapserver_files(settings: Settings) -> MapServerFiles:
     return MapServerFiles(settings.generated_dir / "mapserver")
 
 
+def use_mapserver_config(settings: Settings) -> None:
+    """Make `mapserv`, which MapProxy runs with this process's environment,
+    read this instance's MapServer 8 configuration file."""
+    os.environ["MAPSERVER_CONFIG_FILE"] = str(mapserver_files(settings).config_file)
+
+
 def libpq_dsn(database_url: str) -> str:
     """A libpq key='value' connection string (what MapServer's CONNECTION takes)."""
     def literal(value: object) -> str:
@@ -119,6 +125,8 @@ def mapfile_text(layers: list[Layer], styles: dict[str, Style], database_url: st
         '    FORMATOPTION "FORM=SIMPLE" FORMATOPTION "STORAGE=memory"',
         "  END",
         '  SYMBOL NAME "circle" TYPE ELLIPSE FILLED TRUE POINTS 1 1 END END',
+        # legends (GetLegendGraphic) name the classes in Chinese too
+        f'  LEGEND LABEL TYPE TRUETYPE FONT "{FONT}" SIZE 9 COLOR 40 40 40 END END',
         "  WEB",
         "    METADATA",
         '      "wms_title" "国土空间规划一张图 One Map"',

@@ -20,8 +20,9 @@ from onemap.maps.config import (
     layer_cache,
     load_tree,
     visible_group,
+    visible_layers,
 )
-from onemap.maps.mapfile import mapserver_files
+from onemap.maps.mapfile import use_mapserver_config
 from onemap.ogc.config import AUDIENCES
 from onemap.registry import Layer
 from onemap.settings import Settings
@@ -71,7 +72,7 @@ def seed_plan(name: str, layers: list[Layer]) -> list[tuple[str, str, list[str]]
         raise SeedError(f"图层或图层组 {name} 不存在（可用：{known}） / no layer or group {name} (one of {known})")
     plan = []
     for audience in AUDIENCES:
-        visible = {layer.id for layer in layers if audience == "internal" or layer.is_public}
+        visible = {layer.id for layer in visible_layers(layers, audience)}
         group = visible_group(groups[name], visible)
         if group:
             plan.append((audience, group_cache(name, audience), list(group.layers)))
@@ -144,7 +145,7 @@ def seed(settings: Settings, layers: list[Layer], name: str, levels: tuple[int, 
     if unknown:
         raise SeedError(f"未知的瓦片网格 {sorted(unknown)}（可用：{', '.join(GRIDS)}） / "
                         f"unknown grids {sorted(unknown)}: one of {', '.join(GRIDS)}")
-    os.environ["MAPSERVER_CONFIG_FILE"] = str(mapserver_files(settings).config_file)
+    use_mapserver_config(settings)
     started, since = time.monotonic(), time.time() - 1  # file times have 1-s resolution on some disks
     # refresh_before: tiles older than this are re-rendered; without
     # `refresh`, none is that old, so only missing tiles are rendered

@@ -5,7 +5,6 @@ request names, so the gateway can check them before MapProxy answers."""
 from __future__ import annotations
 
 import math
-import os
 import re
 import shutil
 from collections.abc import Mapping
@@ -24,7 +23,7 @@ from onemap.maps.config import (
     load_tree,
     write_mapproxy_configs,
 )
-from onemap.maps.mapfile import mapserver_files, write_mapserver_files
+from onemap.maps.mapfile import mapserver_files, use_mapserver_config, write_mapserver_files
 from onemap.ogc.config import AUDIENCES
 from onemap.registry import Layer
 from onemap.settings import Settings
@@ -86,9 +85,7 @@ class MapServices:
     def load(cls, settings: Settings, layers: list[Layer]) -> MapServices:
         from mapproxy.wsgiapp import make_wsgi_app
 
-        # mapserv (run by MapProxy with this process's environment) reads its
-        # MapServer 8 configuration file from here
-        os.environ["MAPSERVER_CONFIG_FILE"] = str(mapserver_files(settings).config_file)
+        use_mapserver_config(settings)
         apps = {audience: make_wsgi_app(str(config_path(settings, audience))) for audience in AUDIENCES}
         sensitivity = {layer.id: layer.sensitivity for layer in layers}
         sensitivity |= group_sensitivity(load_tree(layers), layers)

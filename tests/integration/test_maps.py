@@ -269,3 +269,16 @@ def test_health_reports_mapserver_and_both_mapproxies(base_url):
     for name in ("mapserver", "mapproxy-public", "mapproxy-internal"):
         assert components[name]["status"] == "up", components[name]
     assert "onemap.map" in components["mapserver"]["detail"]
+
+
+def test_legend_graphic_from_the_style(wms_url, tokens):
+    params = {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetLegendGraphic", "LAYER": "GHYDYH",
+              "FORMAT": "image/png", "SLD_VERSION": "1.1.0", "STYLE": ""}
+    r = requests.get(wms_url, params=params, timeout=60)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "image/png"
+    legend = Image.open(io.BytesIO(r.content))
+    rules = len(load_style("landuse-ghydyh").rules)
+    assert legend.height >= rules * 10  # a row per class
+    assert requests.get(wms_url, params={**params, "LAYER": "DLTB"}, timeout=60).status_code == 401
+    assert requests.get(wms_url, params={**params, "LAYER": "DLTB"}, headers=auth(tokens["staff"]),
+                        timeout=60).status_code == 200

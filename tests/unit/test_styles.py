@@ -15,7 +15,7 @@ from onemap.registry import load_layers
 from onemap.settings import Settings
 from onemap.styles.maplibre import to_maplibre
 from onemap.styles.mapserver import to_mapserver_classes
-from onemap.styles.model import StyleError, color_table, load_style, rgb
+from onemap.styles.model import STYLES_DIR, StyleError, color_table, load_style, rgb
 from onemap.styles.sld import OGC, SE, to_sld
 
 LAYERS = {layer.id: layer for layer in load_layers()}
@@ -121,6 +121,27 @@ def test_maplibre_style_is_structurally_valid():
             for key, value in item["paint"].items():
                 if key.endswith("color"):
                     assert value.startswith("#") and len(value) == 7
+
+
+def test_maplibre_styles_pass_the_official_validator(tmp_path):
+    """gl-style-validate of @maplibre/maplibre-gl-style-spec (installed by the
+    bootstrap from styles/package-lock.json)."""
+    validator = STYLES_DIR / "node_modules" / ".bin" / "gl-style-validate"
+    paths = []
+    for layer in LAYERS.values():
+        path = tmp_path / f"{layer.id}.json"
+        path.write_text(json.dumps(to_maplibre(load_style(layer.style), layer, "http://example.org"),
+                                   ensure_ascii=False), encoding="utf-8")
+        paths.append(str(path))
+    done = subprocess.run([str(validator), *paths], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
+    # and the validator does find faults
+    path = tmp_path / "GHYDYH.json"
+    broken = json.loads(path.read_text(encoding="utf-8"))
+    broken["layers"][0]["paint"] = {"fill-color": 3}
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    done = subprocess.run([str(validator), str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "color expected" in done.stdout + done.stderr
 
 
 def test_maplibre_filters_by_code():
