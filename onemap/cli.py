@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from catalogue import service as catalogue_service
+from catalogue.directory import DIRECTORY_FILE, CatalogueError
 from onemap import stack
 from onemap.settings import ROOT, Settings
 
@@ -34,7 +36,7 @@ def up(scale: str, seed: int, reload: bool) -> None:
     stack.up(settings, say, scale=scale, seed=seed, reload=reload)
     base = settings.base_url
     say("一张图已启动 / One Map is up:")
-    for path, what in [("/", "viewer"), ("/ogc/", "OGC API"), ("/healthz", "health")]:
+    for path, what in [("/", "viewer"), ("/ogc/", "OGC API"), ("/csw", "CSW catalogue"), ("/healthz", "health")]:
         click.echo(f"    {base}{path:<10} {what}")
 
 
@@ -94,6 +96,8 @@ def demo_load(scale: str, seed: int) -> None:
     settings = Settings.from_env()
     url = stack.start_database(settings, say)
     stack.load_demo(url, scale, seed, say)
+    if catalogue_service.running_port(settings):
+        catalogue_service.publish(settings, url, say)  # extents changed
     stack.generate_config(settings, url)
     if stack.gateway_pid(settings):
         stack.start_gateway(settings, url, say)  # reload: extents changed
@@ -121,6 +125,25 @@ def token_revoke(name: str) -> None:
     from onemap.auth import revoke_token
 
     say(f"已吊销 / revoked: {revoke_token(Settings.from_env().database_url, name)}")
+
+
+@main.group("catalogue")
+def catalogue_group() -> None:
+    """数据目录服务 / the catalogue (CSW, OGC API Records)."""
+
+
+@catalogue_group.command("publish")
+@click.option("--directory", "directory_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=DIRECTORY_FILE, show_default=True, help="数据目录 / the data directory YAML")
+def catalogue_publish(directory_file: Path) -> None:
+    """发布数据目录与图层元数据 / publish the ISO 19139 records of the directory and the layers."""
+    settings = Settings.from_env()
+    url = settings.database_url
+    try:
+        catalogue_service.prepare(settings, url)
+        catalogue_service.publish(settings, url, say, directory_file)
+    except CatalogueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command("config")

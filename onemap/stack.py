@@ -15,6 +15,7 @@ from pathlib import Path
 
 import requests
 
+from catalogue import service as catalogue
 from onemap import db, localdb
 from onemap.ogc.config import write_configs
 from onemap.registry import load_layers, load_processes
@@ -62,6 +63,13 @@ def generate_config(settings: Settings, database_url: str) -> list[Path]:
     layers = load_layers(settings.config_dir / "layers.yaml")
     processes = load_processes(settings.config_dir / "processes.yaml")
     return write_configs(layers, settings, database_url, db.layer_extents(database_url, layers), processes)
+
+
+def start_catalogue(settings: Settings, database_url: str, say: Say) -> None:
+    """pycsw on a loopback port of its own, and the records of the registry."""
+    catalogue.prepare(settings, database_url)
+    catalogue.start(settings, say, catalogue.running_port(settings) or free_port())
+    catalogue.publish(settings, database_url, say)
 
 
 def _pidfile(settings: Settings) -> Path:
@@ -153,6 +161,7 @@ def up(settings: Settings, say: Say, scale: str = "small", seed: int = 1, reload
     url = start_database(settings, say)
     if reload or not demo_loaded(url):
         load_demo(url, scale, seed, say)
+    start_catalogue(settings, url, say)
     generate_config(settings, url)
     start_gateway(settings, url, say)
     return url
@@ -161,5 +170,7 @@ def up(settings: Settings, say: Say, scale: str = "small", seed: int = 1, reload
 def down(settings: Settings, say: Say) -> None:
     if stop_gateway(settings):
         say("网关已停止 / gateway stopped")
+    if catalogue.stop(settings):
+        say("目录服务已停止 / catalogue (pycsw) stopped")
     if settings.uses_local_db and localdb.stop(settings):
         say("PostgreSQL 已停止 / PostgreSQL stopped")

@@ -29,6 +29,7 @@ from werkzeug.test import run_wsgi_app
 from onemap.auth import ANONYMOUS, Principal, lookup_token
 from onemap.errors import OneMapError, Problem, bilingual, chinese_for
 from onemap.gateway.access import AccessPolicy
+from onemap.gateway.csw import csw_checks, register_csw
 from onemap.gateway.health import HealthCheck, default_checks, run_checks
 from onemap.ogc.config import AUDIENCES, config_path, openapi_path
 from onemap.registry import ProcessEntry, load_layers, load_processes
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None,
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=8, open=True,
                           kwargs={"application_name": "onemap-gateway", "autocommit": True})
     ogc_apps = {audience: load_pygeoapi(settings, audience) for audience in AUDIENCES}
-    health_checks = checks if checks is not None else default_checks(settings, pool, ogc_apps)
+    health_checks = checks if checks is not None else default_checks(settings, pool, ogc_apps) + csw_checks(settings)
 
     app = Flask("onemap.gateway", static_folder=None)
     app.config["onemap.pool"] = pool
@@ -110,7 +111,7 @@ def create_app(settings: Settings | None = None,
     @app.after_request
     def _audit(response: Response) -> Response:
         # 全过程留痕: every state-changing request, whatever its outcome.
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
+        if request.method not in ("GET", "HEAD", "OPTIONS") or g.get("audit"):
             principal: Principal = g.get("principal", ANONYMOUS)
             body = request.get_data(cache=True) or b""
             with pool.connection() as conn:
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None,
             return forward(target, "/ogc", f"/processes/{upload.group(1)}/execution", body=body)
         return forward(target, "/ogc", sub_path)
 
+    register_csw(app, settings, policy)
     return app
 
 
