@@ -44,7 +44,7 @@ def gunicorn_command(configs: Path, port: int, pidfile: Path, log_dir: Path, wor
     `configs`) on 127.0.0.1:port, in the background."""
     return [pycsw_bin("gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
             "--threads", "4", "--worker-class", "gthread", "--timeout", "300", "--chdir", str(ROOT),
-            "--daemon", "--pid", str(pidfile),
+            "--daemon", "--pid", str(pidfile), "--no-control-socket",  # the default socket is shared by all
             "--access-logfile", str(log_dir / f"{pidfile.stem}-access.log"),
             "--error-logfile", str(log_dir / f"{pidfile.stem}.log"),
             "--env", f"ONEMAP_PYCSW_CONFIG_DIR={configs}",

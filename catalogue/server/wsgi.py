@@ -13,7 +13,32 @@ import os
 import re
 from collections.abc import Callable, Iterable
 
-from pycsw import server
+from pycsw import oaipmh, server
+from pycsw.core import util
+
+
+class _OAIPMH(oaipmh.OAIPMH):
+    """pycsw 2.6.2 writes the first record's identifier and datestamp into
+    every ListIdentifiers header (pycsw#677, fixed in pycsw 3): give each
+    header those of its own record."""
+
+    def response(self, response, kvp, repository, server_url):  # noqa: ANN001, ANN201 - pycsw's signature
+        verb = kvp.get("verb")  # pycsw pops it
+        node = super().response(response, kvp, repository, server_url)
+        if verb == "ListIdentifiers" and len(response) > 1:
+            headers = node.findall(".//" + util.nspath_eval("oai:header", self.namespaces))
+            for header, record in zip(headers, response[1], strict=False):
+                for name in ("identifier", "dateStamp"):
+                    # pycsw's paths are absolute ('//a|//b'): make each one relative to the record
+                    xpath = "|".join("." + p for p in self.metadata_formats[self.metadata_prefix][name].split("|"))
+                    values = record.xpath(xpath, namespaces=self.context.namespaces)
+                    element = header.find(util.nspath_eval(f"oai:{name}", self.namespaces))
+                    if values and element is not None:
+                        element.text = values[0].text
+        return node
+
+
+oaipmh.OAIPMH = _OAIPMH  # what server.Csw instantiates
 
 _PATH = re.compile(r"^/([a-z][a-z0-9_-]*)/csw(?:/(oaipmh|opensearch))?/?$")
 
