@@ -39,16 +39,22 @@ def pycsw_bin(name: str) -> str:
 
 # --- the pycsw process ------------------------------------------------------
 
-def gunicorn_command(configs: Path, port: int, pidfile: Path, log_dir: Path, workers: int = 2) -> list[str]:
+def gunicorn_command(configs: Path, port: int, pidfile: Path | None, log_dir: Path | None, workers: int = 2,
+                     host: str = "127.0.0.1") -> list[str]:
     """gunicorn serving catalogue.server.wsgi (every configuration in
-    `configs`) on 127.0.0.1:port, in the background."""
-    return [pycsw_bin("gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-            "--threads", "4", "--worker-class", "gthread", "--timeout", "300", "--chdir", str(ROOT),
-            "--daemon", "--pid", str(pidfile), "--no-control-socket",  # the default socket is shared by all
-            "--access-logfile", str(log_dir / f"{pidfile.stem}-access.log"),
-            "--error-logfile", str(log_dir / f"{pidfile.stem}.log"),
-            "--env", f"ONEMAP_PYCSW_CONFIG_DIR={configs}",
-            "catalogue.server.wsgi:application"]
+    `configs`): in the background with a pid file and logs, or, without
+    them, in the foreground (containers)."""
+    cmd = [pycsw_bin("gunicorn"), "--bind", f"{host}:{port}", "--workers", str(workers),
+           "--threads", "4", "--worker-class", "gthread", "--timeout", "300", "--chdir", str(ROOT),
+           "--no-control-socket",  # gunicorn's default socket path is shared by every instance
+           "--env", f"ONEMAP_PYCSW_CONFIG_DIR={configs}"]
+    if pidfile and log_dir:
+        cmd += ["--daemon", "--pid", str(pidfile),
+                "--access-logfile", str(log_dir / f"{pidfile.stem}-access.log"),
+                "--error-logfile", str(log_dir / f"{pidfile.stem}.log")]
+    else:
+        cmd += ["--access-logfile", "-", "--error-logfile", "-"]
+    return [*cmd, "catalogue.server.wsgi:application"]
 
 
 def running_pid(pidfile: Path) -> int | None:

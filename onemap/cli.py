@@ -6,11 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from catalogue import service as catalogue_service
+from catalogue.config import config_dir
 from catalogue.directory import DIRECTORY_FILE, CatalogueError
 from onemap import stack
 from onemap.settings import ROOT, Settings
@@ -144,6 +146,21 @@ def catalogue_publish(directory_file: Path) -> None:
         catalogue_service.publish(settings, url, say, directory_file)
     except CatalogueError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@catalogue_group.command("serve")
+@click.option("--port", type=int, default=8001, show_default=True)
+def catalogue_serve(port: int) -> None:
+    """前台运行目录服务（容器用）/ run pycsw in the foreground (for containers)."""
+    settings = Settings.from_env()
+    url = stack.start_database(settings, say)
+    deadline = time.monotonic() + 600
+    while not stack.demo_loaded(url) and time.monotonic() < deadline:
+        time.sleep(5)  # the gateway loads the data on its first start; extents come from it
+    catalogue_service.prepare(settings, url)
+    catalogue_service.publish(settings, url, say)
+    cmd = catalogue_service.gunicorn_command(config_dir(settings), port, None, None, host="0.0.0.0")
+    os.execv(cmd[0], cmd)
 
 
 @main.command("config")

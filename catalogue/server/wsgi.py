@@ -14,7 +14,33 @@ import re
 from collections.abc import Callable, Iterable
 
 from pycsw import oaipmh, server
-from pycsw.core import util
+from pycsw.core import repository, util
+from sqlalchemy.orm import create_session
+
+
+class _Repository(repository.Repository):
+    """pycsw 2.6 reflects the records table and probes PostGIS again for
+    every request (most of the time of a small answer); the table does not
+    change while the process runs, so the first request's mapping and probes
+    serve the others. Queryables follow the request's CSW version and are
+    built each time, as pycsw does."""
+
+    _mapped: dict = {}
+
+    def __init__(self, database, context, app_root=None, table="records", repo_filter=None):  # noqa: ANN001 - pycsw's signature
+        known = self._mapped.get((database, table))
+        if known is None:
+            super().__init__(database, context, app_root, table, repo_filter)
+            self._mapped[(database, table)] = {
+                name: getattr(self, name) for name in ("engine", "dataset", "dbtype", "postgis_geometry_column", "fts")}
+            return
+        self.__dict__.update(known)
+        self.context, self.filter = context, repo_filter
+        self.session = create_session(self.engine)
+        self.queryables = {name: dict(spec) for model in context.model["typenames"].values()
+                           for name, spec in model["queryables"].items()}
+        self.queryables["_all"] = {k: v for spec in list(self.queryables.values()) for k, v in spec.items()}
+        self.queryables["_all"].update(context.md_core_model["mappings"])
 
 
 class _OAIPMH(oaipmh.OAIPMH):
@@ -38,7 +64,9 @@ class _OAIPMH(oaipmh.OAIPMH):
         return node
 
 
-oaipmh.OAIPMH = _OAIPMH  # what server.Csw instantiates
+# what server.Csw instantiates
+repository.Repository = _Repository
+oaipmh.OAIPMH = _OAIPMH
 
 _PATH = re.compile(r"^/([a-z][a-z0-9_-]*)/csw(?:/(oaipmh|opensearch))?/?$")
 
