@@ -36,6 +36,7 @@ from catalogue.config import PycswInstance, write_config
 from catalogue.directory import load_directory
 from catalogue.iso import to_iso19139
 from catalogue.records import CatalogueConfig, MetadataRecord
+from onemap.daemon import stop_pid
 from onemap.registry import Text, load_layers
 from onemap.stack import free_port
 
@@ -215,7 +216,8 @@ def main() -> None:
     service.serve(home / "configs", port, home / "pycsw.pid", home, "/bench10k/csw")
     words, rng = vocabulary(), random.Random(11)
     try:
-        print(f"\nCSW GetRecords, first 10 brief records + count, {CONCURRENCY} clients, {N_REQUESTS} requests a case")
+        print(f"\nCSW GetRecords, first 10 brief records + count, {CONCURRENCY} clients, {N_REQUESTS} requests a case "
+              f"(machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
         print(HEADER)
         for name, (schema, size) in SIZES.items():
             for kind in ("text", "bbox", "text+bbox"):
@@ -226,7 +228,7 @@ def main() -> None:
                 print(raw.row())
                 print(ratio_line(pycsw, raw))
     finally:
-        service.stop_pid(home / "pycsw.pid")
+        stop_pid(home / "pycsw.pid")
 
     # the gateway's share: the same request to the stack's catalogue through /csw and straight to pycsw
     direct = service.endpoints(settings).get("public")

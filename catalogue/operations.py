@@ -51,33 +51,38 @@ def operation_of(method: str, args: Mapping[str, str], body: bytes) -> CswOperat
     return CswOperation(name, manages)
 
 
-# pycsw's exception codes and locators, and what they say in Chinese.
-_MESSAGES: list[tuple[str, str | None, str]] = [
-    ("MissingParameterValue", None, "缺少必需的参数：{locator}"),
-    ("InvalidParameterValue", "request", "不支持的操作（request 参数）"),
-    ("InvalidParameterValue", "service", "service 参数必须为 CSW"),
-    ("InvalidParameterValue", "version", "version 参数无效：应为 2.0.2 或 3.0.0"),
-    ("InvalidParameterValue", "outputschema", "不支持的输出模式（outputSchema）"),
-    ("InvalidParameterValue", "typenames", "不支持的记录类型（typeNames）"),
-    ("InvalidParameterValue", "elementsetname", "elementSetName 无效：应为 brief、summary 或 full"),
-    ("InvalidParameterValue", "constraint", "查询条件（constraint）无效"),
-    ("InvalidParameterValue", "constraintlanguage", "查询语言（constraintLanguage）无效：应为 FILTER 或 CQL_TEXT"),
-    ("InvalidParameterValue", "bbox", "bbox 参数无效"),
-    ("InvalidParameterValue", "outputformat", "不支持的输出格式（outputFormat）"),
-    ("InvalidParameterValue", "resourcetype", "不支持的采集资源类型（resourceType）"),
-    ("InvalidParameterValue", "source", "无法从采集源（source）获取元数据"),
-    ("InvalidParameterValue", None, "参数 {locator} 的值无效"),
-    ("VersionNegotiationFailed", None, "版本协商失败：本服务支持 CSW 2.0.2 与 3.0.0"),
-    ("OperationNotSupported", None, "该服务不支持此操作"),
-    ("OptionNotSupported", None, "该服务不支持此选项"),
-    ("NotFound", None, "记录不存在"),
-    ("NoApplicableCode", None, "请求无法处理：{locator}"),
+# pycsw's exception codes, locators and English messages, and what they say
+# in Chinese (the first that fits).
+_MESSAGES: list[tuple[str, str | None, str | None, str]] = [
+    ("NoApplicableCode", None, "Exception: the document is not valid", "请求文档不符合 CSW 的 XML 模式"),
+    ("NoApplicableCode", None, "Exception: document not well-formed", "请求体不是格式正确的 XML"),
+    ("MissingParameterValue", None, None, "缺少必需的参数：{locator}"),
+    ("InvalidParameterValue", None, "Invalid Constraint", "查询条件（constraint）无效"),
+    ("InvalidParameterValue", "request", None, "不支持的操作（request 参数）"),
+    ("InvalidParameterValue", "service", None, "service 参数必须为 CSW"),
+    ("InvalidParameterValue", "version", None, "version 参数无效：应为 2.0.2 或 3.0.0"),
+    ("InvalidParameterValue", "outputschema", None, "不支持的输出模式（outputSchema）"),
+    ("InvalidParameterValue", "typenames", None, "不支持的记录类型（typeNames）"),
+    ("InvalidParameterValue", "elementsetname", None, "elementSetName 无效：应为 brief、summary 或 full"),
+    ("InvalidParameterValue", "constraint", None, "查询条件（constraint）无效"),
+    ("InvalidParameterValue", "constraintlanguage", None, "查询语言（constraintLanguage）无效：应为 FILTER 或 CQL_TEXT"),
+    ("InvalidParameterValue", "bbox", None, "bbox 参数无效"),
+    ("InvalidParameterValue", "outputformat", None, "不支持的输出格式（outputFormat）"),
+    ("InvalidParameterValue", "resourcetype", None, "不支持的采集资源类型（resourceType）"),
+    ("InvalidParameterValue", "source", None, "无法从采集源（source）获取元数据"),
+    ("InvalidParameterValue", None, None, "参数 {locator} 的值无效"),
+    ("VersionNegotiationFailed", None, None, "版本协商失败：本服务支持 CSW 2.0.2 与 3.0.0"),
+    ("OperationNotSupported", None, None, "该服务不支持此操作"),
+    ("OptionNotSupported", None, None, "该服务不支持此选项"),
+    ("NotFound", None, None, "记录不存在"),
+    ("NoApplicableCode", None, None, "请求无法处理：{locator}"),
 ]
 
 
-def chinese_for(code: str, locator: str) -> str:
-    for known_code, known_locator, zh in _MESSAGES:
-        if code == known_code and (known_locator is None or known_locator == locator.lower()):
+def chinese_for(code: str, locator: str, english: str) -> str:
+    for known_code, known_locator, prefix, zh in _MESSAGES:
+        if (code == known_code and (known_locator is None or known_locator == locator.lower())
+                and (prefix is None or english.startswith(prefix))):
             return zh.format(locator=locator or "-")
     return "请求无法处理"
 
@@ -103,7 +108,7 @@ def bilingual_report(content: bytes) -> tuple[int, bytes] | None:
             status = 404
         for text in exception:
             english = " ".join((text.text or "").split())
-            text.text = f"{chinese_for(code, locator)} / {english}"
+            text.text = f"{chinese_for(code, locator, english)} / {english}"
     return status, etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 

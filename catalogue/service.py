@@ -21,6 +21,7 @@ from catalogue.directory import DIRECTORY_FILE, CatalogueError, load_directory
 from catalogue.iso import to_iso19139
 from catalogue.records import CatalogueConfig, catalogue_records
 from onemap import db
+from onemap.daemon import running_pid, stop_pid
 from onemap.registry import load_layers
 from onemap.settings import ROOT, Settings
 
@@ -57,14 +58,6 @@ def gunicorn_command(configs: Path, port: int, pidfile: Path | None, log_dir: Pa
     return [*cmd, "catalogue.server.wsgi:application"]
 
 
-def running_pid(pidfile: Path) -> int | None:
-    try:
-        pid = int(pidfile.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if Path(f"/proc/{pid}").exists() else None
-
-
 def serve(configs: Path, port: int, pidfile: Path, log_dir: Path, ready_path: str, timeout: float = 60) -> None:
     """Start pycsw (or reload it when it runs) and wait until `ready_path` answers."""
     pidfile.parent.mkdir(parents=True, exist_ok=True)
@@ -89,17 +82,6 @@ def serve(configs: Path, port: int, pidfile: Path, log_dir: Path, ready_path: st
     log = log_dir / f"{pidfile.stem}.log"
     tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
     raise RuntimeError(f"pycsw 未能启动 / pycsw did not start: {last}\n{tail}")
-
-
-def stop_pid(pidfile: Path, timeout: float = 20) -> bool:
-    pid = running_pid(pidfile)
-    if not pid:
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return True
 
 
 # --- the stack's catalogue --------------------------------------------------

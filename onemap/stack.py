@@ -17,6 +17,7 @@ import requests
 
 from catalogue import service as catalogue
 from onemap import db, localdb
+from onemap.daemon import running_pid, stop_pid
 from onemap.ogc.config import write_configs
 from onemap.registry import load_layers, load_processes
 from onemap.settings import ROOT, Settings
@@ -77,11 +78,7 @@ def _pidfile(settings: Settings) -> Path:
 
 
 def gateway_pid(settings: Settings) -> int | None:
-    try:
-        pid = int(_pidfile(settings).read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if Path(f"/proc/{pid}").exists() else None
+    return running_pid(_pidfile(settings))
 
 
 def gunicorn_command(settings: Settings, daemon: bool) -> list[str]:
@@ -147,14 +144,7 @@ def wait_healthy(settings: Settings, timeout: float) -> dict:
 
 
 def stop_gateway(settings: Settings, timeout: float = 20) -> bool:
-    pid = gateway_pid(settings)
-    if not pid:
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return True
+    return stop_pid(_pidfile(settings), timeout)
 
 
 def up(settings: Settings, say: Say, scale: str = "small", seed: int = 1, reload: bool = False) -> str:

@@ -11,11 +11,36 @@ are pycsw's OAI-PMH and OpenSearch modes of the same endpoint.
 
 import os
 import re
+import threading
+import types
 from collections.abc import Callable, Iterable
 
+from lxml import etree
 from pycsw import oaipmh, server
 from pycsw.core import repository, util
+from pycsw.ogc.csw import csw2, csw3
 from sqlalchemy.orm import create_session
+
+
+class _SchemaCache(types.ModuleType):
+    """lxml.etree as pycsw's CSW modules see it, except that an XML schema
+    file is compiled once per thread: pycsw 2.6 compiles the CSW schema for
+    every POST request it validates, most of the time of a small answer."""
+
+    def __init__(self) -> None:
+        super().__init__("etree")
+        self._local = threading.local()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(etree, name)
+
+    def XMLSchema(self, etree=None, file=None):  # noqa: ANN001, ANN201, N802 - lxml's signature
+        if file is None:
+            return globals()["etree"].XMLSchema(etree)
+        cache = self._local.__dict__.setdefault("schemas", {})
+        if file not in cache:
+            cache[file] = globals()["etree"].XMLSchema(file=file)
+        return cache[file]
 
 
 class _Repository(repository.Repository):
@@ -64,7 +89,8 @@ class _OAIPMH(oaipmh.OAIPMH):
         return node
 
 
-# what server.Csw instantiates
+# what server.Csw instantiates and uses
+csw2.etree = csw3.etree = _SchemaCache()
 repository.Repository = _Repository
 oaipmh.OAIPMH = _OAIPMH
 

@@ -21,6 +21,7 @@ from catalogue.directory import DIRECTORY_FILE, CatalogueError, load_directory, 
 from catalogue.iso import to_iso19139
 from catalogue.records import CatalogueConfig, Contact, MetadataRecord
 from onemap import db as onemap_db
+from onemap.daemon import stop_pid
 from onemap.registry import Text
 from onemap.settings import Settings, load_yaml
 from onemap.stack import free_port
@@ -257,7 +258,7 @@ def province(settings, database_url, config, db):
     assert service.run_repository("setup", cfg).returncode == 0
     service.serve(home / "configs", port, home / "province.pid", home, "/province/csw")
     yield instance.url
-    service.stop_pid(home / "province.pid")
+    stop_pid(home / "province.pid")
     db.execute("DROP SCHEMA province_catalogue CASCADE")
 
 
@@ -384,6 +385,9 @@ def test_records_api_bad_datetime_is_400_in_both_languages(ogc_url):
 @pytest.mark.parametrize("method, kwargs, code, locator, zh", [
     ("POST", {"data": b"<csw:GetRecords xmlns:csw='x'"}, "NoApplicableCode", "request", "不是格式正确的 XML"),
     ("POST", {"data": b""}, "MissingParameterValue", "request", "请求体为空"),
+    ("POST", {"data": f'<csw:GetRecords xmlns:csw="{CSW_202}" service="CSW" version="2.0.2"><csw:Query '
+                      f'typeNames="csw:Record"><csw:Bogus/></csw:Query></csw:GetRecords>'.encode()},
+     "NoApplicableCode", "service", "不符合 CSW 的 XML 模式"),
     ("GET", {"params": {"service": "CSW", "version": "2.0.2", "request": "DeleteEverything"}},
      "InvalidParameterValue", "request", "不支持的操作"),
     ("GET", {"params": {"service": "WMS", "version": "2.0.2", "request": "GetRecords"}},
