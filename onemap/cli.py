@@ -6,10 +6,14 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
 
+from catalogue import service as catalogue_service
+from catalogue.config import config_dir
+from catalogue.directory import DIRECTORY_FILE, CatalogueError
 from onemap import stack
 from onemap.settings import ROOT, Settings
 from processes.compliance.cli import check
@@ -36,7 +40,7 @@ def up(scale: str, seed: int, reload: bool) -> None:
     stack.up(settings, say, scale=scale, seed=seed, reload=reload)
     base = settings.base_url
     say("一张图已启动 / One Map is up:")
-    for path, what in [("/", "viewer"), ("/ogc/", "OGC API"), ("/healthz", "health")]:
+    for path, what in [("/", "viewer"), ("/ogc/", "OGC API"), ("/csw", "CSW catalogue"), ("/healthz", "health")]:
         click.echo(f"    {base}{path:<10} {what}")
 
 
@@ -96,6 +100,8 @@ def demo_load(scale: str, seed: int) -> None:
     settings = Settings.from_env()
     url = stack.start_database(settings, say)
     stack.load_demo(url, scale, seed, say)
+    if catalogue_service.running_port(settings):
+        catalogue_service.publish(settings, url, say)  # extents changed
     stack.generate_config(settings, url)
     if stack.gateway_pid(settings):
         stack.start_gateway(settings, url, say)  # reload: extents changed
@@ -151,6 +157,40 @@ def tiles_seed(name: str, levels: str, grids: tuple[str, ...], concurrency: int,
         raise click.BadParameter(str(exc)) from exc
     say(f"已生成 / seeded {report.tiles} tiles in {report.seconds:.1f} s "
         f"({report.rate:.1f} tiles/s): {', '.join(report.caches)}")
+
+
+@main.group("catalogue")
+def catalogue_group() -> None:
+    """数据目录服务 / the catalogue (CSW, OGC API Records)."""
+
+
+@catalogue_group.command("publish")
+@click.option("--directory", "directory_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=DIRECTORY_FILE, show_default=True, help="数据目录 / the data directory YAML")
+def catalogue_publish(directory_file: Path) -> None:
+    """发布数据目录与图层元数据 / publish the ISO 19139 records of the directory and the layers."""
+    settings = Settings.from_env()
+    url = settings.database_url
+    try:
+        catalogue_service.prepare(settings, url)
+        catalogue_service.publish(settings, url, say, directory_file)
+    except CatalogueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@catalogue_group.command("serve")
+@click.option("--port", type=int, default=8001, show_default=True)
+def catalogue_serve(port: int) -> None:
+    """前台运行目录服务（容器用）/ run pycsw in the foreground (for containers)."""
+    settings = Settings.from_env()
+    url = stack.start_database(settings, say)
+    deadline = time.monotonic() + 600
+    while not stack.demo_loaded(url) and time.monotonic() < deadline:
+        time.sleep(5)  # the gateway loads the data on its first start; extents come from it
+    catalogue_service.prepare(settings, url)
+    catalogue_service.publish(settings, url, say)
+    cmd = catalogue_service.gunicorn_command(config_dir(settings), port, None, None, host="0.0.0.0")
+    os.execv(cmd[0], cmd)
 
 
 @main.command("config")

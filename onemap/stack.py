@@ -15,7 +15,9 @@ from pathlib import Path
 
 import requests
 
+from catalogue import service as catalogue
 from onemap import db, localdb
+from onemap.daemon import running_pid, stop_pid
 from onemap.maps.service import write_map_configs
 from onemap.ogc.config import write_configs
 from onemap.registry import load_layers, load_processes
@@ -69,16 +71,19 @@ def generate_config(settings: Settings, database_url: str) -> list[Path]:
             + write_map_configs(layers, settings, database_url, extents))
 
 
+def start_catalogue(settings: Settings, database_url: str, say: Say) -> None:
+    """pycsw on a loopback port of its own, and the records of the registry."""
+    catalogue.prepare(settings, database_url)
+    catalogue.start(settings, say, catalogue.running_port(settings) or free_port())
+    catalogue.publish(settings, database_url, say)
+
+
 def _pidfile(settings: Settings) -> Path:
     return settings.run_dir / "gateway.pid"
 
 
 def gateway_pid(settings: Settings) -> int | None:
-    try:
-        pid = int(_pidfile(settings).read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if Path(f"/proc/{pid}").exists() else None
+    return running_pid(_pidfile(settings))
 
 
 def gunicorn_command(settings: Settings, daemon: bool) -> list[str]:
@@ -149,20 +154,14 @@ def wait_healthy(settings: Settings, timeout: float) -> dict:
 
 
 def stop_gateway(settings: Settings, timeout: float = 20) -> bool:
-    pid = gateway_pid(settings)
-    if not pid:
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return True
+    return stop_pid(_pidfile(settings), timeout)
 
 
 def up(settings: Settings, say: Say, scale: str = "small", seed: int = 1, reload: bool = False) -> str:
     url = start_database(settings, say)
     if reload or not demo_loaded(url):
         load_demo(url, scale, seed, say)
+    start_catalogue(settings, url, say)
     generate_config(settings, url)
     start_gateway(settings, url, say)
     return url
@@ -171,5 +170,7 @@ def up(settings: Settings, say: Say, scale: str = "small", seed: int = 1, reload
 def down(settings: Settings, say: Say) -> None:
     if stop_gateway(settings):
         say("网关已停止 / gateway stopped")
+    if catalogue.stop(settings):
+        say("目录服务已停止 / catalogue (pycsw) stopped")
     if settings.uses_local_db and localdb.stop(settings):
         say("PostgreSQL 已停止 / PostgreSQL stopped")

@@ -76,14 +76,14 @@ class AccessPolicy:
             allowed = self.process_roles.get(match.group(1))
             if allowed is None:
                 return None  # unknown process: pygeoapi's 404
-            return _need_role(principal, allowed, "运行该处理服务", "run this process")
+            return need_role(principal, allowed, "运行该处理服务", "run this process")
         if _JOBS_PATH.match(path):
             runners = frozenset().union(*self.process_roles.values()) if self.process_roles else frozenset()
-            return _need_role(principal, runners, "查看或管理任务", "see or manage jobs")
+            return need_role(principal, runners, "查看或管理任务", "see or manage jobs")
         return None
 
 
-def _need_role(principal: Principal, allowed: frozenset[str], action_zh: str, action_en: str) -> Problem | None:
+def need_role(principal: Principal, allowed: frozenset[str], action_zh: str, action_en: str) -> Problem | None:
     if principal.role in allowed:
         return None
     roles = " / ".join(sorted(allowed)) or "-"

@@ -30,6 +30,7 @@ from werkzeug.test import run_wsgi_app
 from onemap.auth import ANONYMOUS, CURRENT_PRINCIPAL, Principal, lookup_token
 from onemap.errors import OneMapError, Problem, bilingual, chinese_for
 from onemap.gateway.access import AccessPolicy
+from onemap.gateway.csw import csw_checks, register_csw
 from onemap.gateway.health import HealthCheck, default_checks, map_checks, run_checks
 from onemap.maps.service import MapServices, bilingual_exception, check_parameters
 from onemap.ogc.config import AUDIENCES, config_path, openapi_path
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None,
     maps = MapServices.load(settings, layers)
     health_checks = checks if checks is not None else (default_checks(settings, pool, ogc_apps)
                                                        + map_checks(settings, maps.apps)
+                                                       + csw_checks(settings)
                                                        + [HealthCheck("compliance-rules", compliance_http.health)])
 
     app = Flask("onemap.gateway", static_folder=None)
@@ -120,7 +122,7 @@ def create_app(settings: Settings | None = None,
     @app.after_request
     def _audit(response: Response) -> Response:
         # 全过程留痕: every state-changing request, whatever its outcome.
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
+        if request.method not in ("GET", "HEAD", "OPTIONS") or g.get("audit"):
             principal: Principal = g.get("principal", ANONYMOUS)
             try:
                 body = request.get_data(cache=True) or b""
@@ -201,6 +203,7 @@ def create_app(settings: Settings | None = None,
         body, media_type = style_document(style_id, fmt, layer, settings.base_url)
         return Response(body, content_type=f"{media_type}; charset=utf-8")
 
+    register_csw(app, settings, policy)
     return app
 
 

@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
+from catalogue.config import AUDIENCE_FILTERS, REPOSITORY_SCHEMA
 from onemap.registry import Layer, ProcessEntry
 from onemap.settings import Settings
 from onemap.styles.documents import style_links
@@ -83,6 +84,32 @@ def collection(layer: Layer, conn: dict[str, Any], extent: dict[str, Any],
     return resource
 
 
+RECORDS_COLLECTION = "catalogue"
+
+
+def records_collection(conn: dict[str, Any], audience: str, base_url: str,
+                       extents: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """OGC API Records on the catalogue's pycsw repository, with the same
+    repository filter as the audience's pycsw configuration."""
+    boxes = [e["spatial"]["bbox"] for e in extents.values()]
+    bbox = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
+    return {
+        "type": "collection",
+        "title": {"zh": "数据目录与图层元数据", "en": "Data directory and layer metadata"},
+        "description": {"zh": "数据目录各级分类与各图层的元数据记录（与 /csw 同一目录），可按 q、bbox、datetime 检索。",
+                        "en": "Records of the data directory classes and of every layer (the catalogue of /csw), "
+                              "searchable by q, bbox and datetime."},
+        "keywords": {"zh": ["数据目录", "元数据"], "en": ["catalogue", "metadata"]},
+        "links": [{"type": "application/xml", "rel": "alternate", "title": "CSW 2.0.2 / 3.0",
+                   "href": f"{base_url}/csw?service=CSW&request=GetCapabilities"}],
+        "extents": {"spatial": {"bbox": bbox, "crs": CRS84}},
+        "providers": [{"type": "record", "name": "onemap.ogc.records.OneMapRecordProvider",
+                       "data": {**conn, "schema": REPOSITORY_SCHEMA}, "filter": AUDIENCE_FILTERS[audience],
+                       "public_url": f"{base_url}/csw", "items_url": f"{base_url}/ogc/collections/{RECORDS_COLLECTION}/items",
+                       "id_field": "identifier", "title_field": "title"}],
+    }
+
+
 def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
                     extents: dict[str, dict[str, Any]], audience: str,
                     processes: list[ProcessEntry] = ()) -> dict[str, Any]:
@@ -150,6 +177,7 @@ def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
             # reads the public configuration); the gateway checks who executes.
             **{p.id: {"type": "process", "processor": {"name": p.plugin},
                       "allow_internal_requests": p.allow_internal_callbacks} for p in processes},
+            RECORDS_COLLECTION: records_collection(conn, audience, settings.base_url, extents),
         },
     }
 

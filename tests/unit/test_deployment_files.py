@@ -14,7 +14,7 @@ def test_docker_compose_file_is_valid():
     assert result.returncode == 0, result.stderr
     services = subprocess.run([compose, "-f", str(ROOT / "docker-compose.yml"), "config", "--services"],
                               capture_output=True, text=True, cwd=ROOT).stdout.split()
-    assert {"postgis", "gateway"} <= set(services)
+    assert {"postgis", "gateway", "catalogue"} <= set(services)
 
 
 def test_ci_runs_make_test_and_readme_has_the_two_commands():

@@ -1,4 +1,4 @@
-from onemap.ogc.config import SERVED_CRS, connection, pygeoapi_config
+from onemap.ogc.config import RECORDS_COLLECTION, SERVED_CRS, connection, pygeoapi_config
 from onemap.registry import load_layers
 from onemap.settings import Settings
 
@@ -13,8 +13,8 @@ def test_public_config_holds_public_layers_only():
     url = "postgresql://u:p%40ss@127.0.0.1:5999/db"
     public = pygeoapi_config(layers, settings, url, _extents(layers), "public")
     internal = pygeoapi_config(layers, settings, url, _extents(layers), "internal")
-    assert set(internal["resources"]) == {layer.id for layer in layers}
-    assert set(public["resources"]) == {layer.id for layer in layers if layer.is_public}
+    assert set(internal["resources"]) == {layer.id for layer in layers} | {RECORDS_COLLECTION}
+    assert set(public["resources"]) == {layer.id for layer in layers if layer.is_public} | {RECORDS_COLLECTION}
     assert "STBHHX" not in public["resources"]
     feature = internal["resources"]["DLTB"]["providers"][0]
     assert feature["crs"] == SERVED_CRS and feature["table"] == "dltb"

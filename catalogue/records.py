@@ -1,0 +1,182 @@
+"""Metadata records of the catalogue, as plain data: one per data-directory
+class and one per registry layer, built from the registry, the directory,
+catalogue/catalogue.yaml and the extents computed from the data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from catalogue.directory import LEVELS, Directory, DirectoryClass
+from onemap.registry import Layer, Text
+from onemap.settings import load_yaml
+
+CATALOGUE_FILE = Path(__file__).resolve().parent / "catalogue.yaml"
+
+# ISO 19115 MD_ClassificationCode of a record: pycsw stores it in its
+# `securityconstraints` column, which the public configuration filters on.
+PUBLIC_CLASSIFICATION = "unclassified"
+INTERNAL_CLASSIFICATION = "restricted"
+
+
+@dataclass(frozen=True)
+class Contact:
+    organization: Text
+    email: str
+    url: str
+    city: Text
+    country: Text
+
+
+@dataclass(frozen=True)
+class OnlineResource:
+    url: str
+    protocol: str
+    name: str
+    function: str  # CI_OnLineFunctionCode
+    description: Text
+
+
+@dataclass(frozen=True)
+class MetadataRecord:
+    identifier: str
+    parent: str | None
+    scope: str  # MD_ScopeCode: dataset (a layer) or series (a directory class)
+    scope_name: Text
+    title: Text
+    abstract: Text
+    keywords_zh: tuple[str, ...]
+    keywords_en: tuple[str, ...]
+    topic: str | None
+    classification: str
+    access: Text
+    frequency: str
+    lineage: Text | None
+    contact: Contact
+    datestamp: datetime
+    bbox: tuple[float, float, float, float] | None = None  # west, south, east, north (CRS84)
+    time_begin: datetime | None = None
+    time_end: datetime | None = None  # None with a begin: still in force
+    crs: str | None = None
+    online: tuple[OnlineResource, ...] = ()
+
+    @property
+    def is_public(self) -> bool:
+        return self.classification == PUBLIC_CLASSIFICATION
+
+
+@dataclass(frozen=True)
+class CatalogueConfig:
+    """catalogue/catalogue.yaml plus the contact of config/gateway.yaml."""
+
+    title: Text
+    abstract: Text
+    keywords_zh: tuple[str, ...]
+    keywords_en: tuple[str, ...]
+    identifier_prefix: str
+    manage_roles: frozenset[str]
+    harvest_pagesize: int
+    online_resources: tuple[dict[str, Any], ...]
+    layer_defaults: dict[str, Any]
+    layer_metadata: dict[str, dict[str, Any]]
+    contact: Contact
+
+    @classmethod
+    def load(cls, gateway: dict[str, Any], path: Path = CATALOGUE_FILE) -> CatalogueConfig:
+        data = load_yaml(path)
+        service, contact = data["service"], gateway["server"]["contact"]
+        return cls(
+            title=Text(**service["title"]),
+            abstract=Text(**service["abstract"]),
+            keywords_zh=tuple(service["keywords"]["zh"]),
+            keywords_en=tuple(service["keywords"]["en"]),
+            identifier_prefix=data["identifier_prefix"],
+            manage_roles=frozenset(data["manage_roles"]),
+            harvest_pagesize=int(data["harvest_pagesize"]),
+            online_resources=tuple(data["online_resources"]),
+            layer_defaults=data["layer_defaults"],
+            layer_metadata=data.get("layers") or {},
+            contact=Contact(Text(**contact["organization"]), contact["email"], contact["url"],
+                            Text(**contact["city"]), Text(**contact["country"])),
+        )
+
+    def directory_identifier(self, cls: DirectoryClass) -> str:
+        return f"{self.identifier_prefix}.dir.{cls.code}"
+
+    def layer_identifier(self, layer: Layer) -> str:
+        return f"{self.identifier_prefix}.layer.{layer.id}"
+
+
+def directory_record(cls: DirectoryClass, directory: Directory, config: CatalogueConfig,
+                     datestamp: datetime) -> MetadataRecord:
+    """The record of one data-directory class (a `series`)."""
+    parents = [c for c in directory.classes if cls.path[:len(c.path)] == c.path and c != cls]
+    names = [*parents, cls]
+    path_zh = " › ".join(c.name.zh for c in names)
+    path_en = " › ".join(c.name.en for c in names)
+    level = LEVELS[cls.level - 1]
+    return MetadataRecord(
+        identifier=config.directory_identifier(cls),
+        parent=config.directory_identifier(parents[-1]) if parents else None,
+        scope="series",
+        scope_name=Text(f"数据目录{level.zh}", f"data directory {level.en}"),
+        title=cls.name,
+        abstract=Text(f"国土空间规划\"一张图\"数据目录{level.zh}（{cls.code}）：{path_zh}。",
+                      f"One Map data directory {level.en} ({cls.code}): {path_en}."),
+        keywords_zh=("数据目录", *(c.name.zh for c in names)),
+        keywords_en=("data directory", *(c.name.en for c in names)),
+        topic=None,
+        classification=PUBLIC_CLASSIFICATION,
+        access=Text("公开", "public"),
+        frequency="asNeeded",
+        lineage=None,
+        contact=config.contact,
+        datestamp=datestamp,
+    )
+
+
+def layer_record(layer: Layer, directory: Directory, extent: dict[str, Any], config: CatalogueConfig,
+                 base_url: str, datestamp: datetime) -> MetadataRecord:
+    """The record of one registry layer (a `dataset`), with the extent
+    computed from its data (`onemap.db.layer_extent`)."""
+    meta = {**config.layer_defaults, **config.layer_metadata.get(layer.id, {})}
+    temporal = extent.get("temporal") or {}
+    online = tuple(
+        OnlineResource(url=spec["url"].format(base=base_url, id=layer.id), protocol=spec["protocol"],
+                       name=layer.id, function=spec["function"], description=Text(**spec["description"]))
+        for spec in config.online_resources)
+    public = layer.is_public
+    return MetadataRecord(
+        identifier=config.layer_identifier(layer),
+        parent=config.directory_identifier(directory.class_of(layer)),
+        scope="dataset",
+        scope_name=Text("图层", "layer"),
+        title=layer.title,
+        abstract=layer.description,
+        keywords_zh=(*layer.keywords_zh, layer.id),
+        keywords_en=layer.keywords_en,
+        topic=meta["topic"],
+        classification=PUBLIC_CLASSIFICATION if public else INTERNAL_CLASSIFICATION,
+        access=Text("公开", "public") if public else
+        Text("内部数据，凭访问令牌（规划业务人员、系统管理员）使用",
+             "internal: access token of planning staff or administrators required"),
+        frequency=meta["frequency"],
+        lineage=Text(**meta["lineage"]),
+        contact=config.contact,
+        datestamp=datestamp,
+        bbox=tuple(extent["spatial"]["bbox"][:4]),
+        time_begin=temporal.get("begin"),
+        time_end=temporal.get("end"),
+        crs="EPSG:4490",
+        online=online,
+    )
+
+
+def catalogue_records(layers: list[Layer], directory: Directory, extents: dict[str, dict[str, Any]],
+                      config: CatalogueConfig, base_url: str, datestamp: datetime) -> list[MetadataRecord]:
+    """Every record `publish` owns: the directory classes, then the layers."""
+    return ([directory_record(cls, directory, config, datestamp) for cls in directory.classes]
+            + [layer_record(layer, directory, extents[layer.id], config, base_url, datestamp)
+               for layer in layers])

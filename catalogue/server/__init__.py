@@ -1,0 +1,1 @@
+"""The pycsw side of the catalogue: runs in `.venv-pycsw` only."""

@@ -1,0 +1,30 @@
+"""Background processes the stack starts (gunicorn daemons), known by their
+pid files under var/run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+
+def running_pid(pidfile: Path) -> int | None:
+    """The pid in `pidfile` when that process still runs."""
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
+
+
+def stop_pid(pidfile: Path, timeout: float = 20) -> bool:
+    """SIGTERM the process of `pidfile` and wait for it to go; False when none ran."""
+    pid = running_pid(pidfile)
+    if not pid:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return True

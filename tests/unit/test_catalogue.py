@@ -1,0 +1,243 @@
+"""The catalogue's plain functions: directory, records, ISO 19139, pycsw
+configuration, CSW request classification and exception reports, the
+Records provider's query building."""
+
+import configparser
+from datetime import UTC, datetime
+
+import pytest
+from lxml import etree
+from owslib.iso import MD_Metadata
+from pygeoapi.provider.base import ProviderInvalidQueryError
+
+from catalogue.config import PycswInstance, pycsw_config, repository_url, stack_instances
+from catalogue.directory import CatalogueError, load_directory, padded_directory, parse_directory
+from catalogue.iso import to_iso19139
+from catalogue.operations import bilingual_report, exception_report, operation_of
+from catalogue.records import CatalogueConfig, catalogue_records
+from onemap.errors import OneMapError, Problem
+from onemap.ogc.records import RecordQuery, parse_datetime, record_feature, where_clause
+from onemap.registry import load_layers
+from onemap.settings import ROOT, Settings, load_yaml
+
+NOW = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def config():
+    return CatalogueConfig.load(load_yaml(ROOT / "config" / "gateway.yaml"))
+
+
+@pytest.fixture(scope="module")
+def records(config):
+    layers = load_layers()
+    extents = {layer.id: {"spatial": {"bbox": [111.5, 27.9, 113.1, 29.5]}} for layer in layers}
+    extents["GHYDYH"]["temporal"] = {"begin": datetime(2021, 6, 1, tzinfo=UTC), "end": None}
+    return {r.identifier: r for r in catalogue_records(layers, load_directory(), extents, config,
+                                                      "https://onemap.example", NOW)}
+
+
+def test_the_directory_has_four_top_classes_and_holds_every_layer():
+    directory = load_directory()
+    top, middle, small = directory.counts()
+    assert [c.name.zh for c in directory.classes if c.level == 1] == ["基础现状数据", "规划成果数据",
+                                                                      "规划实施数据", "规划监督数据"]
+    assert middle >= 20 and small >= 60
+    for layer in load_layers():
+        assert directory.class_of(layer).path == layer.directory
+
+
+def test_a_directory_padded_to_the_full_size_keeps_its_classes():
+    data = load_yaml(ROOT / "catalogue" / "directory.yaml")
+    padded = parse_directory(padded_directory(data, middle=29, small=369))
+    assert padded.counts() == (4, 29, 369)
+    assert {c.code for c in load_directory().classes} <= {c.code for c in padded.classes}
+    for cls in padded.classes:
+        if cls.parent_code:
+            assert cls.code.startswith(cls.parent_code) and len(cls.code) == len(cls.parent_code) + 2
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"code": "1", "name": {"zh": "甲", "en": "A"}}, "2 digits"),
+    ({"code": "01", "name": {"zh": "甲"}}, "without code or name"),
+    ({"code": "01", "name": {"zh": "甲", "en": "A"}, "children": [{"code": "0201", "name": {"zh": "乙", "en": "B"}}]},
+     "starting with its parent's code"),
+])
+def test_a_bad_directory_is_refused_in_both_languages(entry, message):
+    with pytest.raises(CatalogueError) as info:
+        parse_directory({"directory": [entry]})
+    assert message in info.value.en and info.value.zh
+
+
+def test_duplicate_codes_are_refused():
+    with pytest.raises(CatalogueError, match="duplicate directory class code"):
+        parse_directory({"directory": [{"code": "01", "name": {"zh": "甲", "en": "A"}},
+                                       {"code": "01", "name": {"zh": "乙", "en": "B"}}]})
+
+
+def test_a_layer_outside_the_directory_is_named(config):
+    layer = next(layer for layer in load_layers() if layer.id == "GHYDYH")
+    directory = parse_directory({"directory": [{"code": "01", "name": {"zh": "基础现状数据", "en": "Base"}}]})
+    with pytest.raises(CatalogueError) as info:
+        directory.class_of(layer)
+    assert "GHYDYH" in info.value.zh and "规划成果数据" in info.value.zh
+
+
+def test_records_of_layers_and_classes(records, config):
+    layer = records["cn.gov.yiyang.onemap.layer.STBHHX"]
+    assert layer.scope == "dataset" and layer.classification == "restricted" and not layer.is_public
+    assert layer.parent == "cn.gov.yiyang.onemap.dir.020201"
+    assert records[layer.parent].parent == "cn.gov.yiyang.onemap.dir.0202"
+    assert records["cn.gov.yiyang.onemap.dir.0202"].parent == "cn.gov.yiyang.onemap.dir.02"
+    assert records["cn.gov.yiyang.onemap.dir.02"].parent is None
+    assert all(r.is_public for r in records.values() if r.scope == "series")
+    public_layers = {r.identifier.rsplit(".", 1)[1] for r in records.values() if r.scope == "dataset" and r.is_public}
+    assert public_layers == {layer.id for layer in load_layers() if layer.is_public}
+    assert [o.url for o in records["cn.gov.yiyang.onemap.layer.XZQ"].online] == [
+        "https://onemap.example/ogc/collections/XZQ", "https://onemap.example/mapproxy/service",
+        "https://onemap.example/mapproxy/wmts/1.0.0/WMTSCapabilities.xml"]
+
+
+def test_iso19139_parses_with_owslib_and_carries_everything(records):
+    xml = to_iso19139(records["cn.gov.yiyang.onemap.layer.GHYDYH"])
+    md = MD_Metadata(etree.fromstring(xml))
+    ident = md.identification[0]
+    assert md.identifier == "cn.gov.yiyang.onemap.layer.GHYDYH"
+    assert md.parentidentifier == "cn.gov.yiyang.onemap.dir.020101"
+    assert md.hierarchy == "dataset" and md.languagecode == "chi"
+    assert md.referencesystem.code == "4490"
+    assert ident.title == "规划用地用海" and ident.alternatetitle == "Planned land and sea use"
+    assert ident.abstract.startswith("国土空间总体规划")
+    assert ident.securityconstraints == ["unclassified"]
+    assert ident.topiccategory == ["planningCadastre"]
+    assert "国土空间规划" in ident.keywords[0].keywords[0].name
+    assert (float(ident.bbox.minx), float(ident.bbox.maxy)) == (111.5, 29.5)
+    assert ident.temporalextent_start.startswith("2021-06-01") and ident.temporalextent_end is None
+    assert [(o.protocol, o.name) for o in md.distribution.online] == [
+        ("OGC:API-Features", "GHYDYH"), ("OGC:WMS", "GHYDYH"), ("OGC:WMTS", "GHYDYH")]
+    assert md.dataquality.lineage.startswith("国土空间总体规划数据库")
+    english = etree.fromstring(xml).xpath("//gmd:abstract//gmd:LocalisedCharacterString/text()",
+                                          namespaces={"gmd": "http://www.isotc211.org/2005/gmd"})
+    assert english == ["Planned land and sea use of the territorial spatial master plan, by plan version and validity."]
+
+
+def test_pycsw_configurations_filter_the_public_one_and_lock_transactions(config):
+    settings = Settings.from_env({"ONEMAP_VAR": "/tmp/x", "ONEMAP_PORT": "8123"})
+    instances = {i.name: i for i in stack_instances(settings)}
+    assert set(instances) == {"public", "internal"}
+    parsed = {}
+    for name, instance in instances.items():
+        cfg = configparser.ConfigParser()  # pycsw reads it with interpolation
+        cfg.read_string(pycsw_config(instance, "postgresql://u:p%40ss@h:5/db", config))
+        parsed[name] = cfg
+    public, internal = parsed["public"], parsed["internal"]
+    assert public.get("repository", "filter") == "securityconstraints = 'unclassified'"
+    assert not internal.has_option("repository", "filter")
+    assert (public.get("manager", "transactions"), internal.get("manager", "transactions")) == ("false", "true")
+    assert internal.get("manager", "allowed_ips") == "127.0.0.1"
+    assert internal.get("repository", "database") == repository_url("postgresql://u:p%40ss@h:5/db", "catalogue")
+    assert "search_path%3Dcatalogue%2Cpublic" in internal.get("repository", "database")
+    assert public.get("server", "url") == "http://127.0.0.1:8123/csw"
+    assert public.get("metadata:main", "identification_title").startswith("益阳市")
+    assert "Yiyang" in public.get("metadata:main", "identification_title")
+
+
+def test_provincial_style_instance_has_no_filter(config):
+    instance = PycswInstance("province", "http://h/province/csw", "province", None, True)
+    cfg = configparser.ConfigParser()
+    cfg.read_string(pycsw_config(instance, "postgresql://u@h/db", config))
+    assert cfg.get("onemap", "schema") == "province" and not cfg.has_option("repository", "filter")
+
+
+CSW = "http://www.opengis.net/cat/csw/2.0.2"
+
+
+@pytest.mark.parametrize("method, args, body, name, manages", [
+    ("GET", {"REQUEST": "GetRecords"}, b"", "GetRecords", False),
+    ("GET", {"request": "Harvest"}, b"", "Harvest", True),
+    ("GET", {"request": "GetRecords", "ResponseHandler": "ftp://x"}, b"", "GetRecords", True),
+    ("POST", {}, f'<csw:GetRecords xmlns:csw="{CSW}"/>'.encode(), "GetRecords", False),
+    ("POST", {}, f'<csw:Transaction xmlns:csw="{CSW}"/>'.encode(), "Transaction", True),
+    ("POST", {}, b'<csw:Harvest xmlns:csw="http://www.opengis.net/cat/csw/3.0"/>', "Harvest", True),
+    ("POST", {}, f'<csw:GetRecords xmlns:csw="{CSW}"><csw:ResponseHandler>mailto:a@b</csw:ResponseHandler>'
+                 f'</csw:GetRecords>'.encode(), "GetRecords", True),
+    ("POST", {}, f'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>'
+                 f'<csw:Transaction xmlns:csw="{CSW}"/></s:Body></s:Envelope>'.encode(), "Transaction", True),
+])
+def test_operations_that_manage_the_catalogue_are_recognised(method, args, body, name, manages):
+    operation = operation_of(method, args, body)
+    assert (operation.name, operation.manages) == (name, manages)
+
+
+@pytest.mark.parametrize("body", [b"", b"  ", b"<csw:GetRecords", b"not xml at all"])
+def test_a_body_that_is_not_xml_is_a_400(body):
+    with pytest.raises(OneMapError) as info:
+        operation_of("POST", {}, body)
+    problem = info.value.problem
+    assert problem.status == 400 and problem.zh and problem.en and problem.field == "request"
+
+
+def test_an_external_entity_is_never_resolved():
+    operation = operation_of("POST", {}, b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>')
+    assert operation.name == "x" and not operation.manages
+
+
+def test_pycsw_exception_reports_get_chinese_and_a_status():
+    report = (b'<?xml version="1.0"?><ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows" version="1.2.0">'
+              b'<ows:Exception exceptionCode="InvalidParameterValue" locator="request">'
+              b'<ows:ExceptionText>Invalid value for request: Foo</ows:ExceptionText></ows:Exception>'
+              b'</ows:ExceptionReport>')
+    status, body = bilingual_report(report)
+    text = etree.fromstring(body).findtext(".//{http://www.opengis.net/ows}ExceptionText")
+    assert status == 400 and text == "不支持的操作（request 参数） / Invalid value for request: Foo"
+    assert bilingual_report(b"<csw:GetRecordsResponse/>") is None
+
+
+def test_gateway_errors_are_ows_exception_reports():
+    body = exception_report(Problem(401, "Unauthorized", "需要令牌", "A token is needed", field="Authorization"))
+    exception = etree.fromstring(body)[0]
+    assert exception.get("exceptionCode") == "Unauthorized" and exception.get("locator") == "Authorization"
+    assert exception[0].text == "需要令牌 / A token is needed"
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2021-06-01", ("2021-06-01", "2021-06-01")),
+    ("2021-06-01T12:00:00Z", ("2021-06-01", "2021-06-01")),
+    ("2020-01-01/..", ("2020-01-01", None)),
+    ("../2020-01-01", (None, "2020-01-01")),
+    ("/2020-01-01", (None, "2020-01-01")),
+    (None, (None, None)),
+])
+def test_records_datetime(value, expected):
+    assert parse_datetime(value) == expected
+
+
+@pytest.mark.parametrize("value", ["garbage", "2021-13-01", "2022-01-01/2021-01-01", "a/b/c"])
+def test_records_datetime_errors(value):
+    with pytest.raises(ProviderInvalidQueryError):
+        parse_datetime(value)
+
+
+def test_records_query_sql():
+    where, params = where_clause(RecordQuery(terms=("红线", "50%"), bbox=(112, 28, 113, 29),
+                                             time_from="2021-01-01", equals=(("type", "dataset"),)),
+                                 "securityconstraints = 'unclassified'")
+    text = where.as_string(None)
+    assert text.startswith("(securityconstraints = 'unclassified') AND (anytext ILIKE %s OR anytext ILIKE %s)")
+    assert "time_end IS NULL" in text and '"type" = %s' in text
+    assert params == ["%红线%", "%50\\%%", 112, 28, 113, 29, "2021-01-01", "dataset"]
+
+
+def test_records_feature_from_a_repository_row():
+    row = {"identifier": "a.layer.X", "type": "dataset", "title": "行政区", "title_alternate": "Divisions",
+           "abstract": "摘要", "keywords": "行政区,boundary", "parentidentifier": "a.dir.01", "topicategory": "boundaries",
+           "date_modified": "2024-05-01", "time_begin": "2021-06-01T00:00:00+08:00", "time_end": None,
+           "links": "X,OGC API 要素集合,OGC:API-Features,https://h/ogc/collections/X",
+           "geometry": '{"type":"Polygon","coordinates":[[[1,2],[1,3],[2,3],[1,2]]]}'}
+    feature = record_feature(row, "https://h/csw", "https://h/ogc/collections/catalogue/items")
+    assert feature["time"] == {"interval": ["2021-06-01T00:00:00+08:00", ".."]}
+    assert feature["properties"]["keywords"] == ["行政区", "boundary"]
+    hrefs = {link["rel"]: link["href"] for link in feature["links"]}
+    assert hrefs["service"] == "https://h/ogc/collections/X"
+    assert hrefs["up"] == "https://h/ogc/collections/catalogue/items/a.dir.01"
+    assert hrefs["alternate"].startswith("https://h/csw?service=CSW") and "id=a.layer.X" in hrefs["alternate"]
