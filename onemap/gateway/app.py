@@ -245,6 +245,7 @@ _LANDING_HTML = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
 <h1>国土空间规划"一张图" <small>One Map</small></h1>
 <ul>
 <li><a href="{base}/ogc/">OGC API（要素、瓦片、处理）/ OGC API Features, Tiles, Processes</a></li>
+<li><a href="{base}/csw?service=CSW&amp;request=GetCapabilities">数据目录服务（CSW）/ Catalogue (CSW)</a></li>
 <li><a href="{base}/healthz">运行状态 / health</a></li>
 </ul></html>"""
 

@@ -67,6 +67,9 @@ def register_csw(app: Flask, settings: Settings, policy: AccessPolicy) -> None:
             return report_response(Problem(502, "NoApplicableCode", "目录服务（pycsw）无响应",
                                            f"The catalogue service (pycsw) did not answer: {exc.__class__.__name__}"))
         content, status = upstream.content, upstream.status_code
+        if status >= 500:
+            return report_response(Problem(502, "NoApplicableCode", "目录服务（pycsw）内部错误",
+                                           f"The catalogue service (pycsw) failed with HTTP {status}"))
         translated = bilingual_report(content)
         if translated:
             status, content = translated
