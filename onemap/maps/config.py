@@ -5,7 +5,8 @@ As for pygeoapi, two configurations come from the same data: the internal
 one with every layer and the public one with the public layers only, so that
 a public client's capabilities documents never name an internal layer. A
 layer's tiles are cached once for both (same cache, same directory); a group
-is cached per audience, since the public group draws fewer layers.
+is cached per audience, since the public group draws fewer layers, and is
+rendered by one MapServer call with all its layers.
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ def group_sensitivity(tree: Tree, layers: list[Layer]) -> dict[str, str]:
     return {g.name: "public" if visible_group(g, public) else "internal" for g in (tree.root, *tree.groups)}
 
 
+def source_name(layer_id: str) -> str:
+    return f"{layer_id}_mapserver"
+
+
 def layer_cache(layer_id: str) -> str:
     return f"{layer_id}_cache"
 
@@ -124,24 +129,27 @@ def mapproxy_config(layers: list[Layer], tree: Tree, settings: Settings, files: 
         "keyword_list": [{"keywords": [*server["keywords"]["zh"], *server["keywords"]["en"]]}],
     }
 
+    # one coverage for every source (the extent of all the data): MapProxy
+    # then combines the sources of a group into one MapServer call
+    boxes = [extents[layer.id]["spatial"]["bbox"] for layer in layers]
+    coverage = {"bbox": [min(b[0] for b in boxes), min(b[1] for b in boxes),
+                         max(b[2] for b in boxes), max(b[3] for b in boxes)], "srs": "EPSG:4490"}
     config["sources"] = {
-        f"{layer.id}_mapserver": {
+        source_name(layer.id): {
             "type": "mapserver",
             "req": {"layers": layer.id, "map": str(files.mapfile), "transparent": True},
             "supported_srs": SOURCE_SRS,
-            "coverage": {"bbox": extents[layer.id]["spatial"]["bbox"], "srs": "EPSG:4490"},
+            "coverage": coverage,
             "wms_opts": {"version": "1.1.1", "featureinfo": True, "legendgraphic": True},
         }
         for layer in visible
     }
-    caches = {layer_cache(layer.id): {"grids": list(GRIDS), "sources": [f"{layer.id}_mapserver"], **cache_opts}
+    caches = {layer_cache(layer.id): {"grids": list(GRIDS), "sources": [source_name(layer.id)], **cache_opts}
               for layer in visible}
 
     def group_entry(group: Group, children: list[dict[str, Any]]) -> dict[str, Any]:
         caches[group_cache(group.name, audience)] = {
-            "grids": list(GRIDS), "sources": [layer_cache(name) for name in group.layers],
-            # tiles of the same grid from the member caches: no meta-tiles needed
-            "meta_size": [1, 1], "meta_buffer": 0, **cache_opts}
+            "grids": list(GRIDS), "sources": [source_name(name) for name in group.layers], **cache_opts}
         return {"name": group.name, "title": title(group.title),
                 "sources": [group_cache(group.name, audience)], "layers": children}
 

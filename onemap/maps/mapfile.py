@@ -19,6 +19,11 @@ from onemap.styles.model import Style
 CJK_FONTS = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")  # Debian fonts-noto-cjk
 CJK_FACE = "Noto Sans CJK SC"
 MAPSERV = Path("/usr/bin/mapserv")  # Debian mapserver-bin
+# The tables' CGCS2000 (EPSG:4490) coordinates, described without a datum:
+# PROJ then converts them to Web Mercator directly (CGCS2000 and WGS84 differ
+# by centimetres) instead of searching its database for a datum
+# transformation at every `mapserv` start, which costs about a second a call.
+LAYER_PROJECTION = "+proj=longlat +ellps=GRS80 +no_defs"
 # The projections MapServer answers in; MapProxy asks in the grid's own.
 WMS_SRS = "EPSG:4490 EPSG:3857 EPSG:4326"
 OGR_TYPES = {"Point": "POINT", "MultiPoint": "POINT", "LineString": "LINE",
@@ -78,7 +83,7 @@ def layer_block(layer: Layer, style: Style, dsn: str, extent: dict[str, Any]) ->
         f"  CONNECTION {quote(dsn)}",
         f"  DATA {quote(data)}",
         "  EXTENT " + " ".join(f"{v:g}" for v in _bbox(extent)),
-        '  PROJECTION "init=epsg:4490" END',
+        f"  PROJECTION {quote(LAYER_PROJECTION)} END",
         '  TEMPLATE "query"',  # any template makes the layer queryable (GetFeatureInfo)
         "  TOLERANCE " + ("6" if style.geometry == "point" else "0"),
         "  METADATA",

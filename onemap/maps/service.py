@@ -135,16 +135,20 @@ def bilingual_exception(status: int, content_type: str, body: bytes) -> tuple[in
         return None
     code = next((el.get("code") or el.getparent().get("exceptionCode") for el in texts
                  if el.get("code") or el.getparent().get("exceptionCode")), None)
-    internal = code in (None, "NoApplicableCode") and status >= 500
-    status = status if internal or status < 500 else 400
+    client_fault = code not in (None, "NoApplicableCode") or any(
+        _CLIENT_FAULT.match(el.text.strip()) for el in texts)
+    status = 400 if client_fault and status >= 500 else status
     for el in texts:
         english = el.text.strip()
         zh = ("图层不存在" if english.startswith("unknown layer") else
+              "缺少请求参数" if english.startswith("missing parameter") else
               _MAP_MESSAGES_ZH.get(code or "") or chinese_for(status, english)[0])
         el.text = f"{zh} / {english}"
     return status, etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
+# MapProxy messages without an exception code that are the client's fault.
+_CLIENT_FAULT = re.compile(r"^(missing parameter|invalid|unknown|unsupported|not supported)", re.IGNORECASE)
 # MapProxy's exception codes and what they tell the user in Chinese.
 _MAP_MESSAGES_ZH = {
     "LayerNotDefined": "图层不存在",

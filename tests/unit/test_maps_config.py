@@ -50,8 +50,11 @@ def test_public_config_names_public_layers_only(settings):
     # a layer's cache is shared, a group's is per audience (it draws fewer layers)
     assert "GHYDYH_cache" in public["caches"] and "GHYDYH_cache" in internal["caches"]
     assert public["caches"]["one_map_public_cache"]["sources"] == [
-        f"{name}_cache" for name in tree.root.layers if name in PUBLIC]
-    assert internal["caches"]["one_map_internal_cache"]["sources"] == [f"{name}_cache" for name in tree.root.layers]
+        f"{name}_mapserver" for name in tree.root.layers if name in PUBLIC]
+    assert internal["caches"]["one_map_internal_cache"]["sources"] == [
+        f"{name}_mapserver" for name in tree.root.layers]
+    # one coverage for all sources: MapProxy combines a group's into one MapServer call
+    assert len({str(s["coverage"]) for s in internal["sources"].values()}) == 1
     source = internal["sources"]["DLTB_mapserver"]
     assert source["type"] == "mapserver" and source["req"]["map"] == str(files.mapfile)
     assert set(internal["grids"]) == {"WebMercatorQuad", "CGCS2000"}
@@ -130,6 +133,10 @@ def test_mapproxy_exceptions_become_bilingual_4xx():
             b'</ows:ExceptionReport>')
     status, body = bilingual_exception(400, "text/xml", wmts)
     assert status == 400 and "瓦片行列号超出范围 / outside".encode() in body
+    missing = wms.replace(b'code="LayerNotDefined"', b"").replace(b"unknown layer: NOPE",
+                                                                  b"missing parameters ['format']")
+    status, body = bilingual_exception(500, "text/xml", missing)
+    assert status == 400 and "缺少请求参数 / missing parameters".encode() in body
     # a failure of ours stays a 500
     internal = wms.replace(b'code="LayerNotDefined"', b"").replace(b"unknown layer: NOPE", b"boom")
     assert bilingual_exception(500, "text/xml", internal)[0] == 500
