@@ -146,6 +146,23 @@ def test_incompatible_planned_use_is_nonconforming(http, ogc_url, tokens, db):
     assert levels.rank(result["verdict"]) >= levels.rank("不符合")
 
 
+def test_hazard_point_within_the_buffer(http, ogc_url, tokens, db):
+    """A square 0.001° east of a hazard point: the point is within 200 m and
+    its geodesic distance to the square's west edge is what is reported."""
+    zhdbh, x, y = db.execute("""
+        SELECT d.zhdbh, ST_X(d.geom), ST_Y(d.geom) FROM base.dzzhd d, base.xzq c
+        WHERE c.xzqjb = '市' AND ST_Within(ST_Expand(d.geom, 0.005), c.geom) ORDER BY d.id LIMIT 1""").fetchone()
+    square = box(x + 0.001, y - 0.0005, x + 0.002, y + 0.0005)
+    r = execute(http, ogc_url, tokens["staff"], {"boundary": mapping(square), "stage": "选址", "use_code": "0801"},
+                outputs={"result": {}})
+    assert r.status_code == 200, r.text
+    near = finding(r.json(), "DZZHD-NEAR")
+    assert near["verdict"] == "提示" and near["count"] >= 1
+    feature = next(f for f in near["features"] if f["zhdbh"] == zhdbh)
+    assert feature["distance_m"] == pytest.approx(GEOD.inv(x, y, x + 0.001, y)[2], rel=0.01)
+    assert 0 < near["overlap_m2"] <= r.json()["boundary"]["area_m2"]
+
+
 def coordinate_file(centre) -> tuple[str, list[shapely.Polygon]]:
     """Two parcels near `centre` in zone 37 with the zone number in the
     eastings, the first with a hole; and the parcels in zone-37 metres."""
