@@ -153,7 +153,9 @@ def wait_healthy(settings: Settings, timeout: float) -> dict:
     raise SystemExit(f"网关未能启动 / the gateway did not become healthy: {last}\n{tail}")
 
 
-def stop_gateway(settings: Settings, timeout: float = 20) -> bool:
+def stop_gateway(settings: Settings, timeout: float = 45) -> bool:
+    """SIGTERM and wait: longer than gunicorn's graceful timeout (30 s), after
+    which it kills busy workers, so a start right after never finds it."""
     return stop_pid(_pidfile(settings), timeout)
 
 

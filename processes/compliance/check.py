@@ -143,10 +143,6 @@ def _feature(row: OverlayRow, verdict: str, total: float) -> dict[str, Any]:
     return feature
 
 
-def _format(text: str, values: dict[str, Any]) -> str:
-    return text.format(**values)
-
-
 def judge(rule: Rule, rows: list[OverlayRow], use_code: str, total: float, config: Config,
           rule_set: RuleSet) -> dict[str, Any]:
     """One finding: the rule's verdict from its overlay rows."""
@@ -180,7 +176,7 @@ def judge(rule: Rule, rows: list[OverlayRow], use_code: str, total: float, confi
               "overlap_ha": f"{area / M2_PER_HA:,.4f}", "share_pct": f"{area / total * 100:.2f}",
               "count": len(counted), "buffer_m": f"{rule.buffer_m:g}"}
     if verdict != verdicts.passed or rule.verdict == verdicts.passed:
-        finding["message"] = {"zh": _format(rule.message.zh, values), "en": _format(rule.message.en, values)}
+        finding["message"] = {"zh": rule.message.zh.format(**values), "en": rule.message.en.format(**values)}
     elif not finding["applicable"]:
         finding["message"] = {"zh": "该规则不适用于本项目用途", "en": "The rule does not apply to the project's use"}
     else:
@@ -193,8 +189,8 @@ def judge(rule: Rule, rows: list[OverlayRow], use_code: str, total: float, confi
     return finding
 
 
-def _overlap_features(rule_rows: dict[str, list[OverlayRow]], findings: list[dict[str, Any]],
-                      limit: int) -> list[dict[str, Any]]:
+def _overlap_features(rule_rows: dict[str, list[OverlayRow]], findings: list[dict[str, Any]]
+                      ) -> list[dict[str, Any]]:
     """The overlap geometries of the listed features (and the parts outside
     a `within` layer, the part near a `distance` layer), as GeoJSON features."""
     out = []
@@ -210,7 +206,7 @@ def _overlap_features(rule_rows: dict[str, list[OverlayRow]], findings: list[dic
                         "properties": {"rule": finding["rule"], "layer": finding["layer"], "kind": row.kind,
                                        "feature_id": row.feature_id, "verdict": verdict,
                                        "overlap_m2": round(row.overlap_m2, 2)}})
-    return out[: limit * max(1, len(findings))]
+    return out
 
 
 def data_versions(conn: psycopg.Connection, rules: list[Rule], config: Config,
@@ -239,6 +235,12 @@ def run_check(conn: psycopg.Connection, boundary: Boundary, request: CheckReques
     FeatureCollection). Reads only; storing is store.py's."""
     measured = measure(conn, boundary, config)
     total = measured["area_m2"]
+    declared = [p.get("declared_ha") for p in boundary.parcels]
+    if declared and all(declared) and abs(sum(declared) * M2_PER_HA - total) > 0.01 * total:
+        boundary.notes.append(Text(
+            f"坐标文件申报面积 {sum(declared):.4f} 公顷，与计算的椭球面积 {total / M2_PER_HA:.4f} 公顷相差超过 1%",
+            f"The coordinate file declares {sum(declared):.4f} ha; the ellipsoidal area is "
+            f"{total / M2_PER_HA:.4f} ha (more than 1% apart)"))
     applicable = [r for r in rule_set.rules if r.applies_to(request.use_code)]
     rows = overlay(conn, boundary.geometry.wkb, applicable, config.layers, max_lat=boundary.geometry.bounds[3])
     rule_rows: dict[str, list[OverlayRow]] = defaultdict(list)
@@ -273,5 +275,5 @@ def run_check(conn: psycopg.Connection, boundary: Boundary, request: CheckReques
         "checked_at": checked_at,
     }
     overlaps = {"type": "FeatureCollection",
-                "features": _overlap_features(rule_rows, findings, int(config.limits["max_features_listed"]))}
+                "features": _overlap_features(rule_rows, findings)}
     return result, overlaps

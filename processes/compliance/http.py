@@ -31,8 +31,8 @@ def blueprint(settings: Settings, roles: frozenset[str]) -> Blueprint:
             body = json.dumps(service.find(url, check_id).result, ensure_ascii=False)
             return Response(body, content_type="application/json; charset=utf-8")
         if fmt == "geojson":
+            stored = service.find(url, check_id)
             with service.pool(url).connection() as conn:
-                stored = service.find(url, check_id)
                 body = json.dumps(store.overlaps(conn, stored.pk), ensure_ascii=False)
             return Response(body, content_type="application/geo+json; charset=utf-8")
         if fmt not in service.REPORT_FORMATS:

@@ -74,12 +74,12 @@ def _branch(rule: Rule, layer: Layer, index: int, max_lat: float) -> tuple[sql.C
                    ST_AsGeoJSON(z.geom, 9)
             FROM {table} t CROSS JOIN b
             CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(
-                 b.g, ST_Buffer(t.geom::geography, {buffer})::geometry), 3) AS geom) z
+                 b.g, ST_SetSRID(ST_Buffer(t.geom::geography, {buffer})::geometry, 4490)), 3) AS geom) z
             WHERE ST_DWithin(t.geom, b.g, {degrees}) AND ST_DWithin(t.geom::geography, b.g::geography, {buffer}){where}
             UNION ALL
             SELECT {rule}, 'part', NULL, '{{}}'::jsonb, ST_Area(p.geom::geography), NULL, ST_AsGeoJSON(p.geom, 9)
             FROM b CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(b.g, ST_Union(
-                ST_Buffer(t.geom::geography, {buffer})::geometry)), 3) AS geom
+                ST_SetSRID(ST_Buffer(t.geom::geography, {buffer})::geometry, 4490))), 3) AS geom
                 FROM {table} t
                 WHERE ST_DWithin(t.geom, b.g, {degrees})
                   AND ST_DWithin(t.geom::geography, b.g::geography, {buffer}){where}) p
@@ -99,7 +99,7 @@ def _branch(rule: Rule, layer: Layer, index: int, max_lat: float) -> tuple[sql.C
         SELECT {rule}, 'part', NULL, '{{}}'::jsonb, ST_Area(d.geom::geography), NULL, ST_AsGeoJSON(d.geom, 9)
         FROM b CROSS JOIN LATERAL (
             SELECT ST_CollectionExtract(ST_Difference(b.g, coalesce(
-                (SELECT ST_Union(t.geom) FROM {table} t WHERE ST_Intersects(t.geom, b.g){where}),
+                (SELECT ST_Union(ST_Intersection(t.geom, b.g)) FROM {table} t WHERE ST_Intersects(t.geom, b.g){where}),
                 'SRID=4490;POLYGON EMPTY'::geometry)), 3) AS geom) d
         """).format(rule=rule_id, table=table, where=where)
     return query, params

@@ -48,19 +48,20 @@ def finding(result, rule):
 
 @pytest.fixture(scope="module")
 def red_line_case(db):
-    """A 400 m square centred on a point of a red-line polygon's edge, and
-    the red line inside it (every red-line feature in force it touches)."""
-    row = db.execute(f"""
-        SELECT ST_AsText(ST_PointN(ST_ExteriorRing(ST_GeometryN(geom, 1)), 1))
-        FROM plan.stbhhx WHERE {IN_FORCE} AND mj > 1e6 ORDER BY id LIMIT 1""").fetchone()
-    assert row, "the demo city has no red-line polygon above 1 km²"
-    point = shapely.from_wkt(row[0])
-    square = box(point.x - 0.002, point.y - 0.002, point.x + 0.002, point.y + 0.002)
-    red = db.execute(f"SELECT ST_AsText(ST_Union(geom)) FROM plan.stbhhx WHERE {IN_FORCE} "
-                     "AND ST_Intersects(geom, ST_GeomFromText(%s, 4490))", (square.wkt,)).fetchone()[0]
-    overlap = square.intersection(shapely.from_wkt(red))
-    assert 0.05 < overlap.area / square.area < 0.95, "the square should straddle the red line"
-    return square, overlap
+    """A 400 m square centred on the edge of the red line (the dissolved
+    red-line features in force, inside the city), and the red line inside it."""
+    red = shapely.from_wkt(db.execute(f"SELECT ST_AsText(ST_Union(geom)) FROM plan.stbhhx WHERE {IN_FORCE}").fetchone()[0])
+    city = shapely.from_wkt(db.execute("SELECT ST_AsText(geom) FROM base.xzq WHERE xzqjb = '市'").fetchone()[0])
+    parts = sorted(getattr(red, "geoms", [red]), key=lambda p: -p.area)
+    for part in parts[:5]:
+        ring = part.exterior
+        for i in range(0, 20):
+            point = ring.interpolate(i / 20, normalized=True)
+            square = box(point.x - 0.002, point.y - 0.002, point.x + 0.002, point.y + 0.002)
+            overlap = square.intersection(red)
+            if city.contains(square) and 0.2 < overlap.area / square.area < 0.8:
+                return square, overlap
+    raise AssertionError("no place where a square straddles the red line inside the city")
 
 
 def site(db, codes: tuple[str, ...], clear: bool) -> tuple[shapely.Geometry, str, str]:
@@ -143,6 +144,23 @@ def test_incompatible_planned_use_is_nonconforming(http, ogc_url, tokens, db):
     assert planned["overlap_m2"] == pytest.approx(geodesic_area(square), rel=1e-3)
     levels = load_config().verdicts
     assert levels.rank(result["verdict"]) >= levels.rank("不符合")
+
+
+def test_hazard_point_within_the_buffer(http, ogc_url, tokens, db):
+    """A square 0.001° east of a hazard point: the point is within 200 m and
+    its geodesic distance to the square's west edge is what is reported."""
+    zhdbh, x, y = db.execute("""
+        SELECT d.zhdbh, ST_X(d.geom), ST_Y(d.geom) FROM base.dzzhd d, base.xzq c
+        WHERE c.xzqjb = '市' AND ST_Within(ST_Expand(d.geom, 0.005), c.geom) ORDER BY d.id LIMIT 1""").fetchone()
+    square = box(x + 0.001, y - 0.0005, x + 0.002, y + 0.0005)
+    r = execute(http, ogc_url, tokens["staff"], {"boundary": mapping(square), "stage": "选址", "use_code": "0801"},
+                outputs={"result": {}})
+    assert r.status_code == 200, r.text
+    near = finding(r.json(), "DZZHD-NEAR")
+    assert near["verdict"] == "提示" and near["count"] >= 1
+    feature = next(f for f in near["features"] if f["zhdbh"] == zhdbh)
+    assert feature["distance_m"] == pytest.approx(GEOD.inv(x, y, x + 0.001, y)[2], rel=0.01)
+    assert 0 < near["overlap_m2"] <= r.json()["boundary"]["area_m2"]
 
 
 def coordinate_file(centre) -> tuple[str, list[shapely.Polygon]]:

@@ -113,7 +113,8 @@ def test_async_job_lifecycle_with_callbacks_and_restart(http, ogc_url, tokens, b
 
     # a restart of the gateway: the job and its results are in PostgreSQL
     settings = Settings.from_env()
-    assert stack.stop_gateway(settings)
+    http.close()  # no keep-alive connection holds a worker
+    assert stack.stop_gateway(settings) and stack.gateway_pid(settings) is None
     stack.start_gateway(settings, database_url, print)
     after = http.get(f"{location}/results", headers=auth(token), params={"f": "json"})
     assert after.status_code == 200 and after.json() == results.json()
