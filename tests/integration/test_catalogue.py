@@ -352,13 +352,19 @@ def test_records_api_q_bbox_datetime(ogc_url, tokens, config, database_url, laye
                                                              f"{p}.dir.010801", f"{p}.layer.DZZHD"}
     assert f"{p}.layer.STBHHX" in records(ogc_url, tokens["staff"], q="红线")
     assert f"{p}.layer.STBHHX" not in records(ogc_url, q="红线")
-    west, south, east, north = onemap_db.layer_extents(database_url, layers)["XZQ"]["spatial"]["bbox"]
+    extents = onemap_db.layer_extents(database_url, layers)
+    west, south, east, north = extents["XZQ"]["spatial"]["bbox"]
     assert records(ogc_url, bbox=f"{west},{south},{east},{north}") == {
         f"{p}.layer.{x.id}" for x in layers if x.is_public}
     assert records(ogc_url, bbox="-40,10,-39,11") == set()
     versioned = {f"{p}.layer.{x.id}" for x in layers if x.versioned}
-    in_force = records(ogc_url, tokens["staff"], datetime=datetime.now(UTC).date().isoformat())
-    assert in_force == versioned  # plans in force today; layers without versions have no time
+    today = datetime.now(UTC).date()
+    in_force = {f"{p}.layer.{layer_id}" for layer_id, extent in extents.items() if "temporal" in extent
+                and extent["temporal"]["begin"].date() <= today
+                and (extent["temporal"]["end"] is None or extent["temporal"]["end"].date() >= today)}
+    assert in_force  # the demo city's plan is in force
+    # layers without versions have no time
+    assert records(ogc_url, tokens["staff"], datetime=today.isoformat()) == in_force
     assert records(ogc_url, tokens["staff"], datetime="1900-01-01/1901-01-01") == set()
     assert records(ogc_url, tokens["staff"], datetime="../1901-01-01") == set()
     assert records(ogc_url, datetime="2000-01-01/..") == versioned & {f"{p}.layer.{x.id}" for x in layers
