@@ -3,6 +3,7 @@
 FROM python:3.12-slim-bookworm
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gdal-bin mapserver-bin fonts-noto-cjk poppler-utils \
+    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY requirements/ requirements/

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -177,3 +178,13 @@ def publish(settings: Settings, database_url: str, say: Say, directory_file: Pat
     say(f"元数据已发布 / catalogue published: 数据目录 {top}/{middle}/{small} 类, {len(layers)} 个图层 layers "
         f"(new {counts['inserted']}, updated {counts['updated']}, deleted {counts['deleted']})")
     return counts
+
+
+def on_plan_published(database_url: str, version: object) -> None:
+    """After-publish hook of results management (config/plan.yaml): the
+    records of the plan layers take the new version's extents and dates.
+    Where no catalogue runs (a bare database), there is nothing to update."""
+    settings = Settings.from_env()
+    if running_port(settings) is None:
+        return
+    publish(settings, database_url, logging.getLogger(__name__).info)

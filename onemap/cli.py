@@ -16,6 +16,8 @@ from catalogue.config import config_dir
 from catalogue.directory import DIRECTORY_FILE, CatalogueError
 from onemap import stack
 from onemap.settings import ROOT, Settings
+from processes.compliance.cli import check
+from processes.plan.cli import plan
 
 
 def say(message: str) -> None:
@@ -129,6 +131,34 @@ def token_revoke(name: str) -> None:
     say(f"已吊销 / revoked: {revoke_token(Settings.from_env().database_url, name)}")
 
 
+@main.group()
+def tiles() -> None:
+    """地图瓦片缓存 / map tile caches."""
+
+
+@tiles.command("seed")
+@click.option("--layer", "name", required=True, help="图层或图层组 / layer id or group (XZ, GH, SX, one_map)")
+@click.option("--levels", required=True, help="级别范围 / zoom levels a-b, e.g. 0-12")
+@click.option("--grid", "grids", multiple=True, help="瓦片网格 / WebMercatorQuad or CGCS2000 (default both)")
+@click.option("--concurrency", type=int, default=2, show_default=True)
+@click.option("--refresh", is_flag=True, help="重新生成已有瓦片 / re-render cached tiles too")
+def tiles_seed(name: str, levels: str, grids: tuple[str, ...], concurrency: int, refresh: bool) -> None:
+    """预生成瓦片 / seed the tile cache of a layer over its data's extent."""
+    from onemap import db
+    from onemap.maps.seed import SeedError, parse_levels, seed
+    from onemap.registry import load_layers
+
+    settings = Settings.from_env()
+    layers = load_layers(settings.config_dir / "layers.yaml")
+    try:
+        report = seed(settings, layers, name, parse_levels(levels),
+                      db.layer_extents(settings.database_url, layers), list(grids) or None, concurrency, refresh)
+    except SeedError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    say(f"已生成 / seeded {report.tiles} tiles in {report.seconds:.1f} s "
+        f"({report.rate:.1f} tiles/s): {', '.join(report.caches)}")
+
+
 @main.group("catalogue")
 def catalogue_group() -> None:
     """数据目录服务 / the catalogue (CSW, OGC API Records)."""
@@ -169,6 +199,10 @@ def config_generate() -> None:
     settings = Settings.from_env()
     for path in stack.generate_config(settings, settings.database_url):
         say(str(path))
+
+
+main.add_command(plan)
+main.add_command(check)
 
 
 if __name__ == "__main__":

@@ -87,7 +87,11 @@ def chinese_for(status: int, english: str) -> tuple[str, str | None]:
 
 
 def bilingual(status: int, body: dict[str, object]) -> dict[str, object]:
-    """Add the Chinese message to an OGC exception body from pygeoapi."""
+    """Add the Chinese message to an OGC exception body from pygeoapi (our
+    plugins' errors carry their whole Problem as the description: kept)."""
+    embedded = _embedded_problem(body.get("description"))
+    if embedded is not None:
+        return embedded
     english = str(body.get("description") or body.get("detail") or HTTPStatus(status).phrase)
     zh, field = chinese_for(status, english)
     body = dict(body)
@@ -96,3 +100,15 @@ def bilingual(status: int, body: dict[str, object]) -> dict[str, object]:
     if field and "field" not in body:
         body["field"] = field
     return body
+
+
+def _embedded_problem(description: object) -> dict[str, object] | None:
+    if not isinstance(description, str) or not description.startswith("{"):
+        return None
+    try:
+        problem = json.loads(description)
+    except ValueError:
+        return None
+    if isinstance(problem, dict) and {"message_zh", "message_en", "code"} <= problem.keys():
+        return problem
+    return None

@@ -95,13 +95,16 @@ class ProcessEntry:
     plugin: str
     roles: tuple[str, ...]
     upload_input: str | None = None
+    allow_internal_callbacks: bool = False
 
 
 def load_processes(path: Path = ROOT / "config" / "processes.yaml") -> list[ProcessEntry]:
     entries = load_yaml(path).get("processes") or []
     try:
         processes = [ProcessEntry(id=e["id"], plugin=e["plugin"], roles=tuple(e["roles"]),
-                                  upload_input=e.get("upload_input")) for e in entries]
+                                  upload_input=e.get("upload_input"),
+                                  allow_internal_callbacks=bool(e.get("allow_internal_callbacks", False)))
+                     for e in entries]
     except (KeyError, TypeError) as exc:
         raise RegistryError(f"{path}: bad process entry {exc}") from exc
     if len({p.id for p in processes}) != len(processes):

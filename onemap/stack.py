@@ -18,9 +18,11 @@ import requests
 from catalogue import service as catalogue
 from onemap import db, localdb
 from onemap.daemon import running_pid, stop_pid
+from onemap.maps.service import write_map_configs
 from onemap.ogc.config import write_configs
 from onemap.registry import load_layers, load_processes
 from onemap.settings import ROOT, Settings
+from processes.plan import results
 
 Say = Callable[[str], None]
 
@@ -43,6 +45,7 @@ def start_database(settings: Settings, say: Say) -> str:
         localdb.start(settings)
     url = settings.database_url
     db.apply_schema(url)
+    results.apply_schema(url)
     return url
 
 
@@ -63,7 +66,9 @@ def load_demo(database_url: str, scale: str, seed: int, say: Say) -> None:
 def generate_config(settings: Settings, database_url: str) -> list[Path]:
     layers = load_layers(settings.config_dir / "layers.yaml")
     processes = load_processes(settings.config_dir / "processes.yaml")
-    return write_configs(layers, settings, database_url, db.layer_extents(database_url, layers), processes)
+    extents = db.layer_extents(database_url, layers)
+    return (write_configs(layers, settings, database_url, extents, processes)
+            + write_map_configs(layers, settings, database_url, extents))
 
 
 def start_catalogue(settings: Settings, database_url: str, say: Say) -> None:
@@ -121,6 +126,11 @@ def start_gateway(settings: Settings, database_url: str, say: Say, timeout: floa
             raise SystemExit(
                 f"端口 {settings.port} 已被占用 / port {settings.port} is in use: stop what runs there "
                 f"or set ONEMAP_PORT")
+        from onemap.ogc.jobs import fail_interrupted  # pygeoapi: imported only to start
+
+        interrupted = fail_interrupted(database_url)
+        if interrupted:
+            say(f"{interrupted} 个中断的任务已标为失败 / interrupted jobs marked failed")
         subprocess.run(gunicorn_command(settings, daemon=True), check=True,
                        env=gateway_env(settings, database_url))
     wait_healthy(settings, timeout)
@@ -143,7 +153,9 @@ def wait_healthy(settings: Settings, timeout: float) -> dict:
     raise SystemExit(f"网关未能启动 / the gateway did not become healthy: {last}\n{tail}")
 
 
-def stop_gateway(settings: Settings, timeout: float = 20) -> bool:
+def stop_gateway(settings: Settings, timeout: float = 45) -> bool:
+    """SIGTERM and wait: longer than gunicorn's graceful timeout (30 s), after
+    which it kills busy workers, so a start right after never finds it."""
     return stop_pid(_pidfile(settings), timeout)
 
 

@@ -47,11 +47,16 @@ class AccessPolicy:
         """A Problem when `path` (under /ogc) names a layer the caller may not
         read: 401 without a token, 403 with a token of the wrong role."""
         match = _COLLECTION_PATH.match(path)
-        if not match:
-            return None
-        sensitivity = self.sensitivity.get(match.group(1))
+        return self.check_layer(match.group(1), principal) if match else None
+
+    def check_layer(self, name: str, principal: Principal,
+                    sensitivity_of: dict[str, str] | None = None) -> Problem | None:
+        """A Problem when the caller may not read the layer `name` (a layer id,
+        or a name of `sensitivity_of`, e.g. a map group); None for unknown
+        names, which the service behind answers with its own 404."""
+        sensitivity = (sensitivity_of or self.sensitivity).get(name)
         if sensitivity is None or sensitivity in self.reads(principal):
-            return None  # unknown collections are pygeoapi's 404
+            return None
         if principal.is_anonymous:
             return Problem(401, "Unauthorized",
                            "该图层为内部数据，需要访问令牌（Authorization: Bearer <令牌>）",

@@ -8,6 +8,7 @@ returns is bilingual JSON.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import importlib.util
@@ -23,17 +24,20 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 from psycopg_pool import ConnectionPool
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.test import run_wsgi_app
 
-from onemap.auth import ANONYMOUS, Principal, lookup_token
+from onemap.auth import ANONYMOUS, CURRENT_PRINCIPAL, Principal, lookup_token
 from onemap.errors import OneMapError, Problem, bilingual, chinese_for
 from onemap.gateway.access import AccessPolicy
 from onemap.gateway.csw import csw_checks, register_csw
-from onemap.gateway.health import HealthCheck, default_checks, run_checks
+from onemap.gateway.health import HealthCheck, default_checks, map_checks, run_checks
+from onemap.maps.service import MapServices, bilingual_exception, check_parameters
 from onemap.ogc.config import AUDIENCES, config_path, openapi_path
 from onemap.registry import ProcessEntry, load_layers, load_processes
 from onemap.settings import ROOT, Settings
+from onemap.styles.documents import style_document, style_layer
+from processes.compliance import http as compliance_http
 
 _load_lock = threading.Lock()
 
@@ -78,11 +82,17 @@ def create_app(settings: Settings | None = None,
     policy = AccessPolicy.from_config(settings.gateway, layers, list(processes.values()))
     pool = ConnectionPool(settings.database_url, min_size=1, max_size=8, open=True,
                           kwargs={"application_name": "onemap-gateway", "autocommit": True})
+    atexit.register(pool.close)  # else its threads hold a stopping worker for 5 s each
     ogc_apps = {audience: load_pygeoapi(settings, audience) for audience in AUDIENCES}
-    health_checks = checks if checks is not None else default_checks(settings, pool, ogc_apps) + csw_checks(settings)
+    maps = MapServices.load(settings, layers)
+    health_checks = checks if checks is not None else (default_checks(settings, pool, ogc_apps)
+                                                       + map_checks(settings, maps.apps)
+                                                       + csw_checks(settings)
+                                                       + [HealthCheck("compliance-rules", compliance_http.health)])
 
     app = Flask("onemap.gateway", static_folder=None)
     app.config["onemap.pool"] = pool
+    app.register_blueprint(compliance_http.blueprint(settings, frozenset(processes["compliance-check"].roles)))
     app.config["MAX_CONTENT_LENGTH"] = int(settings.gateway["limits"]["upload_max_mb"]) * 1024 * 1024
 
     def authenticate() -> Principal | Problem:
@@ -106,6 +116,7 @@ def create_app(settings: Settings | None = None,
         if isinstance(result, Problem):
             return problem_response(result)
         g.principal = result
+        CURRENT_PRINCIPAL.set(result)
         return None
 
     @app.after_request
@@ -113,7 +124,10 @@ def create_app(settings: Settings | None = None,
         # 全过程留痕: every state-changing request, whatever its outcome.
         if request.method not in ("GET", "HEAD", "OPTIONS") or g.get("audit"):
             principal: Principal = g.get("principal", ANONYMOUS)
-            body = request.get_data(cache=True) or b""
+            try:
+                body = request.get_data(cache=True) or b""
+            except RequestEntityTooLarge:
+                body = b""  # refused unread (413): nothing to hash
             with pool.connection() as conn:
                 conn.execute(
                     "INSERT INTO ops.audit (actor, role, action, target, status, input_sha256, detail) "
@@ -166,6 +180,29 @@ def create_app(settings: Settings | None = None,
             return forward(target, "/ogc", f"/processes/{upload.group(1)}/execution", body=body)
         return forward(target, "/ogc", sub_path)
 
+    @app.route("/mapproxy", defaults={"path": ""}, methods=["GET", "HEAD"])
+    @app.route("/mapproxy/<path:path>", methods=["GET", "HEAD"])
+    def mapproxy(path: str) -> Response:
+        principal: Principal = g.principal
+        for name in maps.names("/" + path, request.args):
+            problem = policy.check_layer(name, principal, maps.sensitivity)
+            if problem is not None:
+                return problem_response(problem)
+        problem = check_parameters(request.args)
+        if problem is not None:
+            return problem_response(problem)
+        return forward(maps.apps[policy.audience(principal)], "/mapproxy", "/" + path,
+                       rewrite_error=bilingual_exception)
+
+    @app.get("/styles/<style_id>.<fmt>")
+    def style(style_id: str, fmt: str) -> Response:
+        layer = style_layer(style_id, layers)
+        problem = policy.check_layer(layer.id, g.principal)
+        if problem is not None:
+            return problem_response(problem)
+        body, media_type = style_document(style_id, fmt, layer, settings.base_url)
+        return Response(body, content_type=f"{media_type}; charset=utf-8")
+
     register_csw(app, settings, policy)
     return app
 
@@ -213,14 +250,19 @@ _LANDING_HTML = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
 </ul></html>"""
 
 
+ErrorRewrite = Callable[[int, str, bytes], "tuple[int, bytes] | None"]
+
+
 def forward(target: Callable[..., Iterable[bytes]], mount: str, sub_path: str,
-            body: bytes | None = None) -> Response:
+            body: bytes | None = None, rewrite_error: ErrorRewrite | None = None) -> Response:
     """Run a mounted WSGI application for this request (with `body` as a JSON
     request body instead of the client's, when given); make its errors
-    bilingual."""
+    bilingual: by `rewrite_error` (status, content type, body -> status, body,
+    or None) when given and it applies, else as bilingual JSON."""
     environ = dict(request.environ)
     environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + mount
     environ["PATH_INFO"] = sub_path
+    environ["onemap.principal"] = g.get("principal")  # who runs a process (onemap.ogc.jobs)
     if body is not None:
         environ["CONTENT_TYPE"] = "application/json"
     else:
@@ -234,6 +276,11 @@ def forward(target: Callable[..., Iterable[bytes]], mount: str, sub_path: str,
         body = b"".join(app_iter)
         if hasattr(app_iter, "close"):
             app_iter.close()
+        rewritten = rewrite_error(code, content_type, body) if rewrite_error else None
+        if rewritten is not None:
+            code, body = rewritten
+            headers.remove("Content-Length")
+            return Response(body, status=code, headers=list(headers))
         try:
             data = json.loads(body) if "json" in content_type else {"description": body.decode().strip()}
             body = json.dumps(bilingual(code, data), ensure_ascii=False).encode("utf-8")

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 from psycopg_pool import ConnectionPool
+from werkzeug.test import Client
 
 from onemap.settings import Settings
 
@@ -41,9 +42,9 @@ def _database(pool: ConnectionPool) -> Callable[[], str]:
     return check
 
 
-def _wsgi(app: Flask, path: str) -> Callable[[], str]:
+def _wsgi(app: Callable[..., Any], path: str) -> Callable[[], str]:
     def check() -> str:
-        response = app.test_client().get(path, headers={"Accept": "application/json"})
+        response = Client(app).get(path, headers={"Accept": "application/json"})
         if response.status_code != 200:
             raise RuntimeError(f"GET {path} -> HTTP {response.status_code}")
         return f"GET {path} -> 200"
@@ -53,4 +54,20 @@ def _wsgi(app: Flask, path: str) -> Callable[[], str]:
 def default_checks(settings: Settings, pool: ConnectionPool, ogc_apps: dict[str, Flask]) -> list[HealthCheck]:
     checks = [HealthCheck("postgis", _database(pool))]
     checks += [HealthCheck(f"pygeoapi-{aud}", _wsgi(app, "/conformance?f=json")) for aud, app in ogc_apps.items()]
+    return checks
+
+
+def _mapserver(settings: Settings) -> Callable[[], str]:
+    def check() -> str:
+        from onemap.maps.mapfile import check_mapfile
+
+        return check_mapfile(settings)
+    return check
+
+
+def map_checks(settings: Settings, map_apps: dict[str, Any]) -> list[HealthCheck]:
+    """MapServer can read the mapfile; each MapProxy answers its WMS capabilities."""
+    checks = [HealthCheck("mapserver", _mapserver(settings))]
+    checks += [HealthCheck(f"mapproxy-{aud}", _wsgi(app, "/service?SERVICE=WMS&REQUEST=GetCapabilities"))
+               for aud, app in map_apps.items()]
     return checks

@@ -17,6 +17,7 @@ import yaml
 from catalogue.config import AUDIENCE_FILTERS, REPOSITORY_SCHEMA
 from onemap.registry import Layer, ProcessEntry
 from onemap.settings import Settings
+from onemap.styles.documents import style_links
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 SERVED_CRS = [
@@ -49,7 +50,8 @@ def _i18n(text: Any) -> dict[str, Any]:
             "en": text["en"] if isinstance(text, dict) else text.en}
 
 
-def collection(layer: Layer, conn: dict[str, Any], extent: dict[str, Any]) -> dict[str, Any]:
+def collection(layer: Layer, conn: dict[str, Any], extent: dict[str, Any],
+               links: list[dict[str, Any]] = ()) -> dict[str, Any]:
     """One pygeoapi resource for one registry layer: features and vector tiles."""
     data = {**conn, "search_path": [layer.schema, "public"]}
     common = {"data": data, "id_field": "id", "table": layer.table_name, "geom_field": "geom",
@@ -60,7 +62,7 @@ def collection(layer: Layer, conn: dict[str, Any], extent: dict[str, Any]) -> di
         "title": _i18n(layer.title),
         "description": _i18n(layer.description),
         "keywords": keywords,
-        "links": [],
+        "links": list(links),
         "extents": extent,
         "providers": [
             {
@@ -135,12 +137,12 @@ def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
                 "on_exceed": "error",
             },
             # The HTML pages' map: our own service, the machine has no internet.
-            "map": {"url": f"{settings.base_url}/mapproxy/tiles/1.0.0/one_map/webmercator/{{z}}/{{x}}/{{y}}.png",
+            "map": {"url": f"{settings.base_url}/mapproxy/wmts/one_map/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png",
                     "attribution": "益阳市自然资源和规划局 / Yiyang Bureau of Natural Resources and Planning"},
             "manager": {
-                "name": "PostgreSQL",
+                "name": "onemap.ogc.jobs.OneMapJobManager",
                 "connection": {**conn, "search_path": ["jobs"]},
-                "output_dir": None,
+                "output_dir": None,  # results in the jobs table (onemap.ogc.jobs)
             },
         },
         "logging": {"level": "ERROR"},
@@ -169,10 +171,12 @@ def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
             },
         },
         "resources": {
-            **{layer.id: collection(layer, conn, extents[layer.id]) for layer in visible},
+            **{layer.id: collection(layer, conn, extents[layer.id], style_links(layer, settings.base_url))
+               for layer in visible},
             # Processes are listed for every audience (the e-government system
             # reads the public configuration); the gateway checks who executes.
-            **{p.id: {"type": "process", "processor": {"name": p.plugin}} for p in processes},
+            **{p.id: {"type": "process", "processor": {"name": p.plugin},
+                      "allow_internal_requests": p.allow_internal_callbacks} for p in processes},
             RECORDS_COLLECTION: records_collection(conn, audience, settings.base_url, extents),
         },
     }

@@ -32,10 +32,12 @@ import pygeofilter.values
 import pyproj
 from geoalchemy2.functions import ST_Intersects, ST_MakeEnvelope
 from pygeoapi.crs import CrsTransformSpec
+from pygeoapi.models.provider.base import TileMatrixSetEnum
 from pygeoapi.provider.base import ProviderInvalidQueryError, ProviderItemNotFoundError
 from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.sql import PostgreSQLProvider
-from sqlalchemy import and_, func, or_, select
+from pygeoapi.provider.tile import ProviderTileNotFoundError
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 STORAGE_SRID = 4490
@@ -208,19 +210,27 @@ class OneMapFeatureProvider(PostgreSQLProvider):
 
 
 class OneMapTileProvider(MVTPostgreSQLProvider):
-    """Mapbox vector tiles from PostGIS (ST_AsMVT); versioned plan layers show
-    the plan in force."""
+    """Mapbox vector tiles (WebMercatorQuad) from PostGIS in one SQL
+    statement: the tile envelope is transformed once and the GiST index
+    selects the rows (pygeoapi's own query transforms per row); rows in the
+    256-unit buffer are included, as ST_AsMVTGeom clips them. Versioned plan
+    layers show the plan in force."""
 
     def __init__(self, provider_def: dict) -> None:
         super().__init__(provider_def)
-        if provider_def.get("versioned"):
-            # pygeoapi builds the tile query from self.table_model; a filtered
-            # alias keeps its SQL and adds the validity condition.
-            model = self.table_model
-            current = select(model).where(model.valid_to.is_(None)).subquery(self.table)
-            self.table_model = _SubqueryModel(current)
-            self._fields = {}
-            self.get_fields()
+        self.versioned = bool(provider_def.get("versioned", False))
+        schema = self.db_search_path[0]
+        columns = ", ".join(f'"{name}"' for name in self.get_fields())
+        current = " AND valid_to IS NULL" if self.versioned else ""
+        self._sql = text(
+            "WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env, "
+            "ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 256.0 / 4096), 4490) AS geo) "
+            f"SELECT ST_AsMVT(t, :layer) FROM (SELECT ST_AsMVTGeom(ST_Transform(geom, 3857), b.env, 4096, 256) AS geom, "
+            f'{columns} FROM "{schema}"."{self.table}", b WHERE geom && b.geo AND ST_Intersects(geom, b.geo){current}) t '
+            "WHERE t.geom IS NOT NULL")
+
+    def get_tiling_schemes(self) -> list:
+        return [TileMatrixSetEnum.WEBMERCATORQUAD.value]
 
     def get_tiles(self, layer: str = "default", tileset: str | None = None, z: Any = None,
                   y: Any = None, x: Any = None, format_: str | None = None) -> bytes | None:
@@ -232,14 +242,8 @@ class OneMapTileProvider(MVTPostgreSQLProvider):
             z, y, x = int(z), int(y), int(x)
         except (TypeError, ValueError):
             raise ProviderInvalidQueryError(user_msg="Tile matrix, row and column must be integers") from None
-        return super().get_tiles(layer, tileset, z, y, x, format_)
-
-
-class _SubqueryModel:
-    """Attribute access to the columns of a subquery, as on a mapped model."""
-
-    def __init__(self, subquery: Any) -> None:
-        self.__table__ = subquery
-        for column in subquery.c:
-            setattr(self, column.name, column)
-
+        if not (0 <= z <= 24 and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
+            raise ProviderTileNotFoundError
+        with Session(self._engine) as session:
+            tile = session.execute(self._sql, {"z": z, "x": x, "y": y, "layer": self.get_layer()}).scalar()
+        return bytes(tile) or None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 
@@ -89,18 +88,11 @@ def test_gdal_reads_a_public_layer(ogc_url, db):
     assert "ydyhdm" in out and "Multi Polygon" in out
 
 
-def test_gdal_reads_an_internal_layer_with_a_token_and_features_in_4546(ogc_url, tokens):
+def test_gdal_reads_an_internal_layer_with_a_token(ogc_url, tokens, db):
+    # (GDAL 3.6 of Debian 12 has no CRS open option for OAPIF; the crs tests above use OWSLib)
     out = _ogrinfo(ogc_url, "STBHHX", tokens["staff"])
-    assert "hxmc" in out
-    env = {**os.environ, "GDAL_HTTP_HEADERS": f"Authorization: Bearer {tokens['staff']}"}
-    result = subprocess.run(
-        ["ogr2ogr", "-f", "GeoJSON", "/vsistdout/", f"OAPIF:{ogc_url}", "XZQ", "-oo", "CRS=EPSG:4546",
-         "-limit", "1"], capture_output=True, text=True, env=env, timeout=120)
-    assert result.returncode == 0, result.stderr
-    feature = json.loads(result.stdout)["features"][0]
-    x, y = feature["geometry"]["coordinates"][0][0][0]
-    # GDAL writes GeoJSON easting, northing: a projected metre grid around CM 111E
-    assert 200_000 < x < 800_000 and 3_000_000 < y < 3_400_000
+    expected = db.execute("SELECT count(*) FROM plan.stbhhx WHERE valid_to IS NULL").fetchone()[0]
+    assert "hxmc" in out and f"Feature Count: {expected}" in out
 
 
 def test_gdal_without_token_cannot_open_an_internal_layer(ogc_url):

@@ -1,0 +1,84 @@
+"""Benchmark: the raster maps at /mapproxy.
+
+1. Seeding rate: `onemap tiles seed` (MapProxy's seeder, MapServer rendering
+   from PostGIS) of GHYDYH on WebMercatorQuad, every tile re-rendered, in
+   tiles/s.
+2. WMTS throughput for cached tiles: GetTile (REST) of the seeded tiles
+   through the gateway from 8 concurrent clients, against reading the same
+   tile files straight from disk from 8 threads (the limit).
+
+    .venv/bin/python bench/maps.py            # against the `make up` stack
+
+Environment: BENCH_REQUESTS (default 2000), BENCH_LEVELS (default 10-13).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import sys
+
+import requests
+from common import HEADER, env_int, run_load, stack_settings
+
+from onemap import db
+from onemap.maps.seed import parse_levels, seed, tile_dir
+from onemap.registry import load_layers
+
+LAYER = "GHYDYH"
+GRID = "WebMercatorQuad"
+N_REQUESTS = env_int("BENCH_REQUESTS", 2000)
+CONCURRENCY = 8
+
+
+def main() -> None:
+    settings = stack_settings()
+    base = f"http://{settings.host}:{settings.port}"
+    layers = load_layers(settings.config_dir / "layers.yaml")
+    levels = parse_levels(os.environ.get("BENCH_LEVELS", "10-13"))
+
+    print(f"== seeding {LAYER} {GRID} levels {levels[0]}-{levels[1]} (every tile re-rendered, 2 workers)")
+    report = seed(settings, layers, LAYER, levels, db.layer_extents(settings.database_url, layers),
+                  [GRID], concurrency=2, refresh=True, out=io.StringIO())
+    print(f"seeded {report.tiles} tiles in {report.seconds:.1f} s: {report.rate:.1f} tiles/s")
+
+    directory = tile_dir(settings, f"{LAYER}_cache", GRID) / str(levels[1])
+    files = sorted(directory.rglob("*.png"))
+    if not files:
+        sys.exit(f"no tiles under {directory}")
+    tiles = [(levels[1], int(f.parent.name), int(f.stem), f) for f in files]
+    rng = random.Random(1)
+    tasks = [rng.choice(tiles) for _ in range(N_REQUESTS)]
+
+    # correctness first: the gateway serves the very files
+    with requests.Session() as http:
+        for z, x, y, path in tiles[:20]:
+            body = http.get(f"{base}/mapproxy/wmts/{LAYER}/{GRID}/{z}/{x}/{y}.png", timeout=60).content
+            assert body == path.read_bytes(), f"{z}/{x}/{y}: gateway tile differs from the cached file"
+
+    def gateway(session: requests.Session, task: tuple) -> None:
+        z, x, y, _ = task
+        r = session.get(f"{base}/mapproxy/wmts/{LAYER}/{GRID}/{z}/{x}/{y}.png", timeout=60)
+        if r.status_code != 200 or not r.content.startswith(b"\x89PNG"):
+            raise RuntimeError(f"HTTP {r.status_code}")
+
+    def disk(_state: object, task: tuple) -> None:
+        with open(task[3], "rb") as f:
+            f.read()
+
+    print(f"\n== {len(tasks)} GetTile requests of {len(files)} cached level-{levels[1]} tiles, "
+          f"{CONCURRENCY} clients")
+    print(HEADER)
+    via_gateway = run_load("WMTS REST via gateway (MapProxy)", tasks, gateway, requests.Session, CONCURRENCY)
+    print(via_gateway.row())
+    from_disk = run_load("same files read from disk (limit)", tasks, disk, object, CONCURRENCY)
+    print(from_disk.row())
+    print(f"\nratio gateway / disk: {via_gateway.rps / from_disk.rps:.3f} of the requests/s, "
+          f"p50 {via_gateway.pct(50) / from_disk.pct(50):.0f} x the latency")
+    print(f"seeding: {report.rate:.1f} tiles/s ({report.tiles} tiles, {report.seconds:.1f} s); "
+          f"serving cached: {via_gateway.rps:.0f} tiles/s = {via_gateway.rps / max(report.rate, 1e-9):.0f} x seeding")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""The OGC API Processes job manager: pygeoapi's PostgreSQL manager,
+completed where One Map needs it.
+
+* Results are kept in the job table's `output` column (pygeoapi 0.24 creates
+  the column but writes results to files only): jobs and their results live
+  in PostgreSQL and survive a restart of the gateway, on any replica.
+* A process may report progress (`context["progress"](percent, message)`)
+  and learns who runs it (`context["principal"]`), taken from the request in
+  the request's thread.
+* Errors keep their meaning: input errors of a synchronous execution come
+  back as 4xx with the bilingual message and leave no job behind; an
+  asynchronous job that fails is `failed` with the reason as its message, and
+  the failedUri receives the reason.
+* Subscriber callbacks (successUri, inProgressUri, failedUri) are retried and
+  never fail a job that succeeded.
+* The job list pages in SQL and does not load results.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from multiprocessing import dummy
+from typing import Any
+
+import flask
+import requests
+from pygeoapi.process.base import (
+    BaseProcessor,
+    JobNotFoundError,
+    JobResultNotFoundError,
+    ProcessorExecuteError,
+)
+from pygeoapi.process.manager.postgresql import PostgreSQLManager
+from pygeoapi.util import (
+    JobStatus,
+    RequestedResponse,
+    Subscriber,
+    get_current_datetime,
+    is_request_allowed,
+)
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from onemap.errors import OneMapError, Problem
+
+LOGGER = logging.getLogger(__name__)
+CALLBACK_TRIES = 3
+
+
+def problem_of(exc: Exception) -> Problem:
+    """What a failed execution tells its caller."""
+    if isinstance(exc, OneMapError):
+        return exc.problem
+    if isinstance(exc, ProcessorExecuteError):
+        return Problem(int(exc.http_status_code), exc.ogc_exception_code, "处理服务执行失败", exc.message)
+    return Problem(500, "NoApplicableCode", f"处理服务内部错误（{exc.__class__.__name__}）",
+                   f"Internal error of the process ({exc.__class__.__name__}: {exc})")
+
+
+class ProblemError(ProcessorExecuteError):
+    """A Problem raised through pygeoapi: its description carries the
+    Problem as JSON, which the gateway turns back into the bilingual body."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(user_msg=problem.to_json().decode("utf-8"))
+        self.http_status_code = problem.status
+        self.ogc_exception_code = problem.code
+
+
+class OneMapJobManager(PostgreSQLManager):
+    def __init__(self, manager_def: dict) -> None:
+        super().__init__(manager_def)
+        self._listed = [c for c in self.table_model.c if c.name != "output"]
+
+    # --- the request's context, handed to the processor ------------------
+    def get_processor(self, process_id: str) -> BaseProcessor:
+        processor = super().get_processor(process_id)
+        context: dict[str, Any] = {"principal": None}
+        if flask.has_request_context():
+            context["principal"] = flask.request.environ.get("onemap.principal")
+        processor.context = context
+        return processor
+
+    # --- execution --------------------------------------------------------
+    def _execute_handler_async(self, p: BaseProcessor, job_id: str, data_dict: dict,
+                               requested_outputs: dict | None = None, subscriber: Subscriber | None = None,
+                               requested_response: str | None = RequestedResponse.raw.value
+                               ) -> tuple[str, None, JobStatus]:
+        args = (p, job_id, data_dict, requested_outputs, subscriber, requested_response, True)
+        dummy.Process(target=self._run, args=args).start()
+        return "application/json", None, JobStatus.accepted
+
+    def _execute_handler_sync(self, p: BaseProcessor, job_id: str, data_dict: dict,
+                              requested_outputs: dict | None = None, subscriber: Subscriber | None = None,
+                              requested_response: str | None = RequestedResponse.raw.value
+                              ) -> tuple[str, Any, JobStatus]:
+        return self._run(p, job_id, data_dict, requested_outputs, subscriber, requested_response, False)
+
+    def _run(self, p: BaseProcessor, job_id: str, data_dict: dict, requested_outputs: dict | None,
+             subscriber: Subscriber | None, requested_response: str | None,
+             background: bool) -> tuple[str, Any, JobStatus]:
+        def progress(percent: int, message: str) -> None:
+            if background:  # a synchronous caller waits for the end: no one reads progress
+                self.update_job(job_id, {"status": JobStatus.running.value, "progress": int(percent),
+                                         "message": message, "updated": get_current_datetime()})
+
+        context = getattr(p, "context", {})
+        context["progress"] = progress
+        progress(10, "运行中 / running")
+        if subscriber and subscriber.in_progress_uri:
+            self._callback(p, subscriber.in_progress_uri, self._status_info(job_id))
+        try:
+            extra = {"outputs": requested_outputs} if p.supports_outputs else {}
+            mimetype, outputs = p.execute(data_dict, **extra)
+        except Exception as exc:  # every failure is reported: to the caller, the job, the failedUri
+            problem = problem_of(exc)
+            if problem.status >= 500:
+                LOGGER.exception("process %s failed", p.metadata.get("id"))
+            if not background and problem.status < 500:
+                self.delete_job(job_id)  # bad input: the caller is told now, nothing is kept
+                raise ProblemError(problem) from exc
+            self.update_job(job_id, {"status": JobStatus.failed.value, "finished": get_current_datetime(),
+                                     "updated": get_current_datetime(), "mimetype": "application/json",
+                                     "message": f"{problem.zh} / {problem.en}"})
+            if subscriber and subscriber.failed_uri:
+                self._callback(p, subscriber.failed_uri,
+                               {"type": problem.code, **problem.as_dict(), "http_status": problem.status,
+                                "jobID": job_id, "status": JobStatus.failed.value})
+            if not background:
+                raise ProblemError(problem) from exc
+            return "application/json", problem.as_dict(), JobStatus.failed
+        if requested_response == RequestedResponse.document.value:
+            outputs = {"outputs": [outputs]}
+        body = outputs if isinstance(outputs, bytes) else (
+            outputs.encode("utf-8") if isinstance(outputs, str) else json.dumps(outputs, ensure_ascii=False).encode())
+        self.update_job(job_id, {"status": JobStatus.successful.value, "finished": get_current_datetime(),
+                                 "updated": get_current_datetime(), "mimetype": mimetype, "output": body,
+                                 "message": "完成 / job complete", "progress": 100})
+        if subscriber and subscriber.success_uri:
+            document = outputs if isinstance(outputs, dict | list) else self._status_info(job_id)
+            self._callback(p, subscriber.success_uri, document)
+        return mimetype, outputs, JobStatus.successful
+
+    def _status_info(self, job_id: str) -> dict[str, Any]:
+        job = self.get_job(job_id)
+        return {"jobID": job_id, "processID": job["process_id"], "status": job["status"],
+                "message": job["message"], "progress": job["progress"]}
+
+    def _callback(self, p: BaseProcessor, url: str, payload: Any) -> None:
+        """POST to a subscriber; a receiver that is down is retried, then
+        logged: the job's own outcome stands either way."""
+        if not is_request_allowed(url, p.allow_internal_requests):
+            LOGGER.error("callback URL not allowed: %s", url)
+            return
+        for attempt in range(CALLBACK_TRIES):
+            try:
+                response = requests.post(url, json=payload, timeout=10, allow_redirects=False)
+                if response.status_code < 500:
+                    return
+            except requests.RequestException as exc:
+                LOGGER.warning("callback %s failed: %s", url, exc)
+            time.sleep(0.5 * 2 ** attempt)
+        LOGGER.error("callback %s failed %d times", url, CALLBACK_TRIES)
+
+    # --- reading jobs: results from the table, lists paged in SQL -----------
+    def get_jobs(self, status: JobStatus | None = None, limit: int | None = None,
+                 offset: int | None = None) -> dict:
+        with Session(self._engine) as session:
+            query = select(*self._listed)
+            count = select(func.count()).select_from(self.table_model)
+            if status is not None:
+                query = query.where(self.c.status == status.value)
+                count = count.where(self.c.status == status.value)
+            query = query.order_by(self.c.created.desc()).offset(offset or 0)
+            if limit:
+                query = query.limit(limit)
+            jobs = [row._asdict() for row in session.execute(query)]
+            return {"jobs": jobs, "numberMatched": session.execute(count).scalar_one()}
+
+    def get_job(self, job_id: str) -> dict:
+        with Session(self._engine) as session:
+            row = session.execute(select(*self._listed).where(self.c.identifier == job_id)).first()
+        if row is None:
+            raise JobNotFoundError()
+        return row._asdict()
+
+    def get_job_result(self, job_id: str) -> tuple[Any, ...]:
+        with Session(self._engine) as session:
+            row = session.execute(select(self.c.status, self.c.mimetype, self.c.output)
+                                  .where(self.c.identifier == job_id)).first()
+        if row is None:
+            raise JobNotFoundError()
+        if row.status != JobStatus.successful.value:
+            return (None,)
+        if row.output is None:
+            raise JobResultNotFoundError()
+        if row.mimetype in (None, "application/json"):
+            return row.mimetype, json.loads(row.output)
+        return row.mimetype, bytes(row.output)
+
+
+def fail_interrupted(database_url: str) -> int:
+    """Jobs left `accepted` or `running` by a gateway that stopped: their
+    threads are gone, so they are failed with the reason (run at start-up,
+    before any worker runs jobs)."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('jobs.jobs')").fetchone()[0] is None:
+            return 0
+        return conn.execute(
+            "UPDATE jobs.jobs SET status = 'failed', finished = now() AT TIME ZONE 'UTC', "
+            "updated = now() AT TIME ZONE 'UTC', message = %s WHERE status IN ('accepted', 'running')",
+            ("网关重启，任务中断，请重新提交 / interrupted by a restart of the gateway: submit it again",)).rowcount

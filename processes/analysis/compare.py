@@ -1,0 +1,124 @@
+"""对比分析 layer comparison: what changed between two plan versions of a
+layer (features matched by their key, e.g. BSM: added, removed, changed in
+class or shape), or between two layers (e.g. current land use DLTB and
+planned land use GHYDYH); with the area change by land-use class and by
+admin unit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+
+from onemap.db import connect
+from processes.analysis.areas import (
+    EVERYWHERE,
+    Region,
+    area_rows,
+    bad,
+    class_column,
+    polygon_layer,
+    totals,
+    with_units,
+)
+from processes.analysis.statistics import class_names, feature_query
+
+SHAPE_TOLERANCE_M2 = 1.0   # a shape changed when it differs by more than this
+LISTED = 1000              # changed features listed with their geometry
+
+
+def _diff(conn: Any, layer_id: str, a: str, b: str, digits: int) -> tuple[dict[str, Any], sql.Composable,
+                                                                         list[Any], sql.Composable, list[Any]]:
+    """Added, removed and changed features of a layer between versions a
+    and b; and the queries of the features that differ on each side."""
+    layer = polygon_layer(layer_id)
+    if not layer.versioned:
+        raise bad("layer", f"图层 {layer_id} 没有版本", f"Layer {layer_id} has no versions")
+    for version in (a, b):
+        if not conn.execute("SELECT 1 FROM plan.plan_version WHERE plan_version = %s", (version,)).fetchone():
+            raise bad("version", f"规划版本 {version} 不存在", f"No plan version {version}", 404)
+    key = sql.Identifier(layer.key_fields[0])
+    code = class_column(conn, layer)
+    code_sql = sql.Identifier(code) if code else sql.Literal(layer.id)
+    table = sql.Identifier(layer.schema, layer.table_name)
+    conn.execute(sql.SQL("""
+        CREATE TEMP TABLE diff ON COMMIT DROP AS
+        SELECT coalesce(x.{key}, y.{key}) AS key, x.id AS id_a, y.id AS id_b,
+               x.{code} AS code_a, y.{code} AS code_b,
+               CASE WHEN x.id IS NULL THEN 'added' WHEN y.id IS NULL THEN 'removed'
+                    WHEN x.{code} IS DISTINCT FROM y.{code} THEN 'class'
+                    WHEN NOT ST_OrderingEquals(x.geom, y.geom)
+                         AND ST_Area(ST_SymDifference(x.geom, y.geom)::geography) > {tol} THEN 'shape'
+               END AS change
+        FROM (SELECT * FROM {t} WHERE plan_version = %s) x
+        FULL JOIN (SELECT * FROM {t} WHERE plan_version = %s) y ON x.{key} = y.{key}""").format(
+        key=key, code=code_sql, t=table, tol=sql.Literal(SHAPE_TOLERANCE_M2)), (a, b))
+    counts = dict(conn.execute("SELECT change, count(*) FROM diff WHERE change IS NOT NULL GROUP BY 1").fetchall())
+    listed = conn.execute(sql.SQL("""
+        SELECT d.key, d.change, d.code_a, d.code_b, d.id_a, d.id_b,
+               ST_AsGeoJSON(coalesce(y.geom, x.geom), 8)::json
+        FROM diff d LEFT JOIN {t} x ON x.id = d.id_a LEFT JOIN {t} y ON y.id = d.id_b
+        WHERE d.change IS NOT NULL ORDER BY d.change, d.key LIMIT %s""").format(t=table), (LISTED,)).fetchall()
+    side = sql.SQL("SELECT t.id, left(t.{code}, {d}) AS code, t.geom FROM {t} t JOIN diff d ON d.{id} = t.id "
+                   "WHERE d.change IS NOT NULL")
+    a_query = side.format(code=code_sql, d=sql.Literal(digits), t=table, id=sql.Identifier("id_a"))
+    b_query = side.format(code=code_sql, d=sql.Literal(digits), t=table, id=sql.Identifier("id_b"))
+    changes = {
+        "added": counts.get("added", 0), "removed": counts.get("removed", 0),
+        "changed": counts.get("class", 0) + counts.get("shape", 0),
+        "changed_class": counts.get("class", 0), "changed_shape": counts.get("shape", 0),
+        "features": [{"key": k, "change": c, "code_from": ca, "code_to": cb, "id_from": ia, "id_to": ib,
+                      "geometry": g} for k, c, ca, cb, ia, ib, g in listed],
+        "truncated": sum(counts.values()) > LISTED,
+    }
+    return changes, a_query, [], b_query, []
+
+
+def layer_compare(database_url: str, layer: str = "GHYDYH", from_version: str | None = None,
+                  to_version: str | None = None, from_layer: str | None = None, to_layer: str | None = None,
+                  region: Region = EVERYWHERE, level: str = "乡", digits: int = 4) -> dict[str, Any]:
+    """Versions: `layer` between from_version and to_version. Layers:
+    from_layer against to_layer (each as in force)."""
+    with connect(database_url) as conn, conn.transaction():
+        if from_layer or to_layer:
+            if not (from_layer and to_layer):
+                raise bad("to_layer", "比较两个图层需要 from_layer 和 to_layer",
+                          "Comparing two layers needs from_layer and to_layer")
+            changes = None
+            a_query, a_params = feature_query(conn, from_layer, digits=digits)
+            b_query, b_params = feature_query(conn, to_layer, digits=digits)
+            subject = {"from_layer": from_layer, "to_layer": to_layer}
+        else:
+            if not (from_version and to_version):
+                raise bad("to_version", "比较两个版本需要 from_version 和 to_version",
+                          "Comparing two versions needs from_version and to_version")
+            changes, a_query, a_params, b_query, b_params = _diff(conn, layer, from_version, to_version, digits)
+            subject = {"layer": layer, "from_version": from_version, "to_version": to_version}
+        rows_a = area_rows(conn, a_query, a_params, region, level)
+        rows_b = area_rows(conn, b_query, b_params, region, level)
+    names = class_names()
+    delta: dict[tuple[str, str], dict[str, Any]] = {}
+    for sign, rows in ((-1, rows_a), (1, rows_b)):
+        for r in rows:
+            entry = delta.setdefault((r["code"], r["xzqdm"]), {"code": r["code"], "xzqdm": r["xzqdm"],
+                                                               "xzqmc": r["xzqmc"], "from_m2": 0.0, "to_m2": 0.0})
+            entry["to_m2" if sign > 0 else "from_m2"] += r["area_m2"]
+    by_class_a, by_class_b = totals(rows_a, "code"), totals(rows_b, "code")
+    by_unit_a, by_unit_b = totals(rows_a, "xzqdm"), totals(rows_b, "xzqdm")
+    unit_names = {r["xzqdm"]: r["xzqmc"] for r in (*rows_a, *rows_b)}
+
+    def change(code_or_unit: str, a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+        return {"from_m2": round(a.get(code_or_unit, 0.0), 2), "to_m2": round(b.get(code_or_unit, 0.0), 2),
+                "change_m2": round(b.get(code_or_unit, 0.0) - a.get(code_or_unit, 0.0), 2),
+                "change_ha": round((b.get(code_or_unit, 0.0) - a.get(code_or_unit, 0.0)) / 10_000, 4)}
+
+    return {
+        **subject, "level": level, "changes": changes,
+        "by_class": [{"code": c, "name": names.get(c, ""), **change(c, by_class_a, by_class_b)}
+                     for c in sorted({*by_class_a, *by_class_b})],
+        "by_unit": [{"xzqdm": u, "xzqmc": unit_names[u], **change(u, by_unit_a, by_unit_b)}
+                    for u in sorted({*by_unit_a, *by_unit_b})],
+        "by_class_and_unit": [with_units({**e, "area_m2": e["to_m2"] - e["from_m2"]}, names)
+                              for e in sorted(delta.values(), key=lambda e: (e["code"], e["xzqdm"]))
+                              if abs(e["to_m2"] - e["from_m2"]) > 0.005],
+    }

@@ -1,0 +1,83 @@
+"""查询统计 area statistics: areas of a layer (a plan version of it, or the
+state at a time) by land-use class and admin unit, inside an admin unit or
+a drawn boundary."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from psycopg import sql
+
+from onemap.db import connect
+from processes.analysis.areas import (
+    EVERYWHERE,
+    Region,
+    area_rows,
+    bad,
+    class_column,
+    polygon_layer,
+    totals,
+    with_units,
+)
+from processes.qc.spec import default_edition
+
+
+def version_filter(layer: Any, version: str | None, at: dt.datetime | None) -> tuple[sql.Composable, list[Any]]:
+    """Which features of a layer: a plan version, the state at a time, or
+    (default) the plan in force; layers without versions: all."""
+    if not layer.versioned:
+        if version or at:
+            raise bad("version", f"图层 {layer.id} 没有版本", f"Layer {layer.id} has no versions")
+        return sql.SQL("TRUE"), []
+    if version:
+        return sql.SQL("plan_version = %s"), [version]
+    if at:
+        return sql.SQL("valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)"), [at, at]
+    return sql.SQL("valid_to IS NULL"), []
+
+
+def class_names() -> dict[str, str]:
+    return default_edition().domains["landuse"].names
+
+
+def feature_query(conn: Any, layer_id: str, version: str | None = None, at: dt.datetime | None = None,
+                  digits: int = 4) -> tuple[sql.Composable, list[Any]]:
+    """id, code (the class code cut to `digits`; the layer id for layers
+    without classes), geom of the chosen features."""
+    layer = polygon_layer(layer_id)
+    if version and not conn.execute("SELECT 1 FROM plan.plan_version WHERE plan_version = %s",
+                                    (version,)).fetchone():
+        raise bad("version", f"规划版本 {version} 不存在", f"No plan version {version}", 404)
+    where, params = version_filter(layer, version, at)
+    column = class_column(conn, layer)
+    code = (sql.SQL("left({c}, {d})").format(c=sql.Identifier(column), d=sql.Literal(digits)) if column
+            else sql.Literal(layer.id))
+    return sql.SQL("SELECT id, {code} AS code, geom FROM {t} WHERE {where}").format(
+        code=code, t=sql.Identifier(layer.schema, layer.table_name), where=where), params
+
+
+def area_statistics(database_url: str, layer: str = "GHYDYH", version: str | None = None,
+                    at: dt.datetime | None = None, region: Region = EVERYWHERE, level: str = "乡",
+                    digits: int = 4) -> dict[str, Any]:
+    if digits not in (2, 4):
+        raise bad("class_level", "分类级别应为 1（两位代码）或 2（四位代码）",
+                  "The class level must be 1 (2-digit codes) or 2 (4-digit codes)")
+    with connect(database_url) as conn:
+        features, params = feature_query(conn, layer, version, at, digits)
+        rows = area_rows(conn, features, params, region, level)
+    names = class_names()
+    by_class = totals(rows, "code")
+    by_unit = totals(rows, "xzqdm")
+    unit_names = {r["xzqdm"]: r["xzqmc"] for r in rows}
+    total = sum(by_class.values())
+    return {
+        "layer": layer, "version": version, "datetime": at.isoformat() if at else None,
+        "region": {"xzqdm": region.xzqdm, "boundary": region.boundary}, "level": level,
+        "rows": [with_units(r, names) for r in rows],
+        "by_class": [with_units({"code": c, "area_m2": a, "share": round(a / total, 6) if total else 0}, names)
+                     for c, a in sorted(by_class.items())],
+        "by_unit": [with_units({"xzqdm": u, "xzqmc": unit_names[u], "area_m2": a}, {})
+                    for u, a in sorted(by_unit.items())],
+        "total": with_units({"area_m2": total}, {}),
+    }

@@ -1,0 +1,127 @@
+"""Export the plan (the version in force, or any version) as a plan package
+in the form the specification describes: GeoPackage or a zip of
+shapefiles, in EPSG:4490 or one of the other accepted systems. With the
+admin divisions (XZQ) and the indicators (GHZB) computed from the layers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from onemap.db import connect
+from processes.qc.spec import Spec, default_edition
+
+# Package layer -> (SQL select list from the table, table, versioned).
+# Columns are named as the specification names the fields.
+LAYER_SQL: dict[str, tuple[str, str, bool]] = {
+    "XZQ": ('xzqdm AS "XZQDM", xzqmc AS "XZQMC", round(mj::numeric, 2)::float8 AS "MJ"', "base.xzq", False),
+    "GHYDYH": ('bsm AS "BSM", ydyhdm AS "YDYHDM", ydyhmc AS "YDYHMC", xzqdm AS "XZQDM", '
+               'round(mj::numeric, 2)::float8 AS "MJ"', "plan.ghydyh", True),
+    "STBHHX": ('hxbh AS "HXBH", hxmc AS "HXMC", xzqdm AS "XZQDM", round(mj::numeric, 2)::float8 AS "MJ"',
+               "plan.stbhhx", True),
+    "YJJBNT": ('bhtbbh AS "BHTBBH", dlbm AS "DLBM", xzqdm AS "XZQDM", round(mj::numeric, 2)::float8 AS "MJ"',
+               "plan.yjjbnt", True),
+    "CZKFBJ": ('bjbh AS "BJBH", bjmc AS "BJMC", xzqdm AS "XZQDM", round(mj::numeric, 2)::float8 AS "MJ"',
+               "plan.czkfbj", True),
+    "LSWHBHX": ('bhxbh AS "BHXBH", bhxmc AS "BHXMC", bhlx AS "BHLX", xzqdm AS "XZQDM", '
+                'round(mj::numeric, 2)::float8 AS "MJ"', "plan.lswhbhx", True),
+}
+
+# Indicators exported for the city and each county-level unit, all 约束性.
+INDICATOR_UNIT = "公顷"
+
+
+def _pg_source(database_url: str) -> tuple[str, dict[str, str]]:
+    url = urlparse(database_url)
+    dsn = (f"PG:dbname='{url.path.lstrip('/')}' host='{url.hostname or 'localhost'}' "
+           f"port='{url.port or 5432}' user='{unquote(url.username or '')}'")
+    return dsn, {**os.environ, "PGPASSWORD": unquote(url.password or "")}
+
+
+def _version_filter(version: str | None) -> str:
+    return "plan_version = %(version)s" if version else "valid_to IS NULL"
+
+
+def indicator_rows(database_url: str, spec: Spec, version: str | None = None) -> list[dict[str, object]]:
+    """GHZB rows computed from the plan tables: each indicator of the
+    specification for the city and its county-level units, in hectares."""
+    tables = {name: LAYER_SQL[name][1] for name in LAYER_SQL}
+    rows = []
+    with connect(database_url) as conn:
+        units = conn.execute("SELECT xzqdm FROM base.xzq WHERE xzqjb IN ('市', '县') ORDER BY xzqdm").fetchall()
+        for (xzqdm,) in units:
+            for k, indicator in enumerate(spec.indicators, start=1):
+                where = "TRUE"
+                if indicator.where_field:
+                    where = " OR ".join(f"{indicator.where_field.lower()} LIKE '{p}%%'"
+                                        for p in indicator.where_prefix)
+                area = conn.execute(f"""
+                    SELECT coalesce(sum(CASE WHEN ST_CoveredBy(f.geom, u.geom) THEN ST_Area(f.geom::geography)
+                                    ELSE ST_Area(ST_Intersection(f.geom, u.geom)::geography) END), 0)
+                    FROM base.xzq u JOIN {tables[indicator.layer]} f ON f.geom && u.geom
+                    WHERE u.xzqdm = %(unit)s AND ({where}) AND ({_version_filter(version)})
+                      AND ST_Intersects(f.geom, u.geom)""", {"unit": xzqdm, "version": version}).fetchone()[0]
+                rows.append({"ZBBH": f"{xzqdm}ZB{k:02d}", "ZBMC": indicator.zbmc,
+                             "ZBZ": round(area / spec.units[INDICATOR_UNIT], 4), "DW": INDICATOR_UNIT,
+                             "ZBLX": "约束性", "XZQDM": xzqdm})
+    return rows
+
+
+def export_package(database_url: str, out: Path, version: str | None = None, epsg: int = 4490,
+                   fmt: str = "gpkg", spec: Spec | None = None) -> Path:
+    """Write the plan as a package file (`fmt` gpkg or shp-zip) and return its path."""
+    spec = spec or default_edition()
+    if epsg not in spec.accepted_crs:
+        raise ValueError(f"坐标系应为 / the coordinate system must be one of {spec.accepted_crs}")
+    dsn, env = _pg_source(database_url)
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="onemap-export-") as tmp:
+        target = Path(tmp) / ("package.gpkg" if fmt == "gpkg" else "shp")
+        if fmt != "gpkg":
+            target.mkdir()
+        for name, (columns, table, versioned) in LAYER_SQL.items():
+            where = ""
+            if versioned:
+                where = (f" WHERE plan_version = '{version.replace(chr(39), '')}'" if version
+                         else " WHERE valid_to IS NULL")
+            query = f"SELECT id AS fid, {columns}, geom FROM {table}{where} ORDER BY id"
+            _ogr2ogr(dsn, env, target, fmt, name, ["-sql", query, "-t_srs", f"EPSG:{epsg}",
+                                                   "-nlt", "MULTIPOLYGON"])
+        _write_indicators(dsn, env, target, fmt, indicator_rows(database_url, spec, version))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "gpkg":
+            shutil.move(target, out)
+        else:
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+                for path in sorted(target.iterdir()):
+                    archive.write(path, path.name)
+    return out
+
+
+def _ogr2ogr(dsn: str, env: dict[str, str], target: Path, fmt: str, name: str, extra: list[str]) -> None:
+    driver = ["-f", "GPKG"] if fmt == "gpkg" else ["-f", "ESRI Shapefile", "-lco", "ENCODING=UTF-8"]
+    cmd = ["ogr2ogr", *driver, str(target), dsn, "-nln", name, *extra]
+    if fmt == "gpkg" and target.exists():
+        cmd.append("-update")
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"ogr2ogr {name}: {result.stderr.strip()}")
+
+
+def _write_indicators(dsn: str, env: dict[str, str], target: Path, fmt: str,
+                      rows: list[dict[str, object]]) -> None:
+    """GHZB, a table without geometry, typed as the specification says."""
+    def text(value: object) -> str:
+        return "'" + str(value).replace("'", "''") + "'"
+
+    values = ", ".join(f"({text(r['ZBBH'])}, {text(r['ZBMC'])}, {float(r['ZBZ'])!r}, {text(r['DW'])}, "
+                       f"{text(r['ZBLX'])}, {text(r['XZQDM'])})" for r in rows)
+    query = ('SELECT "ZBBH"::varchar(32), "ZBMC"::varchar(64), "ZBZ"::float8, "DW"::varchar(16), '
+             '"ZBLX"::varchar(8), "XZQDM"::varchar(12) FROM (VALUES ' + values +
+             ') AS t("ZBBH", "ZBMC", "ZBZ", "DW", "ZBLX", "XZQDM")')
+    _ogr2ogr(dsn, env, target, fmt, "GHZB", ["-sql", query])

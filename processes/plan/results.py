@@ -1,0 +1,300 @@
+"""Submissions, checks and publishing (成果提交、质检、发布), and the history
+of plan versions. Every submission, check and publish is recorded with who
+and when (plan.submission, plan.qc_run, plan.plan_version, ops.audit).
+
+A publish loads a clean submission into the plan tables in ONE transaction:
+the new version's features are inserted, the version in force is closed
+(valid_to = the new valid_from) for every plan layer, layers the package
+does not carry are carried forward into the new version, so every version
+is a complete plan. Killed half-way, nothing of it remains.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from psycopg import sql
+
+from onemap.auth import Principal
+from onemap.db import connect
+from onemap.errors import OneMapError, Problem
+from onemap.registry import Layer, load_layers
+from onemap.settings import ROOT, Settings, load_yaml
+from processes.qc.package import open_package
+from processes.qc.report import error_layer, html_to_pdf, report_html
+from processes.qc.run import Progress, QcResult, _quiet, choose_edition, run_qc, sha256_file
+from processes.qc.staging import Staging
+
+LOG = logging.getLogger(__name__)
+PUBLISH_LOCK = 5_000_501  # pg advisory lock: one publish at a time
+META_COLUMNS = ("id", "plan_version", "valid_from", "valid_to", "geom")
+
+
+def apply_schema(database_url: str) -> None:
+    ddl = resources.files("processes.plan").joinpath("schema.sql").read_text(encoding="utf-8")
+    with connect(database_url) as conn:
+        conn.execute(ddl)
+
+
+def audit(conn: Any, principal: Principal, action: str, target: str, status: int,
+          input_sha256: str | None, detail: dict[str, Any], output: bytes | None = None) -> None:
+    conn.execute(
+        "INSERT INTO ops.audit (actor, role, action, target, status, input_sha256, output_sha256, detail) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (principal.name, principal.role, action, target, status, input_sha256,
+         hashlib.sha256(output).hexdigest() if output is not None else None,
+         json.dumps(detail, ensure_ascii=False)))
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    run_id: int
+    result: QcResult
+    report_html: str
+    report_pdf: bytes
+    error_gpkg: bytes
+
+
+def check_package(database_url: str, package_file: Path, principal: Principal, edition: str | None = None,
+                  submission_id: int | None = None, progress: Progress = _quiet) -> CheckRecord:
+    """Run plan-qc on a package and record the run (plan.qc_run, ops.audit)."""
+    result = run_qc(database_url, package_file, edition=edition, progress=progress)
+    progress(96, "生成报告 / writing the report")
+    page = report_html(result)
+    pdf = html_to_pdf(page)
+    gpkg_path = package_file.with_name(package_file.stem + "-errors.gpkg")
+    gpkg = error_layer(result, gpkg_path).read_bytes()
+    summary = result.summary()
+    with connect(database_url) as conn:
+        run_id = conn.execute(
+            "INSERT INTO plan.qc_run (submission_id, package_name, package_sha256, edition, passed, errors, "
+            "warnings, summary, report_pdf, error_layer, checked_by, checked_role) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (submission_id, result.package_name, result.package_sha256, result.spec.edition, result.passed,
+             result.errors, result.warnings, json.dumps(summary, ensure_ascii=False), pdf, gpkg,
+             principal.name, principal.role)).fetchone()[0]
+        audit(conn, principal, "plan-qc", f"qc_run/{run_id}", 200, result.package_sha256,
+              {"passed": result.passed, "errors": result.errors, "warnings": result.warnings,
+               "edition": result.spec.edition}, output=json.dumps(summary).encode())
+    return CheckRecord(run_id, result, page, pdf, gpkg)
+
+
+def submit(database_url: str, package_file: Path, title: str, principal: Principal,
+           edition: str | None = None, settings: Settings | None = None,
+           progress: Progress = _quiet) -> tuple[int, CheckRecord]:
+    """成果提交: keep the package, check it, record both. Returns the
+    submission id and the check."""
+    _need_role(principal, "提交成果", "submit a plan package")
+    settings = settings or Settings.from_env()
+    record = check_package(database_url, package_file, principal, edition=edition, progress=progress)
+    sha = record.result.package_sha256
+    store = settings.var_dir / "submissions"
+    store.mkdir(parents=True, exist_ok=True)
+    kept = store / f"{sha}{package_file.suffix.lower() or '.gpkg'}"
+    shutil.copyfile(package_file, kept)
+    with connect(database_url) as conn:
+        sid = conn.execute(
+            "INSERT INTO plan.submission (title, package_name, package_sha256, package_path, edition, passed, "
+            "submitted_by, submitted_role) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (title, package_file.name, sha, str(kept), record.result.spec.edition, record.result.passed,
+             principal.name, principal.role)).fetchone()[0]
+        conn.execute("UPDATE plan.qc_run SET submission_id = %s WHERE id = %s", (sid, record.run_id))
+        audit(conn, principal, "plan-submit", f"submission/{sid}", 200, sha,
+              {"title": title, "passed": record.result.passed, "qc_run": record.run_id})
+    return sid, record
+
+
+def _need_role(principal: Principal, zh: str, en: str) -> None:
+    if principal.role not in ("staff", "admin"):
+        raise OneMapError(Problem(403, "Forbidden", f"{zh}需要 staff 或 admin 角色",
+                                  f"Only staff and admin may {en}", field="Authorization"))
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    plan_version: str
+    title: str
+    valid_from: dt.datetime
+    previous: str | None
+    layers: dict[str, int]          # registry layer id -> features in the new version
+    submission_id: int
+
+
+def _bad(zh: str, en: str, field: str, status: int = 400) -> OneMapError:
+    return OneMapError(Problem(status, "InvalidParameterValue" if status == 400 else "Conflict", zh, en,
+                               field=field))
+
+
+def publish(database_url: str, submission_id: int, plan_version: str, valid_from: dt.datetime,
+            principal: Principal, title: str | None = None, progress: Progress = _quiet) -> PublishedVersion:
+    """成果发布: a submission that passed its check becomes the plan in force."""
+    _need_role(principal, "发布成果", "publish a plan version")
+    if valid_from.tzinfo is None:
+        raise _bad("valid_from 必须带时区", "valid_from must carry a time zone", "valid_from")
+    with connect(database_url) as conn:
+        row = conn.execute("SELECT title, package_path, package_sha256, edition, passed, published_as "
+                           "FROM plan.submission WHERE id = %s", (submission_id,)).fetchone()
+    if row is None:
+        raise _bad(f"提交记录 {submission_id} 不存在", f"No submission {submission_id}", "submission", 404)
+    sub_title, path, sha, edition, passed, published_as = row
+    if not passed:
+        raise _bad(f"提交 {submission_id} 未通过质检，不能发布", f"Submission {submission_id} failed its check: "
+                   "it cannot be published", "submission", 409)
+    if published_as:
+        raise _bad(f"提交 {submission_id} 已发布为 {published_as}", f"Submission {submission_id} is already "
+                   f"published as {published_as}", "submission", 409)
+    package_file = Path(path)
+    if not package_file.is_file() or sha256_file(package_file) != sha:
+        raise _bad("提交的数据包文件已丢失或被改动", "The submitted package file is gone or changed",
+                   "submission", 409)
+    registry = {layer.id: layer for layer in load_layers() if layer.versioned}
+    staging = Staging.create(database_url)
+    try:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="onemap-publish-") as tmp:
+            package = open_package(package_file, Path(tmp))
+            spec = choose_edition(package, edition)
+            staging.load(package, spec, lambda m: progress(20, m))
+            progress(60, "写入规划版本 / writing the plan version")
+            result = _publish_transaction(staging, spec, registry, submission_id, plan_version,
+                                          title or sub_title, valid_from, principal)
+    finally:
+        staging.drop()
+    _run_hooks(database_url, result)
+    return result
+
+
+def _publish_transaction(staging: Staging, spec: Any, registry: dict[str, Layer], submission_id: int,
+                         plan_version: str, title: str, valid_from: dt.datetime,
+                         principal: Principal) -> PublishedVersion:
+    with connect(staging.database_url) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (PUBLISH_LOCK,))
+        if conn.execute("SELECT 1 FROM plan.plan_version WHERE plan_version = %s", (plan_version,)).fetchone():
+            raise _bad(f"规划版本 {plan_version} 已存在", f"Plan version {plan_version} exists already",
+                       "plan_version", 409)
+        current = conn.execute("SELECT plan_version, valid_from FROM plan.plan_version WHERE valid_to IS NULL "
+                               "ORDER BY valid_from DESC LIMIT 1").fetchone()
+        if current and valid_from <= current[1]:
+            raise _bad(f"生效时间应晚于现行版本 {current[0]} 的生效时间 {current[1].isoformat()}",
+                       f"valid_from must be after {current[1].isoformat()}, when {current[0]} took effect",
+                       "valid_from")
+        conn.execute("INSERT INTO plan.plan_version (plan_version, title, valid_from, published_by, submission_id) "
+                     "VALUES (%s, %s, %s, %s, %s)", (plan_version, title, valid_from, principal.name, submission_id))
+        counts = {}
+        by_target = {la.spec.publish: la for la in staging.layers.values() if la.spec and la.spec.publish}
+        for layer_id, layer in registry.items():
+            table = sql.Identifier(layer.schema, layer.table_name)
+            staged = by_target.get(layer_id)
+            if staged is not None:
+                counts[layer_id] = _insert_from_staging(conn, staging, staged, layer, plan_version, valid_from)
+            else:  # carried forward: the new version is a whole plan
+                counts[layer_id] = conn.execute(sql.SQL("""
+                    INSERT INTO {t} SELECT * FROM (
+                        SELECT (SELECT coalesce(max(id), 0) FROM {t}) + row_number() OVER (ORDER BY id) AS id,
+                               {cols}, %s, %s, NULL::timestamptz, geom
+                        FROM {t} WHERE valid_to IS NULL) s""").format(
+                    t=table, cols=sql.SQL(", ").join(sql.Identifier(c) for c in _data_columns(conn, layer))),
+                    (plan_version, valid_from)).rowcount
+            conn.execute(sql.SQL("UPDATE {t} SET valid_to = %s WHERE valid_to IS NULL AND plan_version <> %s").format(
+                t=table), (valid_from, plan_version))
+        conn.execute("UPDATE plan.plan_version SET valid_to = %s WHERE valid_to IS NULL AND plan_version <> %s",
+                     (valid_from, plan_version))
+        conn.execute("UPDATE plan.submission SET published_as = %s WHERE id = %s", (plan_version, submission_id))
+        audit(conn, principal, "plan-publish", f"plan_version/{plan_version}", 200, None,
+              {"submission": submission_id, "valid_from": valid_from.isoformat(), "layers": counts,
+               "previous": current[0] if current else None})
+    return PublishedVersion(plan_version, title, valid_from, current[0] if current else None, counts,
+                            submission_id)
+
+
+def _data_columns(conn: Any, layer: Layer) -> list[str]:
+    rows = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                        "AND table_name = %s ORDER BY ordinal_position",
+                        (layer.schema, layer.table_name)).fetchall()
+    return [r[0] for r in rows if r[0] not in META_COLUMNS]
+
+
+def _insert_from_staging(conn: Any, staging: Staging, staged: Any, layer: Layer, plan_version: str,
+                         valid_from: dt.datetime) -> int:
+    """The package layer's features into the plan table, columns matched
+    by name; `bsm` and `xzqdm` made up when the package has none."""
+    columns = _data_columns(conn, layer)
+    values = []
+    for column in columns:
+        source = staged.columns.get(column.upper())
+        if source is not None:
+            values.append(sql.SQL("btrim(t.{c}::text)").format(c=sql.Identifier(source.name))
+                          if column != "mj" else sql.SQL("t.{c}::float8").format(c=sql.Identifier(source.name)))
+        elif column == "xzqdm":  # the township the feature lies in
+            values.append(sql.SQL(
+                "coalesce((SELECT x.xzqdm FROM base.xzq x WHERE x.xzqjb = '乡' AND "
+                "ST_Intersects(x.geom, ST_PointOnSurface(t.geom)) LIMIT 1), "
+                "(SELECT xzqdm FROM base.xzq WHERE xzqjb = '市' LIMIT 1))"))
+        elif column == "bsm":
+            values.append(sql.SQL("{v} || '-' || t.fid").format(v=sql.Literal(plan_version)))
+        else:
+            values.append(sql.SQL("''"))
+    return conn.execute(sql.SQL("""
+        INSERT INTO {target} (id, {cols}, plan_version, valid_from, valid_to, geom)
+        SELECT (SELECT coalesce(max(id), 0) FROM {target}) + row_number() OVER (ORDER BY t.fid),
+               {values}, %s, %s, NULL, ST_Multi(ST_CollectionExtract(t.geom, 3))
+        FROM {source} t""").format(
+        target=sql.Identifier(layer.schema, layer.table_name),
+        cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+        values=sql.SQL(", ").join(values), source=staging.ident(staged.table)),
+        (plan_version, valid_from)).rowcount
+
+
+def publish_hooks(path: Path = ROOT / "config" / "plan.yaml") -> list[str]:
+    return load_yaml(path)["publish"].get("hooks") or []
+
+
+def _run_hooks(database_url: str, version: PublishedVersion,
+               hooks: list[str] | None = None) -> list[str]:
+    """Call the configured after-publish hooks (catalogue records, ...). A
+    hook whose module is not installed is skipped; one that fails is logged:
+    the publish has committed and stands."""
+    ran = []
+    for hook in publish_hooks() if hooks is None else hooks:
+        module_name, _, function = hook.partition(":")
+        try:
+            target: Callable[[str, PublishedVersion], Any] = getattr(importlib.import_module(module_name), function)
+        except (ImportError, AttributeError):
+            LOG.warning("publish hook %s is not installed: skipped", hook)
+            continue
+        try:
+            target(database_url, version)
+            ran.append(hook)
+        except Exception:  # the publish stands whatever a hook does
+            LOG.exception("publish hook %s failed", hook)
+    return ran
+
+
+def history(database_url: str) -> list[dict[str, Any]]:
+    """规划版本历史: every version with its validity, who published it and
+    its features per layer."""
+    registry = [layer for layer in load_layers() if layer.versioned]
+    with connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT v.plan_version, v.title, v.valid_from, v.valid_to, v.published_at, v.published_by, "
+            "v.submission_id FROM plan.plan_version v ORDER BY v.valid_from").fetchall()
+        counts: dict[str, dict[str, int]] = {}
+        for layer in registry:
+            for version, n in conn.execute(sql.SQL("SELECT plan_version, count(*) FROM {} GROUP BY 1").format(
+                    sql.Identifier(layer.schema, layer.table_name))):
+                counts.setdefault(version, {})[layer.id] = n
+    return [{"plan_version": r[0], "title": r[1], "valid_from": r[2].isoformat(),
+             "valid_to": r[3].isoformat() if r[3] else None, "in_force": r[3] is None,
+             "published_at": r[4].isoformat(), "published_by": r[5], "submission_id": r[6],
+             "features": counts.get(r[0], {})} for r in rows]

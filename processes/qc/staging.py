@@ -1,0 +1,196 @@
+"""A package loaded into a staging schema of its own (qc_<hex>), where the
+checks run as SQL with GiST indexes. The schema is dropped when the check
+ends, whatever the outcome; schemas left by a killed run are swept.
+
+Per polygon layer three tables:
+  l<i>      the attributes as delivered (GDAL's ogr2ogr, COPY), plus geom
+  l<i>__g   fid, geom, kind (polygon | null | empty | other), ok
+            (polygonal and valid), area (ellipsoidal m², ok features only)
+  l<i>__s   the polygons (invalid ones as ST_MakeValid repairs them) cut
+            into pieces of at most 256 vertices (ST_Subdivide), GiST
+            indexed: the topology checks join these, so joins between big
+            polygons (control lines) and small ones stay cheap
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
+
+import psycopg
+from psycopg import sql
+
+from onemap.db import connect
+from processes.qc.package import Package, SourceLayer, problem
+from processes.qc.spec import LayerSpec, Spec
+
+SUBDIVIDE_VERTICES = 256
+STAGING_PREFIX = "qc_"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str            # column name in PostgreSQL
+    pg_type: str         # data type as information_schema says it
+    length: int | None   # declared character length
+
+
+@dataclass(frozen=True)
+class StagedLayer:
+    name: str                    # layer name (upper case)
+    spec: LayerSpec | None       # None: a layer the specification does not know
+    source: SourceLayer
+    table: str                   # l<i> in the staging schema
+    columns: dict[str, Column]   # by upper-case field name
+    spatial: bool
+
+    @property
+    def geom_table(self) -> str:
+        return self.table + "__g"
+
+    @property
+    def pieces_table(self) -> str:
+        return self.table + "__s"
+
+    @property
+    def polygonal(self) -> bool:
+        return self.spatial and (self.spec is None or self.spec.polygonal)
+
+
+class Staging:
+    """The staging schema of one check run: create with `Staging.create`,
+    always `drop()` (the runner does it in `finally`)."""
+
+    def __init__(self, database_url: str, schema: str) -> None:
+        self.database_url = database_url
+        self.schema = schema
+        self.conn = connect(database_url, autocommit=True)
+        self.conn.execute("SET client_min_messages = warning")  # ST_IsValid's NOTICEs
+        self.layers: dict[str, StagedLayer] = {}
+
+    @classmethod
+    def create(cls, database_url: str) -> Staging:
+        schema = STAGING_PREFIX + secrets.token_hex(6)
+        sweep(database_url)
+        staging = cls(database_url, schema)
+        # The schema's comment names this backend: a sweep knows the schema
+        # is abandoned when that backend is gone. One statement, one
+        # transaction: no sweep sees the schema without its comment.
+        staging.conn.execute(sql.SQL("CREATE SCHEMA {s}; COMMENT ON SCHEMA {s} IS {c}").format(
+            s=sql.Identifier(schema), c=sql.Literal(f"plan-qc staging, backend {staging.backend_pid()}")))
+        return staging
+
+    def backend_pid(self) -> int:
+        return self.conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+    def ident(self, table: str) -> sql.Composed:
+        return sql.Identifier(self.schema, table)
+
+    def drop(self) -> None:
+        try:
+            self.conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
+        finally:
+            self.conn.close()
+
+    # --- loading -------------------------------------------------------------
+    def load(self, package: Package, spec: Spec, progress: Callable[[str], None]) -> None:
+        for i, source in enumerate(package.layers, start=1):
+            progress(f"载入图层 {source.name} / loading layer {source.name} ({source.features})")
+            table = f"l{i}"
+            spatial = source.geometry_type is not None
+            self._ogr2ogr(source, table, spatial, spec)
+            layer = StagedLayer(name=source.name, spec=spec.layer(source.name), source=source,
+                                table=table, columns=self._columns(table), spatial=spatial)
+            self.layers[layer.name] = layer
+            if layer.polygonal:
+                progress(f"几何预处理 {source.name} / preparing geometries of {source.name}")
+                self._prepare_geometry(layer)
+
+    def _ogr2ogr(self, source: SourceLayer, table: str, spatial: bool, spec: Spec) -> None:
+        url = urlparse(self.database_url)
+        dsn = (f"PG:dbname='{url.path.lstrip('/')}' host='{url.hostname or 'localhost'}' "
+               f"port='{url.port or 5432}' user='{unquote(url.username or '')}' "
+               f"active_schema='{self.schema}'")
+        cmd = ["ogr2ogr", "-f", "PostgreSQL", dsn, str(source.path), source.layer, "-nln", table,
+               "-lco", f"SCHEMA={self.schema}", "-lco", "FID=fid", "-lco", "GEOMETRY_NAME=geom",
+               "-lco", "SPATIAL_INDEX=NONE", "-lco", "UNLOGGED=ON", "-lco", "LAUNDER=YES",
+               "-preserve_fid", "-gt", "65536", "--config", "PG_USE_COPY", "YES"]
+        for option in source.open_options:
+            cmd += ["-oo", option]
+        if spatial:
+            cmd += ["-nlt", "GEOMETRY", "-dim", "XY", "-t_srs", f"EPSG:{spec.storage_srid}"]
+        env = {**os.environ, "PGPASSWORD": unquote(url.password or ""), "PGCLIENTENCODING": "UTF8"}
+        result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if result.returncode != 0:
+            raise problem(400, "InvalidParameterValue",
+                          f"图层 {source.name} 无法读取：{result.stderr.strip()[-300:]}",
+                          f"Layer {source.name} cannot be read: {result.stderr.strip()[-300:]}",
+                          field=source.name)
+
+    def _columns(self, table: str) -> dict[str, Column]:
+        rows = self.conn.execute(
+            "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s AND column_name NOT IN ('fid', 'geom')",
+            (self.schema, table)).fetchall()
+        return {name.upper(): Column(name, pg_type, length) for name, pg_type, length in rows}
+
+    def _prepare_geometry(self, layer: StagedLayer) -> None:
+        g, s, raw = self.ident(layer.geom_table), self.ident(layer.pieces_table), self.ident(layer.table)
+        self.conn.execute(sql.SQL("""
+            CREATE UNLOGGED TABLE {g} AS
+            SELECT fid, geom, kind, ok, area
+            FROM (SELECT fid, geom, kind, kind = 'polygon' AND ST_IsValid(geom) AS ok
+                  FROM (SELECT fid, geom,
+                               CASE WHEN geom IS NULL THEN 'null'
+                                    WHEN ST_IsEmpty(geom) THEN 'empty'
+                                    WHEN ST_GeometryType(geom) IN ('ST_Polygon', 'ST_MultiPolygon')
+                                         THEN 'polygon'
+                                    ELSE 'other' END AS kind
+                        FROM {raw}) k) v,
+                 LATERAL (SELECT CASE WHEN ok THEN ST_Area(geom::geography) END AS area) a""").format(
+            g=g, raw=raw))
+        self.conn.execute(sql.SQL("ALTER TABLE {g} ADD PRIMARY KEY (fid)").format(g=g))
+        # Topology sees invalid polygons as ST_MakeValid repairs them, so a
+        # bad ring is reported once (GEOM-INVALID), not again as a gap.
+        self.conn.execute(sql.SQL("""
+            CREATE UNLOGGED TABLE {s} AS
+            WITH usable AS (
+                SELECT fid, geom FROM {g} WHERE ok
+                UNION ALL
+                SELECT fid, ST_CollectionExtract(ST_MakeValid(geom), 3) FROM {g}
+                WHERE kind = 'polygon' AND NOT ok
+            )
+            SELECT fid, geom FROM usable WHERE ST_NPoints(geom) <= {n} AND NOT ST_IsEmpty(geom)
+            UNION ALL
+            SELECT fid, ST_Subdivide(geom, {n}) FROM usable WHERE ST_NPoints(geom) > {n}
+            """).format(s=s, g=g, n=sql.Literal(SUBDIVIDE_VERTICES)))
+        self.conn.execute(sql.SQL("CREATE INDEX ON {s} USING gist (geom)").format(s=s))
+        self.conn.execute(sql.SQL("CREATE INDEX ON {s} (fid)").format(s=s))
+        self.conn.execute(sql.SQL("ANALYZE {g}; ANALYZE {s}").format(g=g, s=s))
+
+
+def sweep(database_url: str) -> list[str]:
+    """Drop staging schemas whose run is gone (its backend no longer exists):
+    what a killed check left behind."""
+    dropped = []
+    with connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT n.nspname, obj_description(n.oid, 'pg_namespace') FROM pg_namespace n "
+            "WHERE n.nspname LIKE %s", (STAGING_PREFIX + "%",)).fetchall()
+        alive = {r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity").fetchall()}
+        for schema, comment in rows:
+            try:
+                pid = int((comment or "").rsplit(" ", 1)[-1])
+            except ValueError:
+                pid = None
+            if pid not in alive:
+                try:
+                    conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+                    dropped.append(schema)
+                except psycopg.Error:
+                    pass  # another sweep got there first
+    return dropped
