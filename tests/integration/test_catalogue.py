@@ -14,6 +14,8 @@ import yaml
 from lxml import etree
 from owslib.csw import CatalogueServiceWeb
 from owslib.fes import BBox, PropertyIsEqualTo, PropertyIsLike
+from owslib.wms import WebMapService
+from owslib.wmts import WebMapTileService
 
 from catalogue import service
 from catalogue.config import PycswInstance, write_config
@@ -143,9 +145,13 @@ def test_iso_records_parse_and_carry_the_online_resources(csw_url, base_url, dat
         if layer.versioned:
             begin = extents[layer.id]["temporal"]["begin"]
             assert datetime.fromisoformat(ident.temporalextent_start) == begin
-    # the online resources work: the OGC API collection of each public layer answers
-    url = csw.records[config.layer_identifier(layers[0])].distribution.online[0].url
-    assert requests.get(url, params={"f": "json"}, timeout=30).status_code == 200
+    # the online resources lead to the layer: the collection answers, the map services list it by name
+    online = {o.protocol: o for o in csw.records[config.layer_identifier(layers[0])].distribution.online}
+    assert requests.get(online["OGC:API-Features"].url, params={"f": "json"}, timeout=30).status_code == 200
+    wms = WebMapService(online["OGC:WMS"].url, version="1.3.0", timeout=60)
+    wmts = WebMapTileService(online["OGC:WMTS"].url, timeout=60)
+    for layer in (x for x in layers if x.is_public):
+        assert layer.id in wms.contents and layer.id in wmts.contents
 
 
 def test_an_internal_record_is_not_given_to_anonymous_or_egov(csw_url, tokens, config):
