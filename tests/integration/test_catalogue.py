@@ -14,6 +14,8 @@ import yaml
 from lxml import etree
 from owslib.csw import CatalogueServiceWeb
 from owslib.fes import BBox, PropertyIsEqualTo, PropertyIsLike
+from owslib.wms import WebMapService
+from owslib.wmts import WebMapTileService
 
 from catalogue import service
 from catalogue.config import PycswInstance, write_config
@@ -143,9 +145,13 @@ def test_iso_records_parse_and_carry_the_online_resources(csw_url, base_url, dat
         if layer.versioned:
             begin = extents[layer.id]["temporal"]["begin"]
             assert datetime.fromisoformat(ident.temporalextent_start) == begin
-    # the online resources work: the OGC API collection of each public layer answers
-    url = csw.records[config.layer_identifier(layers[0])].distribution.online[0].url
-    assert requests.get(url, params={"f": "json"}, timeout=30).status_code == 200
+    # the online resources lead to the layer: the collection answers, the map services list it by name
+    online = {o.protocol: o for o in csw.records[config.layer_identifier(layers[0])].distribution.online}
+    assert requests.get(online["OGC:API-Features"].url, params={"f": "json"}, timeout=30).status_code == 200
+    wms = WebMapService(online["OGC:WMS"].url, version="1.3.0", timeout=60)
+    wmts = WebMapTileService(online["OGC:WMTS"].url, timeout=60)
+    for layer in (x for x in layers if x.is_public):
+        assert layer.id in wms.contents and layer.id in wmts.contents
 
 
 def test_an_internal_record_is_not_given_to_anonymous_or_egov(csw_url, tokens, config):
@@ -352,13 +358,19 @@ def test_records_api_q_bbox_datetime(ogc_url, tokens, config, database_url, laye
                                                              f"{p}.dir.010801", f"{p}.layer.DZZHD"}
     assert f"{p}.layer.STBHHX" in records(ogc_url, tokens["staff"], q="红线")
     assert f"{p}.layer.STBHHX" not in records(ogc_url, q="红线")
-    west, south, east, north = onemap_db.layer_extents(database_url, layers)["XZQ"]["spatial"]["bbox"]
+    extents = onemap_db.layer_extents(database_url, layers)
+    west, south, east, north = extents["XZQ"]["spatial"]["bbox"]
     assert records(ogc_url, bbox=f"{west},{south},{east},{north}") == {
         f"{p}.layer.{x.id}" for x in layers if x.is_public}
     assert records(ogc_url, bbox="-40,10,-39,11") == set()
     versioned = {f"{p}.layer.{x.id}" for x in layers if x.versioned}
-    in_force = records(ogc_url, tokens["staff"], datetime=datetime.now(UTC).date().isoformat())
-    assert in_force == versioned  # plans in force today; layers without versions have no time
+    today = datetime.now(UTC).date()
+    in_force = {f"{p}.layer.{layer_id}" for layer_id, extent in extents.items() if "temporal" in extent
+                and extent["temporal"]["begin"].date() <= today
+                and (extent["temporal"]["end"] is None or extent["temporal"]["end"].date() >= today)}
+    assert in_force  # the demo city's plan is in force
+    # layers without versions have no time
+    assert records(ogc_url, tokens["staff"], datetime=today.isoformat()) == in_force
     assert records(ogc_url, tokens["staff"], datetime="1900-01-01/1901-01-01") == set()
     assert records(ogc_url, tokens["staff"], datetime="../1901-01-01") == set()
     assert records(ogc_url, datetime="2000-01-01/..") == versioned & {f"{p}.layer.{x.id}" for x in layers
