@@ -173,8 +173,8 @@ def main() -> None:
           f"throughput {json8.rps / raw8.rps:.2f}x of the raw statements at {CONCURRENCY} clients")
     print(f"ratio geopandas / JSON, p50: {gpd.pct(50) / json1.pct(50):.2f}x "
           f"(geopandas per boundary, layers already in memory)")
-    print(f"area agreement with geopandas (sum of GHYDYH overlaps, planar EPSG:4546 vs ellipsoidal): "
-          f"{peer['ghydyh_m2']:.0f} m² for all boundaries")
+    print(f"geopandas: planned-land (GHYDYH) overlap summed over all boundaries {peer['ghydyh_m2']:,.0f} m² "
+          f"(planar EPSG:4546)")
 
 
 if __name__ == "__main__":
