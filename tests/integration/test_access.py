@@ -34,6 +34,8 @@ def test_access_matrix(ogc_url, tokens, layers, db, role):
     for layer in layers:
         item_id = db.execute(f"SELECT min(id) FROM {layer.table}").fetchone()[0]
         for what, url in _urls(ogc_url, layer.id, item_id).items():
+            if item_id is None and what == "item":
+                continue  # an empty table (e.g. no check recorded yet) has no single item to ask for
             r = requests.get(url, headers=headers, timeout=120)
             want = _expected(role, layer.is_public)
             got = 200 if (what == "tiles" and r.status_code == 204) else r.status_code  # 204: an empty tile
