@@ -115,7 +115,7 @@ def test_async_job_lifecycle_with_callbacks_and_restart(http, ogc_url, tokens, b
     settings = Settings.from_env()
     http.close()  # no keep-alive connection holds a worker
     assert stack.stop_gateway(settings) and stack.gateway_pid(settings) is None
-    stack.start_gateway(settings, database_url, print)
+    stack.start_gateway(settings, database_url, print, timeout=300)  # cold start on a busy machine
     after = http.get(f"{location}/results", headers=auth(token), params={"f": "json"})
     assert after.status_code == 200 and after.json() == results.json()
 
