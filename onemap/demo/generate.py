@@ -26,6 +26,8 @@ import shapely
 from onemap.demo import geography as geo
 from onemap.demo.geometry import (
     CRUMB_KM2,
+    KM_PER_DEG_LAT,
+    KM_PER_DEG_LON,
     as_multipolygons,
     ellipsoidal_area,
     point_km,
@@ -192,9 +194,11 @@ def generate_city(scale: str = "small", seed: int = 1) -> DemoCity:
 def _lonlat(geoms: list[shapely.Geometry] | np.ndarray
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Local-frame shapes → valid MultiPolygons in lon/lat, their areas (m²,
-    two decimals) and the mask of shapes kept (a crumb can collapse in the
-    change of frame)."""
-    multi, keep = as_multipolygons(to_lonlat(np.asarray(geoms, dtype=object)))
+    two decimals) and the mask of shapes kept. Crumbs (parts under 1 m²,
+    which clipping cells to a piece leaves) go: a plan package must not
+    carry them (GEOM-SLIVER)."""
+    multi, keep = as_multipolygons(to_lonlat(np.asarray(geoms, dtype=object)),
+                                   CRUMB_KM2 / (KM_PER_DEG_LON * KM_PER_DEG_LAT))
     return multi, np.round(ellipsoidal_area(multi), 2), keep
 
 

@@ -309,16 +309,17 @@ def _overlaps(ctx: CheckContext, rule: Rule, a: StagedLayer, b: StagedLayer, sam
             SELECT a.fid AS fa, b.fid AS fb,
                    ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3) AS geom
             FROM {sa} a JOIN {sb} b ON a.geom && b.geom {order}
-            WHERE ST_Relate(a.geom, b.geom, {pattern})
+            WHERE {relate}(a.geom, b.geom, {pattern})
         ), merged AS (
             SELECT fa, fb, ST_Union(geom) AS geom FROM pairs GROUP BY fa, fb
         )
         SELECT {la}, fa::text, {lb}, fb::text,
-               jsonb_build_object('area', round(ST_Area(geom::geography)::numeric, 2)), geom
-        FROM merged WHERE ST_Area(geom::geography) > {min_area}""").format(
+               jsonb_build_object('area', round({m2}(geom)::numeric, 2)), geom
+        FROM merged WHERE {m2}(geom) > {min_area}""").format(
         sa=ctx.staging.ident(a.pieces_table), sb=ctx.staging.ident(b.pieces_table),
         order=sql.SQL("AND a.fid < b.fid") if same else sql.SQL(""),
-        pattern=sql.Literal(_INTERIORS_MEET), la=sql.Literal(a.name), lb=sql.Literal(b.name),
+        pattern=sql.Literal(_INTERIORS_MEET), relate=ctx.staging.ident("relate"),
+        la=sql.Literal(a.name), lb=sql.Literal(b.name), m2=ctx.staging.ident("planar_m2"),
         min_area=sql.Literal(ctx.tol("area_m2"))))
 
 
@@ -399,10 +400,10 @@ def outside(ctx: CheckContext, rule: Rule) -> None:
                 FROM candidates c
             )
             SELECT {layer}, fid::text, NULL, NULL,
-                   jsonb_build_object('area', round(ST_Area(geom::geography)::numeric, 2)), geom
-            FROM parts WHERE ST_Area(geom::geography) > {min_area}""").format(
+                   jsonb_build_object('area', round({m2}(geom)::numeric, 2)), geom
+            FROM parts WHERE {m2}(geom) > {min_area}""").format(
             c=cover, s=ctx.staging.ident(layer.pieces_table), g=ctx.staging.ident(layer.geom_table),
-            e=extent, layer=sql.Literal(layer.name),
+            e=extent, layer=sql.Literal(layer.name), m2=ctx.staging.ident("planar_m2"),
             screen=sql.Literal(min_area / 10), min_area=sql.Literal(min_area)))
 
 
@@ -437,11 +438,12 @@ def coverage_gap(ctx: CheckContext, rule: Rule) -> None:
             SELECT (ST_Dump(ST_Union(geom))).geom AS geom FROM holes
         )
         SELECT {layer}, NULL, NULL, NULL,
-               jsonb_build_object('area', round(ST_Area(geom::geography)::numeric, 2), 'unit', {unit}),
+               jsonb_build_object('area', round({m2}(geom)::numeric, 2), 'unit', {unit}),
                geom
-        FROM gaps WHERE ST_Area(geom::geography) > {min_area}""").format(
+        FROM gaps WHERE {m2}(geom) > {min_area}""").format(
         e=extent, c=cover, s=ctx.staging.ident(layer.pieces_table), layer=sql.Literal(layer.name),
-        unit=unit, screen=sql.Literal(min_area / 10), min_area=sql.Literal(min_area)))
+        unit=unit, screen=sql.Literal(min_area / 10), min_area=sql.Literal(min_area),
+        m2=ctx.staging.ident("planar_m2")))
 
 
 def on_class(ctx: CheckContext, rule: Rule) -> None:
@@ -462,15 +464,16 @@ def on_class(ctx: CheckContext, rule: Rule) -> None:
             SELECT a.fid AS fa, o.fid AS fb, o.code,
                    ST_CollectionExtract(ST_Intersection(a.geom, o.geom), 3) AS geom
             FROM {sa} a JOIN other o ON a.geom && o.geom
-            WHERE ST_Relate(a.geom, o.geom, {pattern})
+            WHERE {relate}(a.geom, o.geom, {pattern})
         ), merged AS (
             SELECT fa, fb, code, ST_Union(geom) AS geom FROM pairs GROUP BY fa, fb, code
         )
         SELECT {la}, fa::text, {lb}, fb::text,
-               jsonb_build_object('area', round(ST_Area(geom::geography)::numeric, 2), 'value', code), geom
-        FROM merged WHERE ST_Area(geom::geography) > {min_area}""").format(
+               jsonb_build_object('area', round({m2}(geom)::numeric, 2), 'value', code), geom
+        FROM merged WHERE {m2}(geom) > {min_area}""").format(
         c=sql.Identifier(col.name), sb=ctx.staging.ident(base.pieces_table), tb=ctx.staging.ident(base.table),
         allowed=allowed, sa=ctx.staging.ident(layer.pieces_table), pattern=sql.Literal(_INTERIORS_MEET),
+        relate=ctx.staging.ident("relate"), m2=ctx.staging.ident("planar_m2"),
         la=sql.Literal(layer.name), lb=sql.Literal(base.name), min_area=sql.Literal(ctx.tol("area_m2"))))
 
 
