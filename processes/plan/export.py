@@ -15,21 +15,23 @@ from urllib.parse import unquote, urlparse
 
 from onemap.db import connect
 from processes.qc.spec import Spec, default_edition
+from processes.qc.staging import transformed_polygons
 
 # Package layer -> (SQL select list from the table, table, versioned).
-# Columns are named as the specification names the fields.
+# Columns are named as the specification names the fields; areas are
+# numeric(20, 2) so a shapefile holds a whole city (a DBF Real is 24.15).
 LAYER_SQL: dict[str, tuple[str, str, bool]] = {
-    "XZQ": ('xzqdm AS "XZQDM", xzqmc AS "XZQMC", round(mj::numeric, 2)::float8 AS "MJ"', "base.xzq", False),
+    "XZQ": ('xzqdm AS "XZQDM", xzqmc AS "XZQMC", round(mj::numeric, 2)::numeric(20, 2) AS "MJ"', "base.xzq", False),
     "GHYDYH": ('bsm AS "BSM", ydyhdm AS "YDYHDM", ydyhmc AS "YDYHMC", xzqdm AS "XZQDM", '
-               'round(mj::numeric, 2)::float8 AS "MJ"', "plan.ghydyh", True),
-    "STBHHX": ('hxbh AS "HXBH", hxmc AS "HXMC", xzqdm AS "XZQDM", round(mj::numeric, 2)::float8 AS "MJ"',
+               'round(mj::numeric, 2)::numeric(20, 2) AS "MJ"', "plan.ghydyh", True),
+    "STBHHX": ('hxbh AS "HXBH", hxmc AS "HXMC", xzqdm AS "XZQDM", round(mj::numeric, 2)::numeric(20, 2) AS "MJ"',
                "plan.stbhhx", True),
-    "YJJBNT": ('bhtbbh AS "BHTBBH", dlbm AS "DLBM", xzqdm AS "XZQDM", round(mj::numeric, 2)::float8 AS "MJ"',
+    "YJJBNT": ('bhtbbh AS "BHTBBH", dlbm AS "DLBM", xzqdm AS "XZQDM", round(mj::numeric, 2)::numeric(20, 2) AS "MJ"',
                "plan.yjjbnt", True),
-    "CZKFBJ": ('bjbh AS "BJBH", bjmc AS "BJMC", xzqdm AS "XZQDM", round(mj::numeric, 2)::float8 AS "MJ"',
+    "CZKFBJ": ('bjbh AS "BJBH", bjmc AS "BJMC", xzqdm AS "XZQDM", round(mj::numeric, 2)::numeric(20, 2) AS "MJ"',
                "plan.czkfbj", True),
     "LSWHBHX": ('bhxbh AS "BHXBH", bhxmc AS "BHXMC", bhlx AS "BHLX", xzqdm AS "XZQDM", '
-                'round(mj::numeric, 2)::float8 AS "MJ"', "plan.lswhbhx", True),
+                'round(mj::numeric, 2)::numeric(20, 2) AS "MJ"', "plan.lswhbhx", True),
 }
 
 # Indicators exported for the city and each county-level unit, all 约束性.
@@ -89,9 +91,10 @@ def export_package(database_url: str, out: Path, version: str | None = None, eps
             if versioned:
                 where = (f" WHERE plan_version = '{version.replace(chr(39), '')}'" if version
                          else " WHERE valid_to IS NULL")
-            query = f"SELECT id AS fid, {columns}, geom FROM {table}{where} ORDER BY id"
-            _ogr2ogr(dsn, env, target, fmt, name, ["-sql", query, "-t_srs", f"EPSG:{epsg}",
-                                                   "-nlt", "MULTIPOLYGON"])
+            # Transformed here, not by ogr2ogr, to repair what a projection bends.
+            query = (f"SELECT id AS fid, {columns}, {transformed_polygons('geom', epsg)} AS geom "
+                     f"FROM {table}{where} ORDER BY id")
+            _ogr2ogr(dsn, env, target, fmt, name, ["-sql", query, "-nlt", "MULTIPOLYGON"])
         _write_indicators(dsn, env, target, fmt, indicator_rows(database_url, spec, version))
         out.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "gpkg":

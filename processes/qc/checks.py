@@ -239,8 +239,7 @@ def geometry_valid(ctx: CheckContext, rule: Rule) -> None:
     reasons = rule.params.get("reasons", {})
     for layer in ctx.polygon_layers():
         rows = ctx.staging.conn.execute(sql.SQL("""
-            SELECT fid, d.reason, ST_AsBinary(d.location)
-            FROM {g}, LATERAL ST_IsValidDetail(geom) d
+            SELECT fid, reason, ST_AsBinary(location) FROM {g}
             WHERE kind = 'polygon' AND NOT ok ORDER BY fid""").format(
             g=ctx.staging.ident(layer.geom_table))).fetchall()
         for fid, reason, location in rows:
@@ -538,8 +537,9 @@ def _computed_area(ctx: CheckContext, layer_name: str, xzqdm: str, where_field: 
         where = sql.SQL(" OR ").join(sql.SQL("starts_with(btrim(t.{c}), {p})").format(
             c=sql.Identifier(col.name), p=sql.Literal(p)) for p in prefixes)
     units, area = ctx.staging.conn.execute(sql.SQL("""
-        WITH unit AS (SELECT ST_Union(g.geom) AS geom FROM {xg} g JOIN {xt} x ON x.fid = g.fid
-                      WHERE g.ok AND btrim(x.{code}::text) = %s)
+        WITH unit AS (  -- in small pieces: intersections with a whole county are slow
+            SELECT ST_Subdivide(ST_Union(g.geom), 128) AS geom FROM {xg} g JOIN {xt} x ON x.fid = g.fid
+            WHERE g.ok AND btrim(x.{code}::text) = %s)
         SELECT (SELECT count(*) FROM unit WHERE geom IS NOT NULL),
                sum(CASE WHEN ST_CoveredBy(s.geom, u.geom) THEN ST_Area(s.geom::geography)
                         ELSE ST_Area(ST_Intersection(s.geom, u.geom)::geography) END)
