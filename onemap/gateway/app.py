@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, request, send_from_directory
 from psycopg_pool import ConnectionPool
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.test import run_wsgi_app
@@ -160,10 +160,19 @@ def create_app(settings: Settings | None = None,
 
     @app.get("/")
     def index() -> Response:
-        viewer = ROOT / "viewer" / "dist" / "index.html"
-        if viewer.exists():
-            return Response(viewer.read_bytes(), content_type="text/html; charset=utf-8")
+        # without MapLibre (npm not run, e.g. a bare image) the viewer cannot
+        # draw: the landing page still leads to the services
+        if (_MAPLIBRE_DIR / "maplibre-gl.mjs").exists():
+            return send_from_directory(_VIEWER_DIR, "index.html")
         return Response(_LANDING_HTML.format(base=settings.base_url), content_type="text/html; charset=utf-8")
+
+    @app.get("/viewer/maplibre-gl/<path:filename>")
+    def viewer_maplibre(filename: str) -> Response:
+        return send_from_directory(_MAPLIBRE_DIR, filename)
+
+    @app.get("/viewer/<path:filename>")
+    def viewer_file(filename: str) -> Response:
+        return send_from_directory(_VIEWER_DIR, filename)
 
     @app.route("/ogc", defaults={"path": ""}, methods=_METHODS)
     @app.route("/ogc/", defaults={"path": ""}, methods=_METHODS)
@@ -210,6 +219,9 @@ def create_app(settings: Settings | None = None,
 
 
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_VIEWER_DIR = ROOT / "viewer" / "src"
+# served from the npm package as installed (scripts/bootstrap): no copy to keep in step
+_MAPLIBRE_DIR = ROOT / "viewer" / "node_modules" / "maplibre-gl" / "dist"
 _UPLOAD_PATH = re.compile(r"^/processes/([^/]+)/upload/?$")
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pyproj
@@ -18,52 +17,12 @@ from owslib.wmts import WebMapTileService
 from PIL import Image
 
 from onemap.maps.service import requested_names
-from onemap.styles.model import load_style, rgb
+from onemap.styles.model import load_style
 from tests.conftest import auth
+from tests.integration.parcels import Parcel, assert_colour, pixel_at
 
-TOLERANCE = 6  # per RGB channel
 INTERNAL_ONLY = {"DLTB", "STBHHX", "YJJBNT", "CZKFBJ", "JSXM", "SX"}
 TO_3857 = pyproj.Transformer.from_crs(4490, 3857, always_xy=True)
-
-
-@dataclass(frozen=True)
-class Parcel:
-    """A parcel in force and the centre of its largest inscribed circle: a
-    point well inside it, far from outlines and neighbours."""
-
-    layer_id: str
-    code: str
-    lon: float
-    lat: float
-    radius_deg: float
-
-    @property
-    def color(self) -> tuple[int, int, int]:
-        return self.expected_color(self.layer_id, self.code)
-
-    @staticmethod
-    def expected_color(layer_id: str, code: str) -> tuple[int, int, int]:
-        style = load_style({"GHYDYH": "landuse-ghydyh", "DLTB": "landuse-dltb"}[layer_id])
-        rule = next((r for r in style.rules if r.filter and r.filter[1] == code), style.rules[-1])
-        return rgb(rule.symbol.fill)
-
-
-def _parcel(db, layer_id: str, table: str, field: str, where: str = "") -> Parcel:
-    row = db.execute(
-        f"SELECT {field}, ST_X(c.center), ST_Y(c.center), c.radius FROM "
-        f"(SELECT {field}, geom FROM {table} {where} ORDER BY ST_Area(geom) DESC LIMIT 40) t, "
-        "LATERAL ST_MaximumInscribedCircle(t.geom) c ORDER BY c.radius DESC LIMIT 1").fetchone()
-    return Parcel(layer_id, row[0], row[1], row[2], row[3])
-
-
-@pytest.fixture(scope="module")
-def plan_parcel(db) -> Parcel:
-    return _parcel(db, "GHYDYH", "plan.ghydyh", "ydyhdm", "WHERE valid_to IS NULL")
-
-
-@pytest.fixture(scope="module")
-def current_parcel(db) -> Parcel:
-    return _parcel(db, "DLTB", "base.dltb", "dlbm")
 
 
 @pytest.fixture(scope="module")
@@ -76,23 +35,12 @@ def wmts_url(base_url) -> str:
     return f"{base_url}/mapproxy/wmts/1.0.0/WMTSCapabilities.xml"
 
 
-def _rgba(png: bytes, x: int, y: int) -> tuple[int, int, int, int]:
-    image = Image.open(io.BytesIO(png)).convert("RGBA")
-    return image.getpixel((x, y))
-
-
 def _assert_not_blank(png: bytes) -> None:
     pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
     assert pixels.shape == (256, 256, 4)
     opaque = int((pixels[:, :, 3] > 0).sum())
     colours = len(np.unique(pixels.reshape(-1, 4), axis=0))
     assert opaque > 256 * 256 // 4 and colours > 1, f"blank map: {opaque} opaque pixels, {colours} colours"
-
-
-def _assert_colour(pixel: tuple[int, int, int, int], expected: tuple[int, int, int], what: str) -> None:
-    assert pixel[3] == 255, f"{what}: transparent pixel {pixel}"
-    assert all(abs(a - b) <= TOLERANCE for a, b in zip(pixel[:3], expected, strict=True)), \
-        f"{what}: pixel {pixel[:3]} is not the style colour {expected}"
 
 
 def _half_size_m(parcel: Parcel) -> float:
@@ -127,13 +75,13 @@ def test_wms_getmap_in_4490_and_3857_has_the_style_colour(wms_url, plan_parcel):
                      size=(256, 256), bbox=(plan_parcel.lon - dlon, plan_parcel.lat - dlat,
                                             plan_parcel.lon + dlon, plan_parcel.lat + dlat)).read()
     _assert_not_blank(png)
-    _assert_colour(_rgba(png, 128, 128), plan_parcel.color, f"EPSG:4490 GHYDYH {plan_parcel.code}")
+    assert_colour(pixel_at(png, 128, 128), plan_parcel.color, f"EPSG:4490 GHYDYH {plan_parcel.code}")
     x, y = TO_3857.transform(plan_parcel.lon, plan_parcel.lat)
     half_3857 = half / math.cos(math.radians(plan_parcel.lat))
     png = wms.getmap(layers=["GHYDYH"], styles=[""], srs="EPSG:3857", format="image/png", transparent=True,
                      size=(256, 256), bbox=(x - half_3857, y - half_3857, x + half_3857, y + half_3857)).read()
     _assert_not_blank(png)
-    _assert_colour(_rgba(png, 128, 128), plan_parcel.color, f"EPSG:3857 GHYDYH {plan_parcel.code}")
+    assert_colour(pixel_at(png, 128, 128), plan_parcel.color, f"EPSG:3857 GHYDYH {plan_parcel.code}")
 
 
 def _tile_of(parcel: Parcel, matrix_set: str) -> tuple[int, int, int, int, int]:
@@ -162,7 +110,7 @@ def test_wmts_gettile_has_the_style_colour(wmts_url, tokens, plan_parcel, curren
         tile = wmts.gettile(layer=parcel.layer_id, tilematrixset=matrix_set, tilematrix=str(z),
                             row=row, column=col, format="image/png").read()
         _assert_not_blank(tile)
-        _assert_colour(_rgba(tile, px, py), parcel.color, f"{matrix_set} {parcel.layer_id} {parcel.code}")
+        assert_colour(pixel_at(tile, px, py), parcel.color, f"{matrix_set} {parcel.layer_id} {parcel.code}")
 
 
 def test_wmts_capabilities_hide_internal_layers(wmts_url, tokens):
