@@ -18,20 +18,21 @@ from processes.qc.spec import Spec, default_edition
 from processes.qc.staging import transformed_polygons
 
 # Package layer -> (SQL select list from the table, table, versioned).
-# Columns are named as the specification names the fields; areas are
+# Columns are named as the specification names the fields. Areas are
 # numeric(20, 2) so a shapefile holds a whole city (a DBF Real is 24.15).
+MJ = 'mj::numeric(20, 2) AS "MJ"'  # the cast rounds to the cm² as well
 LAYER_SQL: dict[str, tuple[str, str, bool]] = {
-    "XZQ": ('xzqdm AS "XZQDM", xzqmc AS "XZQMC", round(mj::numeric, 2)::numeric(20, 2) AS "MJ"', "base.xzq", False),
-    "GHYDYH": ('bsm AS "BSM", ydyhdm AS "YDYHDM", ydyhmc AS "YDYHMC", xzqdm AS "XZQDM", '
-               'round(mj::numeric, 2)::numeric(20, 2) AS "MJ"', "plan.ghydyh", True),
-    "STBHHX": ('hxbh AS "HXBH", hxmc AS "HXMC", xzqdm AS "XZQDM", round(mj::numeric, 2)::numeric(20, 2) AS "MJ"',
+    "XZQ": ('xzqdm AS "XZQDM", xzqmc AS "XZQMC", ' + MJ, "base.xzq", False),
+    "GHYDYH": ('bsm AS "BSM", ydyhdm AS "YDYHDM", ydyhmc AS "YDYHMC", xzqdm AS "XZQDM", ' + MJ,
+               "plan.ghydyh", True),
+    "STBHHX": ('hxbh AS "HXBH", hxmc AS "HXMC", xzqdm AS "XZQDM", ' + MJ,
                "plan.stbhhx", True),
-    "YJJBNT": ('bhtbbh AS "BHTBBH", dlbm AS "DLBM", xzqdm AS "XZQDM", round(mj::numeric, 2)::numeric(20, 2) AS "MJ"',
+    "YJJBNT": ('bhtbbh AS "BHTBBH", dlbm AS "DLBM", xzqdm AS "XZQDM", ' + MJ,
                "plan.yjjbnt", True),
-    "CZKFBJ": ('bjbh AS "BJBH", bjmc AS "BJMC", xzqdm AS "XZQDM", round(mj::numeric, 2)::numeric(20, 2) AS "MJ"',
+    "CZKFBJ": ('bjbh AS "BJBH", bjmc AS "BJMC", xzqdm AS "XZQDM", ' + MJ,
                "plan.czkfbj", True),
-    "LSWHBHX": ('bhxbh AS "BHXBH", bhxmc AS "BHXMC", bhlx AS "BHLX", xzqdm AS "XZQDM", '
-                'round(mj::numeric, 2)::numeric(20, 2) AS "MJ"', "plan.lswhbhx", True),
+    "LSWHBHX": ('bhxbh AS "BHXBH", bhxmc AS "BHXMC", bhlx AS "BHLX", xzqdm AS "XZQDM", ' + MJ,
+                "plan.lswhbhx", True),
 }
 
 # Indicators exported for the city and each county-level unit, all 约束性.

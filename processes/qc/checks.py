@@ -519,6 +519,22 @@ def _indicator_rows(ctx: CheckContext) -> list[IndicatorRow]:
     return [IndicatorRow(*r) for r in rows]
 
 
+def _unit_pieces(ctx: CheckContext, xzq: StagedLayer, code: Column) -> sql.Composed:
+    """Every XZQ unit cut into small pieces (xzqdm, geom), built once per run:
+    intersections with a whole county are slow, and a unit serves several
+    indicators."""
+    table = ctx.staging.ident("unit_pieces")
+    ctx.staging.conn.execute(sql.SQL("""
+        CREATE UNLOGGED TABLE IF NOT EXISTS {u} AS
+        SELECT xzqdm, ST_Subdivide(geom, 128) AS geom
+        FROM (SELECT btrim(x.{code}::text) AS xzqdm, ST_Union(g.geom) AS geom
+              FROM {xg} g JOIN {xt} x ON x.fid = g.fid WHERE g.ok GROUP BY 1) s;
+        CREATE INDEX IF NOT EXISTS unit_pieces_xzqdm ON {u} (xzqdm)""").format(
+        u=table, code=sql.Identifier(code.name), xg=ctx.staging.ident(xzq.geom_table),
+        xt=ctx.staging.ident(xzq.table)))
+    return table
+
+
 def _computed_area(ctx: CheckContext, layer_name: str, xzqdm: str, where_field: str | None,
                    prefixes: tuple[str, ...]) -> float | None:
     """Area (m²) of a layer inside the XZQ unit xzqdm, None when it cannot
@@ -536,18 +552,15 @@ def _computed_area(ctx: CheckContext, layer_name: str, xzqdm: str, where_field: 
         join = sql.SQL("JOIN {t} t ON t.fid = s.fid").format(t=ctx.staging.ident(layer.table))
         where = sql.SQL(" OR ").join(sql.SQL("starts_with(btrim(t.{c}), {p})").format(
             c=sql.Identifier(col.name), p=sql.Literal(p)) for p in prefixes)
-    units, area = ctx.staging.conn.execute(sql.SQL("""
-        WITH unit AS (  -- in small pieces: intersections with a whole county are slow
-            SELECT ST_Subdivide(ST_Union(g.geom), 128) AS geom FROM {xg} g JOIN {xt} x ON x.fid = g.fid
-            WHERE g.ok AND btrim(x.{code}::text) = %s)
-        SELECT (SELECT count(*) FROM unit WHERE geom IS NOT NULL),
+    units = _unit_pieces(ctx, xzq, code)
+    count, area = ctx.staging.conn.execute(sql.SQL("""
+        SELECT (SELECT count(*) FROM {u} WHERE xzqdm = %(unit)s),
                sum(CASE WHEN ST_CoveredBy(s.geom, u.geom) THEN ST_Area(s.geom::geography)
                         ELSE ST_Area(ST_Intersection(s.geom, u.geom)::geography) END)
-        FROM unit u JOIN {s} s ON s.geom && u.geom {join}
-        WHERE ({where}) AND ST_Intersects(s.geom, u.geom)""").format(
-        xg=ctx.staging.ident(xzq.geom_table), xt=ctx.staging.ident(xzq.table), code=sql.Identifier(code.name),
-        s=ctx.staging.ident(layer.pieces_table), join=join, where=where), (xzqdm,)).fetchone()
-    return float(area or 0.0) if units else None
+        FROM {u} u JOIN {s} s ON s.geom && u.geom {join}
+        WHERE u.xzqdm = %(unit)s AND ({where}) AND ST_Intersects(s.geom, u.geom)""").format(
+        u=units, s=ctx.staging.ident(layer.pieces_table), join=join, where=where), {"unit": xzqdm}).fetchone()
+    return float(area or 0.0) if count else None
 
 
 def _fmt(value: float) -> str:
