@@ -36,8 +36,8 @@ from catalogue.config import PycswInstance, write_config
 from catalogue.directory import load_directory
 from catalogue.iso import to_iso19139
 from catalogue.records import CatalogueConfig, MetadataRecord
-from onemap.daemon import stop_pid
-from onemap.registry import Text, load_layers
+from onemap.core.daemon import stop_pid
+from onemap.core.registry import Text, load_layers
 from onemap.stack import free_port
 
 N_REQUESTS = env_int("BENCH_REQUESTS", 400)

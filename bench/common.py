@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from onemap.settings import Settings  # noqa: E402
+from onemap.core.settings import Settings  # noqa: E402
 
 
 @dataclass

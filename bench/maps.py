@@ -22,9 +22,9 @@ import sys
 import requests
 from common import HEADER, env_int, run_load, stack_settings
 
-from onemap import db
+from onemap.core import db
+from onemap.core.registry import load_layers
 from onemap.maps.seed import parse_levels, seed, tile_dir
-from onemap.registry import load_layers
 
 LAYER = "GHYDYH"
 GRID = "WebMercatorQuad"

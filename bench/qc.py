@@ -31,7 +31,7 @@ from pyproj import Geod
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, env_int  # noqa: E402
-from onemap.db import connect  # noqa: E402
+from onemap.core.db import connect  # noqa: E402
 from processes.qc.run import run_qc  # noqa: E402
 
 GEOD = Geod(ellps="GRS80")

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from catalogue.records import PUBLIC_CLASSIFICATION, CatalogueConfig
-from onemap.settings import Settings
+from onemap.core.settings import Settings
 
 AUDIENCE_FILTERS = {"public": f"securityconstraints = '{PUBLIC_CLASSIFICATION}'", "internal": None}
 REPOSITORY_SCHEMA = "catalogue"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from onemap.registry import Layer, Text
-from onemap.settings import load_yaml
+from onemap.core.registry import Layer, Text
+from onemap.core.settings import load_yaml
 
 DIRECTORY_FILE = Path(__file__).resolve().parent / "directory.yaml"
 LEVELS = (Text("大类", "top class"), Text("中类", "middle class"), Text("小类", "small class"))

@@ -13,7 +13,7 @@ from datetime import datetime
 from lxml import etree
 
 from catalogue.records import Contact, MetadataRecord
-from onemap.registry import Text
+from onemap.core.registry import Text
 
 NS = {
     "gmd": "http://www.isotc211.org/2005/gmd",

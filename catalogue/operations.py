@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from onemap.errors import OneMapError, Problem
+from onemap.core.errors import OneMapError, Problem
 
 # Operations that change the repository or make the server fetch from, or
 # send to, another address: admin only.

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from catalogue.directory import LEVELS, Directory, DirectoryClass
-from onemap.registry import Layer, Text
-from onemap.settings import load_yaml
+from onemap.core.registry import Layer, Text
+from onemap.core.settings import load_yaml
 
 CATALOGUE_FILE = Path(__file__).resolve().parent / "catalogue.yaml"
 
@@ -140,7 +140,7 @@ def directory_record(cls: DirectoryClass, directory: Directory, config: Catalogu
 def layer_record(layer: Layer, directory: Directory, extent: dict[str, Any], config: CatalogueConfig,
                  base_url: str, datestamp: datetime) -> MetadataRecord:
     """The record of one registry layer (a `dataset`), with the extent
-    computed from its data (`onemap.db.layer_extent`)."""
+    computed from its data (`onemap.core.db.layer_extent`)."""
     meta = {**config.layer_defaults, **config.layer_metadata.get(layer.id, {})}
     temporal = extent.get("temporal") or {}
     online = tuple(

@@ -21,10 +21,10 @@ from catalogue.config import config_dir, stack_instances, write_config
 from catalogue.directory import DIRECTORY_FILE, CatalogueError, load_directory
 from catalogue.iso import to_iso19139
 from catalogue.records import CatalogueConfig, catalogue_records
-from onemap import db
-from onemap.daemon import running_pid, stop_pid
-from onemap.registry import load_layers
-from onemap.settings import ROOT, Settings
+from onemap.core import db
+from onemap.core.daemon import running_pid, stop_pid
+from onemap.core.registry import load_layers
+from onemap.core.settings import ROOT, Settings
 
 Say = Callable[[str], None]
 PYCSW_VENV = ROOT / ".venv-pycsw"

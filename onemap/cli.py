@@ -15,9 +15,8 @@ from catalogue import service as catalogue_service
 from catalogue.config import config_dir
 from catalogue.directory import DIRECTORY_FILE, CatalogueError
 from onemap import stack
-from onemap.settings import ROOT, Settings
-from processes.compliance.cli import check
-from processes.plan.cli import plan
+from onemap.core.components import Components, load_object
+from onemap.core.settings import ROOT, Settings
 
 
 def say(message: str) -> None:
@@ -117,7 +116,7 @@ def token() -> None:
 @click.option("--name", required=True, help="持有人 / holder of the token")
 def token_create(role: str, name: str) -> None:
     """创建令牌并打印 / create a token and print it (shown only once)."""
-    from onemap.auth import create_token
+    from onemap.core.auth import create_token
 
     click.echo(create_token(Settings.from_env().database_url, role, name))
 
@@ -126,7 +125,7 @@ def token_create(role: str, name: str) -> None:
 @click.option("--name", required=True)
 def token_revoke(name: str) -> None:
     """吊销某持有人的全部令牌 / revoke every token of a holder."""
-    from onemap.auth import revoke_token
+    from onemap.core.auth import revoke_token
 
     say(f"已吊销 / revoked: {revoke_token(Settings.from_env().database_url, name)}")
 
@@ -144,9 +143,9 @@ def tiles() -> None:
 @click.option("--refresh", is_flag=True, help="重新生成已有瓦片 / re-render cached tiles too")
 def tiles_seed(name: str, levels: str, grids: tuple[str, ...], concurrency: int, refresh: bool) -> None:
     """预生成瓦片 / seed the tile cache of a layer over its data's extent."""
-    from onemap import db
+    from onemap.core import db
+    from onemap.core.registry import load_layers
     from onemap.maps.seed import SeedError, parse_levels, seed
-    from onemap.registry import load_layers
 
     settings = Settings.from_env()
     layers = load_layers(settings.config_dir / "layers.yaml")
@@ -201,8 +200,8 @@ def config_generate() -> None:
         say(str(path))
 
 
-main.add_command(plan)
-main.add_command(check)
+for _command in Components.load(Settings.from_env().config_dir).commands:
+    main.add_command(load_object(_command))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 
-from onemap.settings import Settings
+from onemap.core.settings import Settings
 
 DB_NAME = "onemap"
 DB_USER = "onemap"

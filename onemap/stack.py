@@ -16,13 +16,14 @@ from pathlib import Path
 import requests
 
 from catalogue import service as catalogue
-from onemap import db, localdb
-from onemap.daemon import running_pid, stop_pid
+from onemap import localdb
+from onemap.core import db
+from onemap.core.components import Components
+from onemap.core.daemon import running_pid, stop_pid
+from onemap.core.registry import load_layers, load_processes
+from onemap.core.settings import ROOT, Settings
 from onemap.maps.service import write_map_configs
 from onemap.ogc.config import write_configs
-from onemap.registry import load_layers, load_processes
-from onemap.settings import ROOT, Settings
-from processes.plan import results
 
 Say = Callable[[str], None]
 
@@ -44,8 +45,7 @@ def start_database(settings: Settings, say: Say) -> str:
         say(f"PostgreSQL 私有集群 / private cluster: {settings.var_dir / 'pg'} (port {settings.pg_port})")
         localdb.start(settings)
     url = settings.database_url
-    db.apply_schema(url)
-    results.apply_schema(url)
+    db.apply_schema(url, Components.load(settings.config_dir).schema_sql())
     return url
 
 

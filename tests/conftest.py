@@ -10,8 +10,8 @@ import psycopg
 import pytest
 import requests
 
-from onemap.auth import create_token
-from onemap.registry import load_layers
+from onemap.core.auth import create_token
+from onemap.core.registry import load_layers
 
 
 @pytest.fixture(scope="session")

@@ -72,7 +72,7 @@ WATER_CELL_FACTOR = 3.0          # water parcels are this many times larger than
 
 _PLAN = ("plan_version", "valid_from", "valid_to")
 
-# The columns the generator fills, per table, in order (onemap/schema.sql).
+# The columns the generator fills, per table, in order (onemap/core/schema.sql).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "base.xzq": ("id", "xzqdm", "xzqmc", "xzqjb", "sjxzqdm", "mj", "geom"),
     "base.dltb": ("id", "bsm", "tbbh", "dlbm", "dlmc", "tbmj", "zldwdm", "geom"),

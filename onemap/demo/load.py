@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
-from importlib import resources
 
 import numpy as np
 import psycopg
 import shapely
 from psycopg import sql
 
+from onemap.core.db import core_schema
 from onemap.demo.generate import COLUMNS, DemoCity, Table, generate_city
 
 SRID = 4490
@@ -35,7 +35,7 @@ def load_city(database_url: str, scale: str = "small", seed: int = 1,
     say = progress or (lambda _message: None)
     say(f"generating the demo city: scale {scale}, seed {seed}")
     city = generate_city(scale, seed)
-    schema = resources.files("onemap").joinpath("schema.sql").read_text(encoding="utf-8")
+    schema = core_schema()
     counts = dict.fromkeys(DEMO_TABLES, 0)
     with psycopg.connect(database_url, application_name="onemap-demo") as conn:
         with conn.transaction():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import base64
-import hashlib
 import importlib.util
 import io
 import json
@@ -27,18 +26,19 @@ from psycopg_pool import ConnectionPool
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.test import run_wsgi_app
 
-from onemap.auth import ANONYMOUS, CURRENT_PRINCIPAL, Principal, lookup_token
-from onemap.errors import OneMapError, Problem, bilingual, chinese_for
-from onemap.gateway.access import AccessPolicy
+from onemap.core import audit
+from onemap.core.access import AccessPolicy
+from onemap.core.auth import ANONYMOUS, CURRENT_PRINCIPAL, Principal, lookup_token
+from onemap.core.components import Components, load_object
+from onemap.core.errors import OneMapError, Problem, bilingual, chinese_for
+from onemap.core.registry import ProcessEntry, load_layers, load_processes
+from onemap.core.settings import ROOT, Settings
 from onemap.gateway.csw import csw_checks, register_csw
 from onemap.gateway.health import HealthCheck, default_checks, map_checks, run_checks
 from onemap.maps.service import MapServices, bilingual_exception, check_parameters
 from onemap.ogc import speedups
 from onemap.ogc.config import AUDIENCES, config_path, openapi_path
-from onemap.registry import ProcessEntry, load_layers, load_processes
-from onemap.settings import ROOT, Settings
 from onemap.styles.documents import style_document, style_layer
-from processes.compliance import http as compliance_http
 
 _load_lock = threading.Lock()
 
@@ -87,14 +87,15 @@ def create_app(settings: Settings | None = None,
     atexit.register(pool.close)  # else its threads hold a stopping worker for 5 s each
     ogc_apps = {audience: load_pygeoapi(settings, audience) for audience in AUDIENCES}
     maps = MapServices.load(settings, layers)
-    health_checks = checks if checks is not None else (default_checks(settings, pool, ogc_apps)
-                                                       + map_checks(settings, maps.apps)
-                                                       + csw_checks(settings)
-                                                       + [HealthCheck("compliance-rules", compliance_http.health)])
+    components = Components.load(settings.config_dir)
+    health_checks = checks if checks is not None else (
+        default_checks(settings, pool, ogc_apps) + map_checks(settings, maps.apps) + csw_checks(settings)
+        + [HealthCheck(name, load_object(check)) for name, check in components.health_checks])
 
     app = Flask("onemap.gateway", static_folder=None)
     app.config["onemap.pool"] = pool
-    app.register_blueprint(compliance_http.blueprint(settings, frozenset(processes["compliance-check"].roles)))
+    for factory in components.blueprints:
+        app.register_blueprint(load_object(factory)(settings, policy))
     app.config["MAX_CONTENT_LENGTH"] = int(settings.gateway["limits"]["upload_max_mb"]) * 1024 * 1024
 
     def authenticate() -> Principal | Problem:
@@ -131,13 +132,10 @@ def create_app(settings: Settings | None = None,
             except RequestEntityTooLarge:
                 body = b""  # refused unread (413): nothing to hash
             with pool.connection() as conn:
-                conn.execute(
-                    "INSERT INTO ops.audit (actor, role, action, target, status, input_sha256, detail) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    (principal.name, principal.role, request.method, request.path, response.status_code,
-                     hashlib.sha256(body).hexdigest(),
-                     json.dumps({"query": request.query_string.decode(errors="replace"),
-                                 "remote": request.remote_addr})))
+                audit.record(conn, principal, request.method, request.path, response.status_code,
+                             audit.sha256_hex(body),
+                             detail={"query": request.query_string.decode(errors="replace"),
+                                     "remote": request.remote_addr})
         return response
 
     @app.errorhandler(OneMapError)

@@ -16,11 +16,11 @@ from requests.adapters import HTTPAdapter
 from catalogue.operations import bilingual_report, exception_report, operation_of
 from catalogue.records import CatalogueConfig
 from catalogue.service import endpoints
-from onemap.auth import Principal
-from onemap.errors import OneMapError, Problem
-from onemap.gateway.access import AccessPolicy, need_role
+from onemap.core.access import AccessPolicy, need_role
+from onemap.core.auth import Principal
+from onemap.core.errors import OneMapError, Problem
+from onemap.core.settings import Settings
 from onemap.gateway.health import HealthCheck
-from onemap.settings import Settings
 
 _TIMEOUT = 600  # a Harvest of a large source takes a while
 

@@ -11,7 +11,7 @@ from flask import Flask
 from psycopg_pool import ConnectionPool
 from werkzeug.test import Client
 
-from onemap.settings import Settings
+from onemap.core.settings import Settings
 
 
 @dataclass(frozen=True)

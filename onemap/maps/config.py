@@ -18,10 +18,10 @@ from typing import Any
 
 import yaml
 
-from onemap.maps.mapfile import MAPSERV, MapServerFiles
+from onemap.core.registry import Layer, Text
+from onemap.core.settings import ROOT, MapServerFiles, Settings, load_yaml
+from onemap.maps.mapfile import MAPSERV
 from onemap.ogc.config import AUDIENCES
-from onemap.registry import Layer, Text
-from onemap.settings import ROOT, Settings, load_yaml
 
 MAPPROXY_DIR = ROOT / "mapproxy"
 GRIDS = ("WebMercatorQuad", "CGCS2000")

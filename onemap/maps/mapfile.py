@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from onemap.ogc.config import connection
-from onemap.registry import Layer
-from onemap.settings import Settings
+from onemap.core.db import libpq_dsn
+from onemap.core.registry import Layer
+from onemap.core.settings import MapServerFiles, Settings
 from onemap.styles.mapserver import FONT, layer_items, quote, to_mapserver_classes
 from onemap.styles.model import Style
 
@@ -30,38 +29,13 @@ OGR_TYPES = {"Point": "POINT", "MultiPoint": "POINT", "LineString": "LINE",
              "MultiLineString": "LINE", "Polygon": "POLYGON", "MultiPolygon": "POLYGON"}
 
 
-@dataclass(frozen=True)
-class MapServerFiles:
-    directory: Path
-
-    @property
-    def mapfile(self) -> Path:
-        return self.directory / "onemap.map"
-
-    @property
-    def config_file(self) -> Path:
-        return self.directory / "mapserver.conf"
-
-    @property
-    def fontset(self) -> Path:
-        return self.directory / "fonts.txt"
-
-
-def mapserver_files(settings: Settings) -> MapServerFiles:
-    return MapServerFiles(settings.generated_dir / "mapserver")
 
 
 def use_mapserver_config(settings: Settings) -> None:
     """Make `mapserv`, which MapProxy runs with this process's environment,
     read this instance's MapServer 8 configuration file."""
-    os.environ["MAPSERVER_CONFIG_FILE"] = str(mapserver_files(settings).config_file)
+    os.environ["MAPSERVER_CONFIG_FILE"] = str(settings.mapserver_files.config_file)
 
-
-def libpq_dsn(database_url: str) -> str:
-    """A libpq key='value' connection string (what MapServer's CONNECTION takes)."""
-    def literal(value: object) -> str:
-        return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
-    return " ".join(f"{key}={literal(value)}" for key, value in connection(database_url).items())
 
 
 def _bbox(extent: dict[str, Any]) -> list[float]:
@@ -170,7 +144,7 @@ def write_mapserver_files(layers: list[Layer], styles: dict[str, Style], databas
     """Write the mapfile (it holds the database password: owner-only), the
     font set and the MapServer 8 configuration file, which only lets
     `mapserv` open mapfiles of this directory."""
-    files = mapserver_files(settings)
+    files = settings.mapserver_files
     files.directory.mkdir(parents=True, exist_ok=True)
     files.fontset.write_text(f"{FONT} {simplified_chinese_font(files.directory)}\n", encoding="utf-8")
     files.config_file.write_text(
@@ -187,7 +161,7 @@ def write_mapserver_files(layers: list[Layer], styles: dict[str, Style], databas
 
 def check_mapfile(settings: Settings) -> str:
     """Health: `mapserv` reads the mapfile and lists every layer (raises otherwise)."""
-    files = mapserver_files(settings)
+    files = settings.mapserver_files
     env = {**os.environ, "MAPSERVER_CONFIG_FILE": str(files.config_file), "REQUEST_METHOD": "GET",
            "QUERY_STRING": f"map={files.mapfile}&SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities"}
     out = subprocess.run([str(MAPSERV)], env=env, capture_output=True, timeout=30).stdout

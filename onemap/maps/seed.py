@@ -12,6 +12,8 @@ from typing import Any, TextIO
 
 from mapproxy.seed.util import ProgressLog
 
+from onemap.core.registry import Layer
+from onemap.core.settings import Settings
 from onemap.maps.config import (
     GRIDS,
     cache_dir,
@@ -24,8 +26,6 @@ from onemap.maps.config import (
 )
 from onemap.maps.mapfile import use_mapserver_config
 from onemap.ogc.config import AUDIENCES
-from onemap.registry import Layer
-from onemap.settings import Settings
 
 MAX_LEVEL = 20
 

@@ -14,7 +14,9 @@ from typing import Any
 
 from lxml import etree
 
-from onemap.errors import Problem, chinese_for
+from onemap.core.errors import Problem, chinese_for
+from onemap.core.registry import Layer
+from onemap.core.settings import Settings
 from onemap.maps.config import (
     GRIDS,
     cache_dir,
@@ -23,10 +25,8 @@ from onemap.maps.config import (
     load_tree,
     write_mapproxy_configs,
 )
-from onemap.maps.mapfile import mapserver_files, use_mapserver_config, write_mapserver_files
+from onemap.maps.mapfile import use_mapserver_config, write_mapserver_files
 from onemap.ogc.config import AUDIENCES
-from onemap.registry import Layer
-from onemap.settings import Settings
 from onemap.styles.model import Style, load_style
 
 # KVP parameters that name layers (WMS GetMap/GetFeatureInfo/GetLegendGraphic, WMTS GetTile).
@@ -44,7 +44,7 @@ def write_map_configs(layers: list[Layer], settings: Settings, database_url: str
     """Mapfile, MapServer configuration and both MapProxy configurations.
     A changed mapfile (styles, layers, data extents) empties the tile cache:
     its tiles show what the map was."""
-    mapfile = mapserver_files(settings).mapfile
+    mapfile = settings.mapserver_files.mapfile
     before = mapfile.read_text(encoding="utf-8") if mapfile.exists() else None
     files = write_mapserver_files(layers, styles_of(layers), database_url, extents, settings)
     if before is not None and before != files.mapfile.read_text(encoding="utf-8"):

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import yaml
 
 from catalogue.config import AUDIENCE_FILTERS, REPOSITORY_SCHEMA
-from onemap.registry import Layer, ProcessEntry
-from onemap.settings import Settings
+from onemap.core.db import connection_parameters
+from onemap.core.registry import Layer, ProcessEntry
+from onemap.core.settings import Settings
 from onemap.styles.documents import style_links
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -29,19 +29,6 @@ SERVED_CRS = [
 AUDIENCES = ("public", "internal")
 LANGUAGES = ["zh-CN", "en-US"]
 
-
-def connection(database_url: str) -> dict[str, Any]:
-    """pygeoapi's connection dict from a postgresql:// URL."""
-    url = urlparse(database_url)
-    conn = {
-        "host": url.hostname or "127.0.0.1",
-        "port": url.port or 5432,
-        "dbname": url.path.lstrip("/"),
-        "user": unquote(url.username or ""),
-    }
-    if url.password:
-        conn["password"] = unquote(url.password)
-    return conn
 
 
 def _i18n(text: Any) -> dict[str, Any]:
@@ -117,7 +104,7 @@ def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
     if audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {AUDIENCES}")
     gw = settings.gateway
-    conn = connection(database_url)
+    conn = connection_parameters(database_url)
     server = gw["server"]
     contact = server["contact"]
     visible = [layer for layer in layers if audience == "internal" or layer.is_public]

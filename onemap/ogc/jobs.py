@@ -43,7 +43,7 @@ from pygeoapi.util import (
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from onemap.errors import OneMapError, Problem
+from onemap.core.errors import OneMapError, Problem
 
 LOGGER = logging.getLogger(__name__)
 CALLBACK_TRIES = 3

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from onemap.errors import OneMapError, Problem
-from onemap.registry import Layer
+from onemap.core.errors import OneMapError, Problem
+from onemap.core.registry import Layer
 from onemap.styles.maplibre import to_maplibre
 from onemap.styles.model import load_style
 from onemap.styles.sld import to_sld

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from onemap.registry import Layer
+from onemap.core.registry import Layer
 from onemap.styles.model import Rule, Style
 
 MAX_ZOOM = 20  # as the tile provider of onemap/ogc/config.py

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from onemap.registry import Text
-from onemap.settings import ROOT, load_yaml
+from onemap.core.registry import Text
+from onemap.core.settings import ROOT, load_yaml
 
 STYLES_DIR = ROOT / "styles"
 LABEL_FONT = "Noto Sans CJK SC"  # fonts-noto-cjk: Chinese labels everywhere

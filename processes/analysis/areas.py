@@ -15,23 +15,20 @@ from typing import Any
 
 from psycopg import sql
 
-from onemap.errors import OneMapError, Problem
-from onemap.registry import Layer, load_layers
+from onemap.core.errors import invalid
+from onemap.core.registry import Layer, load_layers
 
 MU_M2 = 10_000 / 15
 LEVELS = ("市", "县", "乡")
 CLASS_COLUMNS = ("ydyhdm", "dlbm")      # the land-use code of a layer, the first it has
 
 
-def bad(field: str, zh: str, en: str, status: int = 400) -> OneMapError:
-    return OneMapError(Problem(status, "InvalidParameterValue", zh, en, field=field))
 
 
 def polygon_layer(layer_id: str) -> Layer:
     layers = {layer.id: layer for layer in load_layers() if layer.geometry == "MultiPolygon"}
     if layer_id not in layers:
-        raise bad("layer", f"图层 {layer_id} 不存在或不是面图层；可用：{'、'.join(layers)}",
-                  f"Layer {layer_id} does not exist or is not polygonal; one of {', '.join(layers)}")
+        raise invalid("layer", f"图层 {layer_id} 不存在或不是面图层；可用：{'、'.join(layers)}", f"Layer {layer_id} does not exist or is not polygonal; one of {', '.join(layers)}")
     return layers[layer_id]
 
 
@@ -56,7 +53,7 @@ class Region:
         params: list[Any] = []
         if self.xzqdm:
             if not conn.execute("SELECT 1 FROM base.xzq WHERE xzqdm = %s", (self.xzqdm,)).fetchone():
-                raise bad("xzqdm", f"行政区代码 {self.xzqdm} 不存在", f"No admin unit {self.xzqdm}", 404)
+                raise invalid("xzqdm", f"行政区代码 {self.xzqdm} 不存在", f"No admin unit {self.xzqdm}", 404)
             parts.append(sql.SQL("(SELECT geom FROM base.xzq WHERE xzqdm = %s)"))
             params.append(self.xzqdm)
         if self.boundary is not None:
@@ -67,12 +64,11 @@ class Region:
                     "(SELECT ST_GeomFromGeoJSON(%s) AS g) s", (text,)).fetchone()
             except Exception:
                 conn.rollback()
-                raise bad("boundary", "边界不是有效的 GeoJSON 几何", "The boundary is not a GeoJSON geometry") from None
+                raise invalid("boundary", "边界不是有效的 GeoJSON 几何", "The boundary is not a GeoJSON geometry") from None
             if dim != 2:
-                raise bad("boundary", "边界应为面（Polygon / MultiPolygon）",
-                          "The boundary must be a Polygon or MultiPolygon")
+                raise invalid("boundary", "边界应为面（Polygon / MultiPolygon）", "The boundary must be a Polygon or MultiPolygon")
             if not valid:
-                raise bad("boundary", f"边界几何无效：{reason}", f"The boundary is invalid: {reason}")
+                raise invalid("boundary", f"边界几何无效：{reason}", f"The boundary is invalid: {reason}")
             parts.append(sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON(%s), 4490)"))
             params.append(text)
         if not parts:
@@ -86,7 +82,7 @@ def area_rows(conn: Any, features: sql.Composable, params: list[Any], region: Re
     """Areas of `features` (a query with columns id, code, geom) by code and
     admin unit of `level`, inside the region."""
     if level not in LEVELS:
-        raise bad("level", f"行政区级别应为 {'/'.join(LEVELS)}", f"The unit level must be one of {', '.join(LEVELS)}")
+        raise invalid("level", f"行政区级别应为 {'/'.join(LEVELS)}", f"The unit level must be one of {', '.join(LEVELS)}")
     region_sql, region_params = region.sql(conn)
     rows = conn.execute(sql.SQL("""
         WITH region AS (SELECT {region} AS geom),

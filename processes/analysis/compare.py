@@ -10,12 +10,12 @@ from typing import Any
 
 from psycopg import sql
 
-from onemap.db import connect
+from onemap.core.db import connect
+from onemap.core.errors import invalid
 from processes.analysis.areas import (
     EVERYWHERE,
     Region,
     area_rows,
-    bad,
     class_column,
     polygon_layer,
     totals,
@@ -33,10 +33,10 @@ def _diff(conn: Any, layer_id: str, a: str, b: str, digits: int) -> tuple[dict[s
     and b; and the queries of the features that differ on each side."""
     layer = polygon_layer(layer_id)
     if not layer.versioned:
-        raise bad("layer", f"图层 {layer_id} 没有版本", f"Layer {layer_id} has no versions")
+        raise invalid("layer", f"图层 {layer_id} 没有版本", f"Layer {layer_id} has no versions")
     for version in (a, b):
         if not conn.execute("SELECT 1 FROM plan.plan_version WHERE plan_version = %s", (version,)).fetchone():
-            raise bad("version", f"规划版本 {version} 不存在", f"No plan version {version}", 404)
+            raise invalid("version", f"规划版本 {version} 不存在", f"No plan version {version}", 404)
     key = sql.Identifier(layer.key_fields[0])
     code = class_column(conn, layer)
     code_sql = sql.Identifier(code) if code else sql.Literal(layer.id)
@@ -82,16 +82,14 @@ def layer_compare(database_url: str, layer: str = "GHYDYH", from_version: str | 
     with connect(database_url) as conn, conn.transaction():
         if from_layer or to_layer:
             if not (from_layer and to_layer):
-                raise bad("to_layer", "比较两个图层需要 from_layer 和 to_layer",
-                          "Comparing two layers needs from_layer and to_layer")
+                raise invalid("to_layer", "比较两个图层需要 from_layer 和 to_layer", "Comparing two layers needs from_layer and to_layer")
             changes = None
             a_query, a_params = feature_query(conn, from_layer, digits=digits)
             b_query, b_params = feature_query(conn, to_layer, digits=digits)
             subject = {"from_layer": from_layer, "to_layer": to_layer}
         else:
             if not (from_version and to_version):
-                raise bad("to_version", "比较两个版本需要 from_version 和 to_version",
-                          "Comparing two versions needs from_version and to_version")
+                raise invalid("to_version", "比较两个版本需要 from_version 和 to_version", "Comparing two versions needs from_version and to_version")
             changes, a_query, a_params, b_query, b_params = _diff(conn, layer, from_version, to_version, digits)
             subject = {"layer": layer, "from_version": from_version, "to_version": to_version}
         rows_a = area_rows(conn, a_query, a_params, region, level)

@@ -9,12 +9,12 @@ from typing import Any
 
 from psycopg import sql
 
-from onemap.db import connect
+from onemap.core.db import connect
+from onemap.core.errors import invalid
 from processes.analysis.areas import (
     EVERYWHERE,
     Region,
     area_rows,
-    bad,
     class_column,
     polygon_layer,
     totals,
@@ -28,7 +28,7 @@ def version_filter(layer: Any, version: str | None, at: dt.datetime | None) -> t
     (default) the plan in force; layers without versions: all."""
     if not layer.versioned:
         if version or at:
-            raise bad("version", f"图层 {layer.id} 没有版本", f"Layer {layer.id} has no versions")
+            raise invalid("version", f"图层 {layer.id} 没有版本", f"Layer {layer.id} has no versions")
         return sql.SQL("TRUE"), []
     if version:
         return sql.SQL("plan_version = %s"), [version]
@@ -48,7 +48,7 @@ def feature_query(conn: Any, layer_id: str, version: str | None = None, at: dt.d
     layer = polygon_layer(layer_id)
     if version and not conn.execute("SELECT 1 FROM plan.plan_version WHERE plan_version = %s",
                                     (version,)).fetchone():
-        raise bad("version", f"规划版本 {version} 不存在", f"No plan version {version}", 404)
+        raise invalid("version", f"规划版本 {version} 不存在", f"No plan version {version}", 404)
     where, params = version_filter(layer, version, at)
     column = class_column(conn, layer)
     code = (sql.SQL("left({c}, {d})").format(c=sql.Identifier(column), d=sql.Literal(digits)) if column
@@ -61,8 +61,7 @@ def area_statistics(database_url: str, layer: str = "GHYDYH", version: str | Non
                     at: dt.datetime | None = None, region: Region = EVERYWHERE, level: str = "乡",
                     digits: int = 4) -> dict[str, Any]:
     if digits not in (2, 4):
-        raise bad("class_level", "分类级别应为 1（两位代码）或 2（四位代码）",
-                  "The class level must be 1 (2-digit codes) or 2 (4-digit codes)")
+        raise invalid("class_level", "分类级别应为 1（两位代码）或 2（四位代码）", "The class level must be 1 (2-digit codes) or 2 (4-digit codes)")
     with connect(database_url) as conn:
         features, params = feature_query(conn, layer, version, at, digits)
         rows = area_rows(conn, features, params, region, level)

@@ -21,10 +21,9 @@ import pyproj
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, shape
 
-from onemap.errors import OneMapError
-from onemap.registry import Text
+from onemap.core.errors import OneMapError, invalid
+from onemap.core.registry import Text
 from processes.compliance import coordfile
-from processes.compliance.coordfile import bad
 
 STORAGE_EPSG = 4490
 GEOGRAPHIC = {4490, 4326}
@@ -59,10 +58,9 @@ def parse_crs(value: Any, field_name: str = "crs") -> int:
     match = re.search(r"(?:EPSG)?[:/]+(?:0/|:)?(\d{4,5})$", text, re.I) or re.fullmatch(r"(\d{4,5})", text)
     code = int(match.group(1)) if match else None
     if code is None or not (code in GEOGRAPHIC or code in PROJECTED):
-        raise bad(f"不支持的坐标参考系“{text}”：可用 CRS84、EPSG:4490 及 CGCS2000 高斯-克吕格投影（EPSG:4491–4554，"
-                  f"如 EPSG:4546、EPSG:4525）",
-                  f"Unsupported CRS '{text}': use CRS84, EPSG:4490 or a CGCS2000 Gauss-Kruger CRS "
-                  f"(EPSG:4491-4554, e.g. EPSG:4546, EPSG:4525)", field=field_name)
+        raise invalid(field_name, f"不支持的坐标参考系“{text}”：可用 CRS84、EPSG:4490 及 CGCS2000 高斯-克吕格投影（EPSG:4491–4554，"
+                  f"如 EPSG:4546、EPSG:4525）", f"Unsupported CRS '{text}': use CRS84, EPSG:4490 or a CGCS2000 Gauss-Kruger CRS "
+                  f"(EPSG:4491-4554, e.g. EPSG:4546, EPSG:4525)")
     return code
 
 
@@ -77,22 +75,18 @@ def _feature_label(i: int) -> Text:
 
 def _polygons(geom: Any, label: Text, field_name: str) -> list[Polygon]:
     if geom is None or geom.is_empty:
-        raise bad(f"{label.zh}的几何为空", f"{label.en}: the geometry is empty", field=field_name)
+        raise invalid(field_name, f"{label.zh}的几何为空", f"{label.en}: the geometry is empty")
     if isinstance(geom, Polygon):
         return [geom]
     if isinstance(geom, MultiPolygon):
         return list(geom.geoms)
-    raise bad(f"{label.zh}不是面（{geom.geom_type}）：项目用地范围必须是面或多面",
-              f"{label.en} is not polygonal ({geom.geom_type}): a project boundary must be a Polygon or MultiPolygon",
-              field=field_name)
+    raise invalid(field_name, f"{label.zh}不是面（{geom.geom_type}）：项目用地范围必须是面或多面", f"{label.en} is not polygonal ({geom.geom_type}): a project boundary must be a Polygon or MultiPolygon")
 
 
 def _check_closed(coordinates: Any, label: Text, field_name: str) -> None:
     for ring in coordinates:
         if len(ring) < 4 or list(ring[0])[:2] != list(ring[-1])[:2]:
-            raise bad(f"{label.zh}的环未闭合：首点与末点应相同（至少 4 个点）",
-                      f"{label.en}: a ring is not closed; its last position must repeat its first (at least 4)",
-                      field=field_name)
+            raise invalid(field_name, f"{label.zh}的环未闭合：首点与末点应相同（至少 4 个点）", f"{label.en}: a ring is not closed; its last position must repeat its first (at least 4)")
 
 
 def _geojson_geometry(obj: dict, label: Text, field_name: str) -> Any:
@@ -106,8 +100,7 @@ def _geojson_geometry(obj: dict, label: Text, field_name: str) -> Any:
     try:
         return shape(obj)
     except (ValueError, TypeError, AttributeError, KeyError, shapely.errors.GEOSException) as exc:
-        raise bad(f"{label.zh}不是有效的 GeoJSON 几何：{exc}", f"{label.en} is not a valid GeoJSON geometry: {exc}",
-                  field=field_name) from None
+        raise invalid(field_name, f"{label.zh}不是有效的 GeoJSON 几何：{exc}", f"{label.en} is not a valid GeoJSON geometry: {exc}") from None
 
 
 def read_geojson(value: Any, field_name: str = "boundary") -> tuple[list[_Part], int | None]:
@@ -117,10 +110,9 @@ def read_geojson(value: Any, field_name: str = "boundary") -> tuple[list[_Part],
         try:
             value = json.loads(value)
         except ValueError as exc:
-            raise bad(f"boundary 不是有效的 JSON：{exc}", f"boundary is not valid JSON: {exc}", field=field_name) from None
+            raise invalid(field_name, f"boundary 不是有效的 JSON：{exc}", f"boundary is not valid JSON: {exc}") from None
     if not isinstance(value, dict) or "type" not in value:
-        raise bad("boundary 应为 GeoJSON 几何、Feature 或 FeatureCollection",
-                  "boundary must be a GeoJSON geometry, Feature or FeatureCollection", field=field_name)
+        raise invalid(field_name, "boundary 应为 GeoJSON 几何、Feature 或 FeatureCollection", "boundary must be a GeoJSON geometry, Feature or FeatureCollection")
     legacy = (value.get("crs") or {}).get("properties", {}).get("name")
     epsg = parse_crs(legacy, field_name) if legacy else None
     if value["type"] == "FeatureCollection":
@@ -130,13 +122,13 @@ def read_geojson(value: Any, field_name: str = "boundary") -> tuple[list[_Part],
     else:
         features = [{"type": "Feature", "geometry": value, "properties": {}}]
     if not features:
-        raise bad("FeatureCollection 中没有要素", "The FeatureCollection has no features", field=field_name)
+        raise invalid(field_name, "FeatureCollection 中没有要素", "The FeatureCollection has no features")
     parts = []
     for i, feature in enumerate(features, start=1):
         label = _feature_label(i) if len(features) > 1 else WHOLE
         geometry = feature.get("geometry") if isinstance(feature, dict) else None
         if not isinstance(geometry, dict):
-            raise bad(f"{label.zh}的几何为空", f"{label.en}: the geometry is empty", field=field_name)
+            raise invalid(field_name, f"{label.zh}的几何为空", f"{label.en}: the geometry is empty")
         geom = _geojson_geometry(geometry, label, field_name)
         props = feature.get("properties") or {}
         for polygon in _polygons(geom, label, field_name):
@@ -153,7 +145,7 @@ def read_wkt(text: str, field_name: str = "boundary_text") -> tuple[list[_Part],
     try:
         geom = shapely.from_wkt(text.strip())
     except shapely.errors.GEOSException as exc:
-        raise bad(f"WKT 无法解析：{exc}", f"The WKT cannot be parsed: {exc}", field=field_name) from None
+        raise invalid(field_name, f"WKT 无法解析：{exc}", f"The WKT cannot be parsed: {exc}") from None
     return [_Part(WHOLE, p) for p in _polygons(geom, WHOLE, field_name)], epsg
 
 
@@ -177,7 +169,7 @@ def read_text(text: str) -> tuple[str, list[_Part], int | None, list[Text]]:
     """boundary_text: a coordinate file, WKT or GeoJSON text."""
     stripped = text.strip()
     if not stripped:
-        raise bad("boundary_text 为空", "boundary_text is empty")
+        raise invalid("boundary_text", "boundary_text 为空", "boundary_text is empty")
     if coordfile.looks_like_coordinate_file(stripped):
         return ("界址点坐标文件", *read_coordinate_file(stripped))
     if stripped.startswith("{"):
@@ -201,18 +193,16 @@ def read_file(content: bytes, filename: str) -> tuple[str, list[_Part], int | No
         layers = [(str(name), str(gtype or "")) for name, gtype in list_layers(content)]
         polygonal = [name for name, gtype in layers if "polygon" in gtype.lower()]
         if len(polygonal) != 1:
-            raise bad(f"{kind} 应恰好含一个面图层，而它含：{', '.join(f'{n} ({g})' for n, g in layers) or '无'}",
-                      f"The {kind} must hold exactly one polygon layer; it holds: "
-                      f"{', '.join(f'{n} ({g})' for n, g in layers) or 'none'}", field="boundary_file")
+            raise invalid("boundary_file", f"{kind} 应恰好含一个面图层，而它含：{', '.join(f'{n} ({g})' for n, g in layers) or '无'}", f"The {kind} must hold exactly one polygon layer; it holds: "
+                      f"{', '.join(f'{n} ({g})' for n, g in layers) or 'none'}")
         meta, _, wkbs, values = raw.read(content, layer=polygonal[0])
     except OneMapError:
         raise
     except Exception as exc:  # GDAL's errors come in many classes; all mean an unreadable file
-        raise bad(f"无法读取 {kind} 文件 {filename}：{exc}", f"Cannot read the {kind} file {filename}: {exc}",
-                  field="boundary_file") from None
+        raise invalid("boundary_file", f"无法读取 {kind} 文件 {filename}：{exc}", f"Cannot read the {kind} file {filename}: {exc}") from None
     epsg = pyproj.CRS.from_user_input(meta["crs"]).to_epsg() if meta.get("crs") else None
     if meta.get("crs") and epsg is None:
-        raise bad(f"无法识别 {filename} 的坐标参考系", f"The CRS of {filename} is not an EPSG CRS", field="boundary_file")
+        raise invalid("boundary_file", f"无法识别 {filename} 的坐标参考系", f"The CRS of {filename} is not an EPSG CRS")
     names = list(meta["fields"])
     parts = []
     for i, wkb in enumerate(wkbs, start=1):
@@ -222,8 +212,7 @@ def read_file(content: bytes, filename: str) -> tuple[str, list[_Part], int | No
         for polygon in _polygons(geom, label, "boundary_file"):
             parts.append(_Part(label, shapely.force_2d(polygon), {"name": str(attrs.get("name") or "")}))
     if not parts:
-        raise bad(f"{filename} 的面图层中没有要素", f"The polygon layer of {filename} has no features",
-                  field="boundary_file")
+        raise invalid("boundary_file", f"{filename} 的面图层中没有要素", f"The polygon layer of {filename} has no features")
     return kind, parts, epsg, []
 
 
@@ -247,14 +236,14 @@ def repair(part: _Part, field_name: str) -> tuple[Polygon | MultiPolygon, Text |
     polygon, label = part.polygon, part.label
     if polygon.is_valid:
         if polygon.area == 0:
-            raise bad(f"{label.zh}面积为零", f"{label.en}: the area is zero", field=field_name)
+            raise invalid(field_name, f"{label.zh}面积为零", f"{label.en}: the area is zero")
         return polygon, None
     reason = shapely.is_valid_reason(polygon)
     fixed = shapely.make_valid(polygon)
     polys = [g for g in getattr(fixed, "geoms", [fixed]) if isinstance(g, Polygon | MultiPolygon)]
     repaired = shapely.union_all(polys) if polys else None
     if repaired is None or repaired.area == 0:
-        raise bad(f"{label.zh}面积为零（{reason}）", f"{label.en}: the area is zero ({reason})", field=field_name)
+        raise invalid(field_name, f"{label.zh}面积为零（{reason}）", f"{label.en}: the area is zero ({reason})")
     intended = _intended_area(polygon)
     if abs(repaired.area - intended) <= 1e-9 * repaired.area:
         return repaired, Text(f"{label.zh}几何无效（{reason}），已无歧义地修复，面积不变",
@@ -264,9 +253,8 @@ def repair(part: _Part, field_name: str) -> tuple[Polygon | MultiPolygon, Text |
     at_en = f" at ({where.group(1)}, {where.group(2)})" if where else ""
     kind_zh, kind_en = (("边界自相交", "the boundary intersects itself") if "Self-intersection" in reason
                         else ("几何无效", "invalid geometry"))
-    raise bad(f"{label.zh}{kind_zh}{at_zh}（{reason}）：无法无歧义地修复，请检查界址点顺序",
-              f"{label.en}: {kind_en}{at_en} ({reason}); it cannot be repaired unambiguously - check the "
-              f"order of the boundary points", field=field_name)
+    raise invalid(field_name, f"{label.zh}{kind_zh}{at_zh}（{reason}）：无法无歧义地修复，请检查界址点顺序", f"{label.en}: {kind_en}{at_en} ({reason}); it cannot be repaired unambiguously - check the "
+              f"order of the boundary points")
 
 
 @cache
@@ -278,9 +266,8 @@ def _check_coordinates(geom: Any, epsg: int, field_name: str) -> None:
     minx, miny, maxx, maxy = geom.bounds
     if epsg in GEOGRAPHIC:
         if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-            raise bad(f"坐标 ({minx:.3f}, {miny:.3f}) 超出经纬度范围：投影坐标请用 crs 指定坐标系（如 EPSG:4546）",
-                      f"Coordinates ({minx:.3f}, {miny:.3f}) are not longitude/latitude: give the CRS of projected "
-                      f"coordinates in `crs` (e.g. EPSG:4546)", field=field_name)
+            raise invalid(field_name, f"坐标 ({minx:.3f}, {miny:.3f}) 超出经纬度范围：投影坐标请用 crs 指定坐标系（如 EPSG:4546）", f"Coordinates ({minx:.3f}, {miny:.3f}) are not longitude/latitude: give the CRS of projected "
+                      f"coordinates in `crs` (e.g. EPSG:4546)")
         return
     crs = pyproj.CRS.from_epsg(epsg)
     false_easting = next((p.value for p in crs.coordinate_operation.params if p.name == "False easting"), 500000)
@@ -288,17 +275,16 @@ def _check_coordinates(geom: Any, epsg: int, field_name: str) -> None:
     prefixes = {int(minx // 1_000_000), int(maxx // 1_000_000)}
     if prefixes != {zone}:
         got = "、".join(str(p) for p in sorted(prefixes))
-        raise bad(f"带号不符：{crs.name} 的东坐标应以带号 {zone} 开头（不带带号时为 0），而输入东坐标的带号为 {got}",
-                  f"Wrong zone: eastings in {crs.name} start with zone number {zone} (0 when it carries none), "
-                  f"but the input's start with {got}", field=field_name)
+        raise invalid(field_name, f"带号不符：{crs.name} 的东坐标应以带号 {zone} 开头（不带带号时为 0），而输入东坐标的带号为 {got}", f"Wrong zone: eastings in {crs.name} start with zone number {zone} (0 when it carries none), "
+                  f"but the input's start with {got}")
 
 
 def build(parts: list[_Part], epsg: int, source_format: str, notes: list[Text], field_name: str,
           max_parcels: int) -> Boundary:
     """Repair what is unambiguous, merge the parts, transform to EPSG:4490."""
     if len(parts) > max_parcels:
-        raise bad(f"地块过多：{len(parts)} 个，上限 {max_parcels}", f"Too many parcels: {len(parts)}, the limit is "
-                  f"{max_parcels}", field=field_name, status=413)
+        raise invalid(field_name, f"地块过多：{len(parts)} 个，上限 {max_parcels}", f"Too many parcels: {len(parts)}, the limit is "
+                  f"{max_parcels}", 413)
     notes = list(notes)
     polygons = []
     for part in parts:
@@ -322,14 +308,13 @@ def build(parts: list[_Part], epsg: int, source_format: str, notes: list[Text], 
 def _qualified_bytes(value: Any, field_name: str) -> tuple[bytes, str]:
     """Bytes and file name of an OGC qualified value {value, encoding: base64}."""
     if not isinstance(value, dict) or "value" not in value:
-        raise bad(f"{field_name} 应为 {{value, encoding: base64, filename}}",
-                  f"{field_name} must be a qualified value {{value, encoding: base64, filename}}", field=field_name)
+        raise invalid(field_name, f"{field_name} 应为 {{value, encoding: base64, filename}}", f"{field_name} must be a qualified value {{value, encoding: base64, filename}}")
     if str(value.get("encoding", "")).lower() != "base64":
         return str(value["value"]).encode("utf-8"), str(value.get("filename") or field_name)
     try:
         return base64.b64decode(value["value"], validate=True), str(value.get("filename") or field_name)
     except (binascii.Error, ValueError):
-        raise bad(f"{field_name} 不是有效的 base64", f"{field_name} is not valid base64", field=field_name) from None
+        raise invalid(field_name, f"{field_name} 不是有效的 base64", f"{field_name} is not valid base64") from None
 
 
 def from_inputs(inputs: dict[str, Any], max_parcels: int) -> Boundary:
@@ -339,9 +324,8 @@ def from_inputs(inputs: dict[str, Any], max_parcels: int) -> Boundary:
     when neither the input nor the file states it."""
     given = [name for name in ("boundary", "boundary_text", "boundary_file") if inputs.get(name) not in (None, "")]
     if len(given) != 1:
-        raise bad("请提供且仅提供一个项目用地范围：boundary（GeoJSON）、boundary_text（坐标文件、WKT）或 boundary_file（文件）",
-                  "Give exactly one project boundary: boundary (GeoJSON), boundary_text (coordinate file, WKT) "
-                  "or boundary_file (an uploaded file)", field="boundary" if not given else given[1])
+        raise invalid("boundary" if not given else given[1], "请提供且仅提供一个项目用地范围：boundary（GeoJSON）、boundary_text（坐标文件、WKT）或 boundary_file（文件）", "Give exactly one project boundary: boundary (GeoJSON), boundary_text (coordinate file, WKT) "
+                  "or boundary_file (an uploaded file)")
     name = given[0]
     value = inputs[name]
     if name == "boundary":
@@ -354,8 +338,7 @@ def from_inputs(inputs: dict[str, Any], max_parcels: int) -> Boundary:
         source_format, parts, stated, notes = read_file(*_qualified_bytes(value, name))
     requested = parse_crs(inputs["crs"]) if inputs.get("crs") not in (None, "") else None
     if stated is None and requested is None and source_format == "界址点坐标文件":
-        raise bad("坐标文件未说明带号，东坐标也不含带号：请用 crs 指定坐标系（如 EPSG:4546）",
-                  "The coordinate file states no zone and its eastings carry none: give the CRS in `crs` "
-                  "(e.g. EPSG:4546)", field="crs")
+        raise invalid("crs", "坐标文件未说明带号，东坐标也不含带号：请用 crs 指定坐标系（如 EPSG:4546）", "The coordinate file states no zone and its eastings carry none: give the CRS in `crs` "
+                  "(e.g. EPSG:4546)")
     epsg = stated or requested or 4326  # GeoJSON and WKT default to CRS84
     return build(parts, epsg, source_format, notes, name, max_parcels)

@@ -17,11 +17,10 @@ import psycopg
 import shapely
 from psycopg import sql
 
-from onemap.errors import OneMapError, Problem
-from onemap.registry import Layer, Text, load_layers
-from onemap.settings import ROOT, load_yaml
+from onemap.core.errors import OneMapError, Problem, invalid
+from onemap.core.registry import Layer, Text, load_layers
+from onemap.core.settings import ROOT, load_yaml
 from processes.compliance.boundary import Boundary
-from processes.compliance.coordfile import bad
 from processes.compliance.overlay import OverlayRow, overlay
 from processes.compliance.rules import (
     Rule,
@@ -76,12 +75,10 @@ def request_from_inputs(inputs: dict[str, Any], config: Config) -> tuple[CheckRe
     rule_set = rule_set_for(config.rule_sets, stage)
     stages = "、".join(s for r in config.rule_sets.values() for s in r.stages)
     if rule_set is None:
-        raise bad(f"业务阶段“{stage}”没有规则集；可用：{stages}",
-                  f"No rule set for business stage '{stage}'; available: {stages}", field="stage")
+        raise invalid("stage", f"业务阶段“{stage}”没有规则集；可用：{stages}", f"No rule set for business stage '{stage}'; available: {stages}")
     use_code = str(inputs.get("use_code") or "").strip()
     if use_code not in config.classes:
-        raise bad(f"用地用途代码“{use_code}”不在《国土空间调查、规划、用途管制用地用海分类》中",
-                  f"Land-use code '{use_code}' is not a code of the land and sea use classification", field="use_code")
+        raise invalid("use_code", f"用地用途代码“{use_code}”不在《国土空间调查、规划、用途管制用地用海分类》中", f"Land-use code '{use_code}' is not a code of the land and sea use classification")
     return CheckRequest(stage=stage, use_code=use_code, case_id=str(inputs.get("case_id") or "").strip(),
                         project_name=str(inputs.get("project_name") or "").strip()), rule_set
 
@@ -116,23 +113,18 @@ def measure(conn: psycopg.Connection, boundary: Boundary, config: Config) -> dic
     area, outside = float(row[0]), row[1]
     limits = config.limits
     if area < limits["min_area_m2"]:
-        raise bad(f"项目用地面积为 {area:.3f} 平方米，小于下限 {limits['min_area_m2']} 平方米",
-                  f"The project area is {area:.3f} m², below the minimum of {limits['min_area_m2']} m²",
-                  field="boundary")
+        raise invalid("boundary", f"项目用地面积为 {area:.3f} 平方米，小于下限 {limits['min_area_m2']} 平方米", f"The project area is {area:.3f} m², below the minimum of {limits['min_area_m2']} m²")
     if area > limits["max_area_km2"] * 1e6:
-        raise bad(f"项目用地面积 {area / 1e6:.2f} 平方公里超过上限 {limits['max_area_km2']} 平方公里",
-                  f"The project area of {area / 1e6:.2f} km² exceeds the limit of {limits['max_area_km2']} km²",
-                  field="boundary", status=413)
+        raise invalid("boundary", f"项目用地面积 {area / 1e6:.2f} 平方公里超过上限 {limits['max_area_km2']} 平方公里", f"The project area of {area / 1e6:.2f} km² exceeds the limit of {limits['max_area_km2']} km²", 413)
     if outside is None:
         raise OneMapError(Problem(503, "ServiceUnavailable", "本市行政区数据尚未加载，无法检测",
                                   "The city's administrative boundary is not loaded: cannot check"))
     if float(outside) > limits["outside_city_m2"]:
         whole = float(outside) >= area * 0.999
-        raise bad(("项目用地范围不在本市范围内" if whole else f"项目用地范围有 {float(outside):,.2f} 平方米位于本市范围外")
-                  + "：请检查坐标与坐标系（crs、带号）",
-                  ("The boundary lies outside the city" if whole
+        raise invalid("boundary", ("项目用地范围不在本市范围内" if whole else f"项目用地范围有 {float(outside):,.2f} 平方米位于本市范围外")
+                  + "：请检查坐标与坐标系（crs、带号）", ("The boundary lies outside the city" if whole
                    else f"{float(outside):,.2f} m² of the boundary lie outside the city")
-                  + ": check the coordinates and their CRS (crs, zone)", field="boundary")
+                  + ": check the coordinates and their CRS (crs, zone)")
     return {"area_m2": area, "outside_m2": float(outside)}
 
 

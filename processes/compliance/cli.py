@@ -11,10 +11,10 @@ from pathlib import Path
 
 import click
 
-from onemap.errors import OneMapError
-from onemap.settings import Settings
+from onemap.core.auth import Principal
+from onemap.core.errors import OneMapError
+from onemap.core.settings import Settings
 from processes.compliance import service
-from processes.compliance.store import Actor
 
 
 @click.command("check")
@@ -37,7 +37,7 @@ def check(file: Path, stage: str, use_code: str, case_id: str, project_name: str
     if crs:
         inputs["crs"] = crs
     try:
-        checked = service.check(settings.database_url, inputs, Actor(f"cli:{getpass.getuser()}", "cli"))
+        checked = service.check(settings.database_url, inputs, Principal(f"cli:{getpass.getuser()}", "cli"))
     except OneMapError as exc:
         click.echo(f"检测未进行 / not checked: {exc.problem.zh}\n  {exc.problem.en}", err=True)
         sys.exit(2)

@@ -17,13 +17,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from onemap.errors import OneMapError, Problem
+from onemap.core.errors import invalid
 
 FIELD = "boundary_text"
 
 
-def bad(zh: str, en: str, field: str = FIELD, status: int = 400) -> OneMapError:
-    return OneMapError(Problem(status, "InvalidParameterValue", zh, en, field=field))
 
 
 @dataclass
@@ -50,7 +48,7 @@ def decode(content: bytes) -> str:
     try:
         return content.decode("gb18030")
     except UnicodeDecodeError:
-        raise bad("坐标文件编码无法识别：应为 UTF-8 或 GBK", "The coordinate file is neither UTF-8 nor GBK") from None
+        raise invalid(FIELD, "坐标文件编码无法识别：应为 UTF-8 或 GBK", "The coordinate file is neither UTF-8 nor GBK") from None
 
 
 def looks_like_coordinate_file(text: str) -> bool:
@@ -61,8 +59,7 @@ def _number(value: str, line: int, what_zh: str, what_en: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise bad(f"坐标文件第 {line} 行：{what_zh}“{value}”不是数字",
-                  f"Coordinate file line {line}: {what_en} '{value}' is not a number") from None
+        raise invalid(FIELD, f"坐标文件第 {line} 行：{what_zh}“{value}”不是数字", f"Coordinate file line {line}: {what_en} '{value}' is not a number") from None
 
 
 def parse(text: str) -> tuple[dict[str, str], list[Parcel]]:
@@ -93,17 +90,15 @@ def parse(text: str) -> tuple[dict[str, str], list[Parcel]]:
             ))
             continue
         if len(cells) != 4:
-            raise bad(f"坐标文件第 {number} 行格式错误：应为“点号,圈号,X,Y”或以 @ 结尾的地块行",
-                      f"Coordinate file line {number}: expected 'point,ring,X,Y' or a parcel line ending in @")
+            raise invalid(FIELD, f"坐标文件第 {number} 行格式错误：应为“点号,圈号,X,Y”或以 @ 结尾的地块行", f"Coordinate file line {number}: expected 'point,ring,X,Y' or a parcel line ending in @")
         if not parcels:
-            raise bad(f"坐标文件第 {number} 行：界址点之前缺少地块行（以 @ 结尾）",
-                      f"Coordinate file line {number}: a point before any parcel line (ending in @)")
+            raise invalid(FIELD, f"坐标文件第 {number} 行：界址点之前缺少地块行（以 @ 结尾）", f"Coordinate file line {number}: a point before any parcel line (ending in @)")
         ring = int(_number(cells[1], number, "圈号", "ring number"))
         northing = _number(cells[2], number, "X 坐标", "X coordinate")
         easting = _number(cells[3], number, "Y 坐标", "Y coordinate")
         parcels[-1].rings.setdefault(ring, []).append((cells[0], northing, easting))
     if not parcels:
-        raise bad("坐标文件中没有地块（[地块坐标] 部分为空）", "The coordinate file holds no parcel ([地块坐标] is empty)")
+        raise invalid(FIELD, "坐标文件中没有地块（[地块坐标] 部分为空）", "The coordinate file holds no parcel ([地块坐标] is empty)")
     return attributes, parcels
 
 
@@ -113,29 +108,27 @@ def epsg_of(attributes: dict[str, str], parcels: list[Parcel]) -> int | None:
     say (no 带号 and no zone number in the eastings)."""
     datum = attributes.get("坐标系", "")
     if datum and "2000" not in datum:
-        raise bad(f"不支持的坐标系“{datum}”：仅支持 2000 国家大地坐标系（CGCS2000）",
-                  f"Unsupported coordinate system '{datum}': only CGCS2000 is accepted")
+        raise invalid(FIELD, f"不支持的坐标系“{datum}”：仅支持 2000 国家大地坐标系（CGCS2000）", f"Unsupported coordinate system '{datum}': only CGCS2000 is accepted")
     width = attributes.get("几度分带", "3").strip() or "3"
     if width not in ("3", "6"):
-        raise bad(f"几度分带应为 3 或 6，而不是“{width}”", f"Zone width must be 3 or 6, not '{width}'")
+        raise invalid(FIELD, f"几度分带应为 3 或 6，而不是“{width}”", f"Zone width must be 3 or 6, not '{width}'")
     stated = attributes.get("带号", "").strip()
     eastings = [p[2] for parcel in parcels for ring in parcel.rings.values() for p in ring]
     prefixes = {int(e // 1_000_000) for e in eastings}
     if len(prefixes) > 1:
-        raise bad(f"Y 坐标带号不一致：{sorted(prefixes)}", f"The eastings carry different zone numbers: {sorted(prefixes)}")
+        raise invalid(FIELD, f"Y 坐标带号不一致：{sorted(prefixes)}", f"The eastings carry different zone numbers: {sorted(prefixes)}")
     prefix = prefixes.pop() if prefixes else 0
     zone = int(_number(stated, 0, "带号", "zone")) if stated else (prefix or None)
     if zone is None:
         return None
     if prefix and prefix != zone:
-        raise bad(f"带号不符：文件声明带号 {zone}，而 Y 坐标前的带号为 {prefix}",
-                  f"Wrong zone: the file states zone {zone} but the eastings carry zone number {prefix}")
+        raise invalid(FIELD, f"带号不符：文件声明带号 {zone}，而 Y 坐标前的带号为 {prefix}", f"Wrong zone: the file states zone {zone} but the eastings carry zone number {prefix}")
     if width == "3":
         if not 25 <= zone <= 45:
-            raise bad(f"3 度带带号 {zone} 超出中国范围（25–45）", f"3-degree zone {zone} is outside China (25-45)")
+            raise invalid(FIELD, f"3 度带带号 {zone} 超出中国范围（25–45）", f"3-degree zone {zone} is outside China (25-45)")
         return (4513 if prefix else 4534) + zone - 25
     if not 13 <= zone <= 23:
-        raise bad(f"6 度带带号 {zone} 超出中国范围（13–23）", f"6-degree zone {zone} is outside China (13-23)")
+        raise invalid(FIELD, f"6 度带带号 {zone} 超出中国范围（13–23）", f"6-degree zone {zone} is outside China (13-23)")
     return (4491 if prefix else 4502) + zone - 13
 
 
@@ -143,16 +136,14 @@ def rings_of(parcel: Parcel) -> list[list[tuple[float, float]]]:
     """The parcel's rings as (easting, northing) lists, outer ring first;
     every ring must be closed (its last point repeats the first)."""
     if 1 not in parcel.rings:
-        raise bad(f"地块 {parcel.number}（第 {parcel.line} 行）没有外圈（圈号 1）",
-                  f"Parcel {parcel.number} (line {parcel.line}) has no outer ring (ring 1)")
+        raise invalid(FIELD, f"地块 {parcel.number}（第 {parcel.line} 行）没有外圈（圈号 1）", f"Parcel {parcel.number} (line {parcel.line}) has no outer ring (ring 1)")
     rings = []
     for ring_no in sorted(parcel.rings):
         points = parcel.rings[ring_no]
         first, last = points[0], points[-1]
         if len(points) < 4 or (first[1], first[2]) != (last[1], last[2]):
-            raise bad(f"地块 {parcel.number} 第 {ring_no} 圈未闭合：末点 {last[0]} 应与首点 {first[0]} 坐标相同"
-                      f"（至少 4 个点）",
-                      f"Parcel {parcel.number}, ring {ring_no} is not closed: its last point {last[0]} must "
+            raise invalid(FIELD, f"地块 {parcel.number} 第 {ring_no} 圈未闭合：末点 {last[0]} 应与首点 {first[0]} 坐标相同"
+                      f"（至少 4 个点）", f"Parcel {parcel.number}, ring {ring_no} is not closed: its last point {last[0]} must "
                       f"repeat its first point {first[0]} (at least 4 points)")
         rings.append([(easting, northing) for _, northing, easting in points])
     return rings

@@ -8,14 +8,16 @@ import json
 
 from flask import Blueprint, Response, g
 
-from onemap.errors import OneMapError, Problem
-from onemap.settings import Settings
+from onemap.core.access import AccessPolicy
+from onemap.core.errors import OneMapError, Problem
+from onemap.core.settings import Settings
 from processes.compliance import service, store
 
 
-def blueprint(settings: Settings, roles: frozenset[str]) -> Blueprint:
+def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
     """The download routes, for the roles that may run the check."""
     bp = Blueprint("compliance_reports", __name__)
+    roles = policy.process_roles[store.PROCESS_ID]
 
     @bp.get("/reports/compliance/<check_id>.<fmt>")
     def download(check_id: str, fmt: str) -> Response:

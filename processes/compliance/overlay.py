@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from onemap.registry import Layer
+from onemap.core.registry import Layer
 from processes.compliance.rules import Rule
 
 # The intersection, short-cut when one geometry covers the other (the usual

@@ -8,10 +8,10 @@ from typing import Any
 
 from pygeoapi.process.base import BaseProcessor
 
-from onemap.errors import OneMapError, Problem
-from onemap.settings import Settings
+from onemap.core.auth import ANONYMOUS
+from onemap.core.errors import OneMapError, Problem
+from onemap.core.settings import Settings
 from processes.compliance import service
-from processes.compliance.store import Actor
 
 _TEXT = {"type": "string"}
 PROCESS_METADATA: dict[str, Any] = {
@@ -101,9 +101,9 @@ class ComplianceCheckProcessor(BaseProcessor):
     def execute(self, data: dict, outputs: dict | None = None) -> tuple[str, Any]:
         settings = Settings.from_env()
         principal = self.context.get("principal")
-        actor = Actor(principal.name, principal.role) if principal else Actor("anonymous", None)
+        principal = principal or ANONYMOUS
         progress = self.context.get("progress") or (lambda percent, message: None)
-        checked = service.check(settings.database_url, data, actor, self.job_id, progress)
+        checked = service.check(settings.database_url, data, principal, self.job_id, progress)
         check_id = checked.stored.check_id
         base = settings.base_url
 

@@ -28,6 +28,8 @@ import pyproj
 import shapely
 from shapely.geometry import shape
 
+from onemap.core.settings import Settings
+
 TEMPLATES = Path(__file__).parent / "templates"
 VERDICT_COLORS = {"通过": "#2e9e4f", "提示": "#e0b400", "限制": "#f08c00", "不符合": "#e03131", "禁止": "#8b0000"}
 
@@ -77,10 +79,7 @@ def svg_path(geom: Any, bbox: tuple[float, float, float, float], width: int, hei
 def get_map(bbox: tuple[float, float, float, float], settings: dict[str, Any]) -> tuple[str | None, str | None]:
     """The plan layers as a PNG (base64) from a WMS GetMap to MapServer, or
     None and why not."""
-    from onemap.maps.mapfile import mapserver_files
-    from onemap.settings import Settings
-
-    files = mapserver_files(Settings.from_env())
+    files = Settings.from_env().mapserver_files
     query = urlencode({"map": str(files.mapfile), "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap",
                        "LAYERS": ",".join(settings["layers"]), "STYLES": "", "CRS": settings["crs"],
                        "BBOX": ",".join(f"{v:.3f}" for v in bbox), "WIDTH": settings["width"],

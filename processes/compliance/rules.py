@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from onemap.registry import Layer, Text
-from onemap.settings import ROOT, load_yaml
+from onemap.core.registry import Layer, Text
+from onemap.core.settings import ROOT, load_yaml
 
 RELATIONS = ("intersects", "within", "outside", "distance")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")

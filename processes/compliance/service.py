@@ -11,11 +11,12 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
-from onemap.errors import OneMapError, Problem
+from onemap.core.auth import Principal
+from onemap.core.errors import OneMapError, Problem
 from processes.compliance import boundary as boundary_input
 from processes.compliance import report, store
 from processes.compliance.check import load_config, request_from_inputs, run_check
-from processes.compliance.store import Actor, StoredCheck
+from processes.compliance.store import StoredCheck
 
 Progress = Callable[[int, str], None]
 REPORT_FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
@@ -40,7 +41,7 @@ def _quiet(percent: int, message: str) -> None:
     """No one to report progress to (the CLI reports by itself)."""
 
 
-def check(database_url: str, inputs: dict[str, Any], actor: Actor, job_id: str | None = None,
+def check(database_url: str, inputs: dict[str, Any], principal: Principal, job_id: str | None = None,
           progress: Progress = _quiet) -> Checked:
     """Validate the inputs, run the check, store it (with its audit line).
     Bad input raises OneMapError before anything is written."""
@@ -53,7 +54,7 @@ def check(database_url: str, inputs: dict[str, Any], actor: Actor, job_id: str |
         result = {"check_id": store.new_check_id(), "job_id": job_id,
                   "input_sha256": store.input_sha256(inputs), **result}
         progress(70, "保存检测记录 / storing the check")
-        stored = store.save(conn, result, overlaps, boundary, actor, job_id, result["input_sha256"])
+        stored = store.save(conn, result, overlaps, boundary, principal, job_id, result["input_sha256"])
     return Checked(stored=stored, overlaps=overlaps)
 
 

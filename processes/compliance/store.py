@@ -13,6 +13,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from onemap.core import audit
+from onemap.core.auth import Principal
 from processes.compliance.boundary import Boundary
 from processes.compliance.check import canonical_sha256
 
@@ -21,14 +23,6 @@ VERIFICATION = {
     "zh": "结果哈希为 result 去掉 verification 成员后、按键排序且无空白的 UTF-8 JSON 的 SHA-256",
     "en": "SHA-256 of the result without its verification member, as UTF-8 JSON with sorted keys and no whitespace",
 }
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who ran a check: a token holder through the gateway, or a CLI user."""
-
-    name: str
-    role: str | None
 
 
 def new_check_id(now: dt.datetime | None = None) -> str:
@@ -42,7 +36,7 @@ def input_sha256(inputs: dict[str, Any]) -> str:
 
 
 def save(conn: psycopg.Connection, result: dict[str, Any], overlaps: dict[str, Any], boundary: Boundary,
-         actor: Actor, job_id: str | None, inputs_sha256: str) -> StoredCheck:
+         principal: Principal, job_id: str | None, inputs_sha256: str) -> StoredCheck:
     """Store a check; return it with the verification hash. `result` must
     carry its check_id already (it is part of what the hash covers)."""
     digest = canonical_sha256(result)
@@ -54,7 +48,7 @@ def save(conn: psycopg.Connection, result: dict[str, Any], overlaps: dict[str, A
                RETURNING id""",
             (result["check_id"], result["case_id"] or None, result["project_name"] or None, result["stage"],
              result["use_code"], result["verdict"], result["boundary"]["area_m2"],
-             f"{result['rule_set']['id']} {result['rule_set']['version']}", result["checked_at"], actor.name,
+             f"{result['rule_set']['id']} {result['rule_set']['version']}", result["checked_at"], principal.name,
              job_id, inputs_sha256, digest, Jsonb(result), boundary.geometry.wkb)).fetchone()[0]
         with conn.cursor() as cur:
             cur.executemany(
@@ -63,12 +57,10 @@ def save(conn: psycopg.Connection, result: dict[str, Any], overlaps: dict[str, A
                 [(pk, f["properties"]["rule"], f["properties"]["layer"], f["properties"]["kind"],
                   f["properties"]["feature_id"], f["properties"]["verdict"], f["properties"]["overlap_m2"],
                   json.dumps(f["geometry"])) for f in overlaps["features"]])
-        conn.execute(
-            """INSERT INTO ops.audit (actor, role, action, target, status, input_sha256, output_sha256, detail)
-               VALUES (%s, %s, 'EXECUTE', %s, 200, %s, %s, %s)""",
-            (actor.name, actor.role, f"/processes/{PROCESS_ID}/{result['check_id']}", inputs_sha256, digest,
-             Jsonb({"process": PROCESS_ID, "check_id": result["check_id"], "job_id": job_id,
-                    "case_id": result["case_id"], "verdict": result["verdict"]})))
+        audit.record(conn, principal, "EXECUTE", f"/processes/{PROCESS_ID}/{result['check_id']}", 200,
+                     inputs_sha256, digest,
+                     {"process": PROCESS_ID, "check_id": result["check_id"], "job_id": job_id,
+                      "case_id": result["case_id"], "verdict": result["verdict"]})
     return StoredCheck(pk=pk, check_id=result["check_id"], result=with_verification(result, digest),
                        boundary_geojson=boundary.geometry.__geo_interface__)
 

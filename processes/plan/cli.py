@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from onemap.auth import Principal
-from onemap.errors import OneMapError
-from onemap.settings import Settings
+from onemap.core.auth import Principal
+from onemap.core.errors import OneMapError
+from onemap.core.settings import Settings
 
 
 def _principal(by: str | None) -> Principal:

@@ -11,9 +11,8 @@ import subprocess
 import tempfile
 import zipfile
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
-from onemap.db import connect
+from onemap.core.db import connect, connection_parameters, libpq_dsn
 from processes.qc.spec import Spec, default_edition
 from processes.qc.staging import transformed_polygons
 
@@ -40,10 +39,8 @@ INDICATOR_UNIT = "公顷"
 
 
 def _pg_source(database_url: str) -> tuple[str, dict[str, str]]:
-    url = urlparse(database_url)
-    dsn = (f"PG:dbname='{url.path.lstrip('/')}' host='{url.hostname or 'localhost'}' "
-           f"port='{url.port or 5432}' user='{unquote(url.username or '')}'")
-    return dsn, {**os.environ, "PGPASSWORD": unquote(url.password or "")}
+    password = connection_parameters(database_url).get("password", "")
+    return "PG:" + libpq_dsn(database_url, with_password=False), {**os.environ, "PGPASSWORD": password}
 
 
 def _version_filter(version: str | None) -> str:

@@ -12,24 +12,23 @@ is a complete plan. Killed half-way, nothing of it remains.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import importlib
 import json
 import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from psycopg import sql
 
-from onemap.auth import Principal
-from onemap.db import connect
-from onemap.errors import OneMapError, Problem
-from onemap.registry import Layer, load_layers
-from onemap.settings import ROOT, Settings, load_yaml
+from onemap.core import audit
+from onemap.core.auth import Principal
+from onemap.core.db import connect
+from onemap.core.errors import OneMapError, Problem, invalid
+from onemap.core.registry import Layer, load_layers
+from onemap.core.settings import ROOT, Settings, load_yaml
 from processes.qc.package import open_package
 from processes.qc.report import error_layer, html_to_pdf, report_html
 from processes.qc.run import Progress, QcResult, _quiet, choose_edition, run_qc, sha256_file
@@ -40,20 +39,6 @@ PUBLISH_LOCK = 5_000_501  # pg advisory lock: one publish at a time
 META_COLUMNS = ("id", "plan_version", "valid_from", "valid_to", "geom")
 
 
-def apply_schema(database_url: str) -> None:
-    ddl = resources.files("processes.plan").joinpath("schema.sql").read_text(encoding="utf-8")
-    with connect(database_url) as conn:
-        conn.execute(ddl)
-
-
-def audit(conn: Any, principal: Principal, action: str, target: str, status: int,
-          input_sha256: str | None, detail: dict[str, Any], output: bytes | None = None) -> None:
-    conn.execute(
-        "INSERT INTO ops.audit (actor, role, action, target, status, input_sha256, output_sha256, detail) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        (principal.name, principal.role, action, target, status, input_sha256,
-         hashlib.sha256(output).hexdigest() if output is not None else None,
-         json.dumps(detail, ensure_ascii=False)))
 
 
 @dataclass(frozen=True)
@@ -83,9 +68,10 @@ def check_package(database_url: str, package_file: Path, principal: Principal, e
             (submission_id, result.package_name, result.package_sha256, result.spec.edition, result.passed,
              result.errors, result.warnings, json.dumps(summary, ensure_ascii=False), pdf, gpkg,
              principal.name, principal.role)).fetchone()[0]
-        audit(conn, principal, "plan-qc", f"qc_run/{run_id}", 200, result.package_sha256,
-              {"passed": result.passed, "errors": result.errors, "warnings": result.warnings,
-               "edition": result.spec.edition}, output=json.dumps(summary).encode())
+        audit.record(conn, principal, "plan-qc", f"qc_run/{run_id}", 200, result.package_sha256,
+                     audit.sha256_hex(json.dumps(summary).encode()),
+                     {"passed": result.passed, "errors": result.errors, "warnings": result.warnings,
+                      "edition": result.spec.edition})
     return CheckRecord(run_id, result, page, pdf, gpkg)
 
 
@@ -109,8 +95,8 @@ def submit(database_url: str, package_file: Path, title: str, principal: Princip
             (title, package_file.name, sha, str(kept), record.result.spec.edition, record.result.passed,
              principal.name, principal.role)).fetchone()[0]
         conn.execute("UPDATE plan.qc_run SET submission_id = %s WHERE id = %s", (sid, record.run_id))
-        audit(conn, principal, "plan-submit", f"submission/{sid}", 200, sha,
-              {"title": title, "passed": record.result.passed, "qc_run": record.run_id})
+        audit.record(conn, principal, "plan-submit", f"submission/{sid}", 200, sha,
+                     detail={"title": title, "passed": record.result.passed, "qc_run": record.run_id})
     return sid, record
 
 
@@ -130,9 +116,6 @@ class PublishedVersion:
     submission_id: int
 
 
-def _bad(zh: str, en: str, field: str, status: int = 400) -> OneMapError:
-    return OneMapError(Problem(status, "InvalidParameterValue" if status == 400 else "Conflict", zh, en,
-                               field=field))
 
 
 def publish(database_url: str, submission_id: int, plan_version: str, valid_from: dt.datetime,
@@ -140,23 +123,22 @@ def publish(database_url: str, submission_id: int, plan_version: str, valid_from
     """成果发布: a submission that passed its check becomes the plan in force."""
     _need_role(principal, "发布成果", "publish a plan version")
     if valid_from.tzinfo is None:
-        raise _bad("valid_from 必须带时区", "valid_from must carry a time zone", "valid_from")
+        raise invalid("valid_from", "valid_from 必须带时区", "valid_from must carry a time zone")
     with connect(database_url) as conn:
         row = conn.execute("SELECT title, package_path, package_sha256, edition, passed, published_as "
                            "FROM plan.submission WHERE id = %s", (submission_id,)).fetchone()
     if row is None:
-        raise _bad(f"提交记录 {submission_id} 不存在", f"No submission {submission_id}", "submission", 404)
+        raise invalid("submission", f"提交记录 {submission_id} 不存在", f"No submission {submission_id}", 404)
     sub_title, path, sha, edition, passed, published_as = row
     if not passed:
-        raise _bad(f"提交 {submission_id} 未通过质检，不能发布", f"Submission {submission_id} failed its check: "
-                   "it cannot be published", "submission", 409)
+        raise invalid("submission", f"提交 {submission_id} 未通过质检，不能发布", f"Submission {submission_id} failed its check: "
+                   "it cannot be published", 409)
     if published_as:
-        raise _bad(f"提交 {submission_id} 已发布为 {published_as}", f"Submission {submission_id} is already "
-                   f"published as {published_as}", "submission", 409)
+        raise invalid("submission", f"提交 {submission_id} 已发布为 {published_as}", f"Submission {submission_id} is already "
+                   f"published as {published_as}", 409)
     package_file = Path(path)
     if not package_file.is_file() or sha256_file(package_file) != sha:
-        raise _bad("提交的数据包文件已丢失或被改动", "The submitted package file is gone or changed",
-                   "submission", 409)
+        raise invalid("submission", "提交的数据包文件已丢失或被改动", "The submitted package file is gone or changed", 409)
     registry = {layer.id: layer for layer in load_layers() if layer.versioned}
     staging = Staging.create(database_url)
     try:
@@ -181,14 +163,11 @@ def _publish_transaction(staging: Staging, spec: Any, registry: dict[str, Layer]
     with connect(staging.database_url) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (PUBLISH_LOCK,))
         if conn.execute("SELECT 1 FROM plan.plan_version WHERE plan_version = %s", (plan_version,)).fetchone():
-            raise _bad(f"规划版本 {plan_version} 已存在", f"Plan version {plan_version} exists already",
-                       "plan_version", 409)
+            raise invalid("plan_version", f"规划版本 {plan_version} 已存在", f"Plan version {plan_version} exists already", 409)
         current = conn.execute("SELECT plan_version, valid_from FROM plan.plan_version WHERE valid_to IS NULL "
                                "ORDER BY valid_from DESC LIMIT 1").fetchone()
         if current and valid_from <= current[1]:
-            raise _bad(f"生效时间应晚于现行版本 {current[0]} 的生效时间 {current[1].isoformat()}",
-                       f"valid_from must be after {current[1].isoformat()}, when {current[0]} took effect",
-                       "valid_from")
+            raise invalid("valid_from", f"生效时间应晚于现行版本 {current[0]} 的生效时间 {current[1].isoformat()}", f"valid_from must be after {current[1].isoformat()}, when {current[0]} took effect")
         conn.execute("INSERT INTO plan.plan_version (plan_version, title, valid_from, published_by, submission_id) "
                      "VALUES (%s, %s, %s, %s, %s)", (plan_version, title, valid_from, principal.name, submission_id))
         counts = {}
@@ -211,9 +190,9 @@ def _publish_transaction(staging: Staging, spec: Any, registry: dict[str, Layer]
         conn.execute("UPDATE plan.plan_version SET valid_to = %s WHERE valid_to IS NULL AND plan_version <> %s",
                      (valid_from, plan_version))
         conn.execute("UPDATE plan.submission SET published_as = %s WHERE id = %s", (plan_version, submission_id))
-        audit(conn, principal, "plan-publish", f"plan_version/{plan_version}", 200, None,
-              {"submission": submission_id, "valid_from": valid_from.isoformat(), "layers": counts,
-               "previous": current[0] if current else None})
+        audit.record(conn, principal, "plan-publish", f"plan_version/{plan_version}", 200,
+                     detail={"submission": submission_id, "valid_from": valid_from.isoformat(), "layers": counts,
+                             "previous": current[0] if current else None})
     return PublishedVersion(plan_version, title, valid_from, current[0] if current else None, counts,
                             submission_id)
 

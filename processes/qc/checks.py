@@ -20,7 +20,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from onemap.settings import load_yaml
+from onemap.core.settings import load_yaml
 from processes.qc.spec import Rule, Spec
 from processes.qc.staging import Column, StagedLayer, Staging
 

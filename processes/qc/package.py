@@ -20,8 +20,8 @@ import pyogrio
 import pyproj
 import requests
 
-from onemap.errors import OneMapError, Problem
-from onemap.settings import ROOT, load_yaml
+from onemap.core.errors import OneMapError, invalid
+from onemap.core.settings import ROOT, load_yaml
 
 MB = 1024 * 1024
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -34,14 +34,10 @@ def limits(path: Path = ROOT / "config" / "plan.yaml") -> dict[str, float]:
     return load_yaml(path)["qc"]
 
 
-def problem(status: int, code: str, zh: str, en: str, field: str = "package") -> OneMapError:
-    return OneMapError(Problem(status, code, zh, en, field=field))
 
 
 def _too_large(size_mb: float, limit_mb: float) -> OneMapError:
-    return problem(413, "PayloadTooLarge",
-                   f"数据包过大：{size_mb:.0f} MB，上限 {limit_mb:.0f} MB",
-                   f"The package is too large: {size_mb:.0f} MB, the limit is {limit_mb:.0f} MB")
+    return invalid("package", f"数据包过大：{size_mb:.0f} MB，上限 {limit_mb:.0f} MB", f"The package is too large: {size_mb:.0f} MB, the limit is {limit_mb:.0f} MB", 413, "PayloadTooLarge")
 
 
 def materialize(value: Any, workdir: Path, allow_paths: bool = False) -> Path:
@@ -56,34 +52,29 @@ def materialize(value: Any, workdir: Path, allow_paths: bool = False) -> Path:
     if isinstance(value, str | Path) and allow_paths:
         source = Path(value)
         if not source.is_file():
-            raise problem(404, "NotFound", f"找不到数据包文件 {source}", f"No package file {source}")
+            raise invalid("package", f"找不到数据包文件 {source}", f"No package file {source}", 404, "NotFound")
         if source.stat().st_size > limit:
             raise _too_large(source.stat().st_size / MB, limit / MB)
         target = workdir / source.name
         shutil.copyfile(source, target)
         return target
     if not isinstance(value, dict) or not ("value" in value or "href" in value):
-        raise problem(400, "MissingParameterValue",
-                      "缺少数据包：package 应为 base64 编码的值（value/encoding）或链接（href）",
-                      "No package: 'package' must be a base64 qualified value (value/encoding) or an href")
+        raise invalid("package", "缺少数据包：package 应为 base64 编码的值（value/encoding）或链接（href）", "No package: 'package' must be a base64 qualified value (value/encoding) or an href", 400, "MissingParameterValue")
     if "href" in value:
         return _download(str(value["href"]), workdir, limit)
     if value.get("encoding", "base64") != "base64":
-        raise problem(400, "InvalidParameterValue", "数据包的 encoding 应为 base64",
-                      "The package encoding must be base64")
+        raise invalid("package", "数据包的 encoding 应为 base64", "The package encoding must be base64", 400, "InvalidParameterValue")
     text = value["value"]
     if not isinstance(text, str):
-        raise problem(400, "InvalidParameterValue", "数据包的 value 应为 base64 字符串",
-                      "The package value must be a base64 string")
+        raise invalid("package", "数据包的 value 应为 base64 字符串", "The package value must be a base64 string", 400, "InvalidParameterValue")
     if len(text) * 3 / 4 > limit:
         raise _too_large(len(text) * 3 / 4 / MB, limit / MB)
     try:
         content = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise problem(400, "InvalidParameterValue", "数据包不是有效的 base64 编码",
-                      "The package value is not valid base64") from None
+        raise invalid("package", "数据包不是有效的 base64 编码", "The package value is not valid base64", 400, "InvalidParameterValue") from None
     if not content:
-        raise problem(400, "InvalidParameterValue", "数据包为空", "The package is empty")
+        raise invalid("package", "数据包为空", "The package is empty", 400, "InvalidParameterValue")
     name = PurePosixPath(str(value.get("filename") or "package")).name or "package"
     target = workdir / name
     target.write_bytes(content)
@@ -92,15 +83,12 @@ def materialize(value: Any, workdir: Path, allow_paths: bool = False) -> Path:
 
 def _download(href: str, workdir: Path, limit: float) -> Path:
     if not href.startswith(("http://", "https://")):
-        raise problem(400, "InvalidParameterValue", "数据包链接（href）应为 http 或 https 地址",
-                      "The package href must be an http or https URL")
+        raise invalid("package", "数据包链接（href）应为 http 或 https 地址", "The package href must be an http or https URL", 400, "InvalidParameterValue")
     target = workdir / (PurePosixPath(href.split("?", 1)[0]).name or "package")
     try:
         with requests.get(href, stream=True, timeout=limits()["download_timeout_s"]) as r:
             if r.status_code != 200:
-                raise problem(400, "InvalidParameterValue",
-                              f"无法下载数据包：HTTP {r.status_code}",
-                              f"The package could not be downloaded: HTTP {r.status_code}")
+                raise invalid("package", f"无法下载数据包：HTTP {r.status_code}", f"The package could not be downloaded: HTTP {r.status_code}", 400, "InvalidParameterValue")
             declared = int(r.headers.get("Content-Length") or 0)
             if declared > limit:
                 raise _too_large(declared / MB, limit / MB)
@@ -112,10 +100,9 @@ def _download(href: str, workdir: Path, limit: float) -> Path:
                         raise _too_large(size / MB, limit / MB)
                     f.write(chunk)
     except requests.RequestException as exc:
-        raise problem(400, "InvalidParameterValue", f"无法下载数据包：{exc.__class__.__name__}",
-                      f"The package could not be downloaded: {exc}") from exc
+        raise invalid("package", f"无法下载数据包：{exc.__class__.__name__}", f"The package could not be downloaded: {exc}", 400, "InvalidParameterValue") from exc
     if size == 0:
-        raise problem(400, "InvalidParameterValue", "数据包为空", "The package is empty")
+        raise invalid("package", "数据包为空", "The package is empty", 400, "InvalidParameterValue")
     return target
 
 
@@ -162,9 +149,7 @@ def open_package(path: Path, workdir: Path) -> Package:
         return Package("gpkg", path, _gpkg_layers(source))
     if head.startswith(ZIP_MAGIC) or head.startswith(EMPTY_ZIP_MAGIC):
         return _zip_package(path, workdir / "unzipped")
-    raise problem(415, "UnsupportedMediaType",
-                  "不是 GeoPackage 数据库，也不是 shapefile 的 zip 压缩包",
-                  "Not a GeoPackage, nor a zip of shapefiles")
+    raise invalid("package", "不是 GeoPackage 数据库，也不是 shapefile 的 zip 压缩包", "Not a GeoPackage, nor a zip of shapefiles", 415, "UnsupportedMediaType")
 
 
 def _epsg(crs_text: str | None) -> int | None:
@@ -183,8 +168,7 @@ def _inspect(path: Path, layer: str, name: str, open_options: tuple[str, ...] = 
     try:
         info = pyogrio.read_info(path, layer=layer, force_feature_count=True, **kwargs)
     except pyogrio.errors.DataSourceError as exc:
-        raise problem(400, "InvalidParameterValue", f"无法读取图层 {name}：{exc}",
-                      f"Layer {name} cannot be read: {exc}", field=name) from exc
+        raise invalid(name, f"无法读取图层 {name}：{exc}", f"Layer {name} cannot be read: {exc}", 400, "InvalidParameterValue") from exc
     geometry = info.get("geometry_type")
     return SourceLayer(
         name=name.upper(), path=path, layer=layer,
@@ -198,11 +182,9 @@ def _gpkg_layers(path: Path) -> tuple[SourceLayer, ...]:
     try:
         names = [str(n) for n, _ in pyogrio.list_layers(path)]
     except (pyogrio.errors.DataSourceError, OSError) as exc:
-        raise problem(415, "UnsupportedMediaType", "文件不是有效的 GeoPackage 数据库",
-                      f"The file is not a valid GeoPackage: {exc}") from exc
+        raise invalid("package", "文件不是有效的 GeoPackage 数据库", f"The file is not a valid GeoPackage: {exc}", 415, "UnsupportedMediaType") from exc
     if not names:
-        raise problem(400, "InvalidParameterValue", "GeoPackage 中没有任何图层",
-                      "The GeoPackage holds no layer")
+        raise invalid("package", "GeoPackage 中没有任何图层", "The GeoPackage holds no layer", 400, "InvalidParameterValue")
     return tuple(_inspect(path, n, n) for n in names)
 
 
@@ -211,15 +193,13 @@ def _zip_package(path: Path, target: Path) -> Package:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
-        raise problem(400, "InvalidParameterValue", "zip 压缩包已损坏",
-                      f"The zip file is corrupt: {exc}") from exc
+        raise invalid("package", "zip 压缩包已损坏", f"The zip file is corrupt: {exc}", 400, "InvalidParameterValue") from exc
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         if not members:
-            raise problem(400, "InvalidParameterValue", "zip 压缩包是空的", "The zip file is empty")
+            raise invalid("package", "zip 压缩包是空的", "The zip file is empty", 400, "InvalidParameterValue")
         if len(members) > lim["max_zip_members"]:
-            raise problem(413, "PayloadTooLarge", f"zip 压缩包文件过多：{len(members)} 个",
-                          f"The zip holds too many files: {len(members)}")
+            raise invalid("package", f"zip 压缩包文件过多：{len(members)} 个", f"The zip holds too many files: {len(members)}", 413, "PayloadTooLarge")
         total = sum(m.file_size for m in members)
         if total > lim["max_uncompressed_mb"] * MB:
             raise _zip_bomb(f"解压后共 {total / MB:.0f} MB，上限 {lim['max_uncompressed_mb']} MB",
@@ -230,8 +210,7 @@ def _zip_package(path: Path, target: Path) -> Package:
                                 f"{m.filename} is packed {m.file_size / max(m.compress_size, 1):.0f}:1")
             parts = PurePosixPath(m.filename).parts
             if m.filename.startswith("/") or ".." in parts:
-                raise problem(400, "InvalidParameterValue", f"zip 中的路径不安全：{m.filename}",
-                              f"Unsafe path in the zip: {m.filename}")
+                raise invalid("package", f"zip 中的路径不安全：{m.filename}", f"Unsafe path in the zip: {m.filename}", 400, "InvalidParameterValue")
         target.mkdir(parents=True, exist_ok=True)
         budget = lim["max_uncompressed_mb"] * MB
         for m in members:
@@ -249,31 +228,24 @@ def _zip_package(path: Path, target: Path) -> Package:
     shps = sorted(p for p in files if p.suffix.lower() == ".shp")
     if gpkgs and not shps:
         if len(gpkgs) > 1:
-            raise problem(400, "InvalidParameterValue", "zip 中有多个 GeoPackage，只能有一个",
-                          "The zip holds several GeoPackages: one only")
+            raise invalid("package", "zip 中有多个 GeoPackage，只能有一个", "The zip holds several GeoPackages: one only", 400, "InvalidParameterValue")
         return Package("gpkg", path, _gpkg_layers(gpkgs[0]))
     if not shps:
-        raise problem(400, "InvalidParameterValue", "zip 压缩包中没有 shapefile（.shp）或 GeoPackage",
-                      "The zip holds no shapefile (.shp) nor GeoPackage")
+        raise invalid("package", "zip 压缩包中没有 shapefile（.shp）或 GeoPackage", "The zip holds no shapefile (.shp) nor GeoPackage", 400, "InvalidParameterValue")
     layers = []
     seen: set[str] = set()
     for shp in shps:
         name = shp.stem.upper()
         if name in seen:
-            raise problem(400, "InvalidParameterValue", f"zip 中图层 {name} 出现了多次",
-                          f"Layer {name} appears more than once in the zip", field=name)
+            raise invalid(name, f"zip 中图层 {name} 出现了多次", f"Layer {name} appears more than once in the zip", 400, "InvalidParameterValue")
         seen.add(name)
         siblings = {p.suffix.lower(): p for p in shp.parent.glob(shp.stem + ".*")}
         missing = [ext for ext in SHAPEFILE_PARTS if ext not in siblings]
         if missing:
-            raise problem(400, "InvalidParameterValue",
-                          f"shapefile {shp.name} 缺少文件：{'、'.join(missing)}",
-                          f"Shapefile {shp.name} lacks {', '.join(missing)}", field=shp.name)
+            raise invalid(shp.name, f"shapefile {shp.name} 缺少文件：{'、'.join(missing)}", f"Shapefile {shp.name} lacks {', '.join(missing)}", 400, "InvalidParameterValue")
         if ".prj" not in siblings:
-            raise problem(400, "InvalidParameterValue",
-                          f"shapefile {shp.name} 缺少 .prj 文件，坐标系未定义（STRUCT-CRS）",
-                          f"Shapefile {shp.name} has no .prj file: its coordinate system is "
-                          f"missing (STRUCT-CRS)", field=shp.name)
+            raise invalid(shp.name, f"shapefile {shp.name} 缺少 .prj 文件，坐标系未定义（STRUCT-CRS）", f"Shapefile {shp.name} has no .prj file: its coordinate system is "
+                          f"missing (STRUCT-CRS)", 400, "InvalidParameterValue")
         layers.append(_inspect(shp, shp.stem, name, _encoding_option(siblings)))
     # A .dbf without a .shp is a table without geometry (GHZB).
     for dbf in sorted(p for p in files if p.suffix.lower() == ".dbf"):
@@ -289,8 +261,7 @@ def _encoding_option(siblings: dict[str, Path]) -> tuple[str, ...]:
 
 
 def _zip_bomb(zh: str, en: str) -> OneMapError:
-    return problem(413, "PayloadTooLarge", f"zip 压缩包疑似压缩炸弹：{zh}",
-                   f"The zip looks like a zip bomb: {en}")
+    return invalid("package", f"zip 压缩包疑似压缩炸弹：{zh}", f"The zip looks like a zip bomb: {en}", 413, "PayloadTooLarge")
 
 
 def _dbf_encoding(dbf: Path) -> str:

@@ -6,11 +6,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from processes.common import (
+from processes.base import (
     BINARY_PACKAGE_SCHEMA,
     OneMapProcessor,
     binary_output,
-    io,
+    describe,
     metadata,
     text_input,
     wanted,
@@ -18,24 +18,24 @@ from processes.common import (
 from processes.plan.results import CheckRecord, check_package, submit
 from processes.qc.package import materialize
 
-_PACKAGE = io(("规划成果数据包", "Plan package"),
+_PACKAGE = describe(("规划成果数据包", "Plan package"),
               ("GeoPackage 或 shapefile 的 zip 压缩包：base64 值、href 链接，或经 /upload 上传",
                "A GeoPackage or a zip of shapefiles: base64 value, href, or uploaded through /upload"),
               BINARY_PACKAGE_SCHEMA)
-_EDITION = io(("标准版本", "Edition"), ("规范版本，默认为数据包声明的或现行版本",
+_EDITION = describe(("标准版本", "Edition"), ("规范版本，默认为数据包声明的或现行版本",
                                        "Edition of the specification; default: declared by the package, or current"),
               {"type": "string"}, min_occurs=0)
 _OUTPUTS = {
-    "summary": io(("质检汇总", "Summary"), ("按规则和级别计数，是否合格", "Counts by rule and severity, pass/fail"),
+    "summary": describe(("质检汇总", "Summary"), ("按规则和级别计数，是否合格", "Counts by rule and severity, pass/fail"),
                   {"type": "object"}),
-    "findings": io(("问题清单", "Findings"), ("每条：规则、级别、图层、要素、中英文说明、位置",
+    "findings": describe(("问题清单", "Findings"), ("每条：规则、级别、图层、要素、中英文说明、位置",
                                             "Each: rule, severity, layer, feature, messages, geometry"),
                    {"type": "array"}),
-    "report_html": io(("质检报告（HTML）", "Report (HTML)"), ("中文报告，含总览图", "Report with overview map"),
+    "report_html": describe(("质检报告（HTML）", "Report (HTML)"), ("中文报告，含总览图", "Report with overview map"),
                       {"type": "string", "contentEncoding": "base64", "contentMediaType": "text/html"}),
-    "report_pdf": io(("质检报告（PDF）", "Report (PDF)"), ("中文报告，嵌入中文字体", "Report, CJK font embedded"),
+    "report_pdf": describe(("质检报告（PDF）", "Report (PDF)"), ("中文报告，嵌入中文字体", "Report, CJK font embedded"),
                      {"type": "string", "contentEncoding": "base64", "contentMediaType": "application/pdf"}),
-    "error_layer": io(("错误图层", "Error layer"), ("GeoPackage，可在 QGIS 中与数据包叠加",
+    "error_layer": describe(("错误图层", "Error layer"), ("GeoPackage，可在 QGIS 中与数据包叠加",
                                                   "GeoPackage to open in QGIS beside the package"),
                       {"type": "string", "contentEncoding": "base64",
                        "contentMediaType": "application/geopackage+sqlite3"}),
@@ -84,9 +84,9 @@ SUBMIT_METADATA = metadata(
     ("提交规划成果数据包：保存、质检并登记，合格的可发布为新的规划版本",
      "Submits a plan package: kept, checked and recorded; a clean one can be published as a new plan version"),
     {"package": _PACKAGE, "edition": _EDITION,
-     "title": io(("成果名称", "Title"), ("如 益阳市国土空间总体规划（2021—2035年）修改", "The plan's title"),
+     "title": describe(("成果名称", "Title"), ("如 益阳市国土空间总体规划（2021—2035年）修改", "The plan's title"),
                  {"type": "string"})},
-    {**_OUTPUTS, "submission_id": io(("提交编号", "Submission id"), ("发布时引用", "Referred to by plan-publish"),
+    {**_OUTPUTS, "submission_id": describe(("提交编号", "Submission id"), ("发布时引用", "Referred to by plan-publish"),
                                      {"type": "integer"})},
     ["成果提交", "submission"], {"inputs": {"title": "益阳市国土空间总体规划（2021—2035年）",
                                        "package": {"href": "https://example.gov.cn/plan.gpkg"}}})

@@ -16,8 +16,9 @@ from typing import Any
 import pyogrio
 from psycopg import sql
 
+from onemap.core.errors import invalid
 from processes.qc.checks import CHECKS, CheckContext
-from processes.qc.package import Package, limits, open_package, problem
+from processes.qc.package import Package, limits, open_package
 from processes.qc.spec import Rule, Spec, default_edition, editions
 from processes.qc.staging import Staging
 
@@ -107,10 +108,7 @@ def choose_edition(package: Package, edition: str | None) -> Spec:
     if not edition:
         return default_edition()
     if edition not in specs:
-        raise problem(400, "InvalidParameterValue",
-                      f"未知的标准版本 {edition}；可用：{'、'.join(sorted(specs))}",
-                      f"Unknown edition {edition} of the standard; one of {', '.join(sorted(specs))}",
-                      field="edition")
+        raise invalid("edition", f"未知的标准版本 {edition}；可用：{'、'.join(sorted(specs))}", f"Unknown edition {edition} of the standard; one of {', '.join(sorted(specs))}", 400, "InvalidParameterValue")
     return specs[edition]
 
 
@@ -146,9 +144,7 @@ def run_qc(database_url: str, package_file: Path, edition: str | None = None,
         spec = choose_edition(package, edition)
         total = sum(la.features for la in package.layers)
         if total > limits()["max_features"]:
-            raise problem(413, "PayloadTooLarge",
-                          f"数据包要素过多：{total} 个，上限 {limits()['max_features']}",
-                          f"The package has too many features: {total}, the limit is {limits()['max_features']}")
+            raise invalid("package", f"数据包要素过多：{total} 个，上限 {limits()['max_features']}", f"The package has too many features: {total}, the limit is {limits()['max_features']}", 413, "PayloadTooLarge")
         staging = Staging.create(database_url)
         try:
             staging.load(package, spec, lambda m: progress(10, m))

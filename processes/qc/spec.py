@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from onemap.settings import ROOT, load_yaml
+from onemap.core.settings import ROOT, load_yaml
 
 STANDARDS_DIR = ROOT / "config" / "standards"
 SEVERITIES = ("error", "warning")

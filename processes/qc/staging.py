@@ -19,13 +19,13 @@ import secrets
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import unquote, urlparse
 
 import psycopg
 from psycopg import sql
 
-from onemap.db import connect
-from processes.qc.package import Package, SourceLayer, problem
+from onemap.core.db import connect, connection_parameters, libpq_dsn
+from onemap.core.errors import invalid
+from processes.qc.package import Package, SourceLayer
 from processes.qc.spec import LayerSpec, Spec
 
 SUBDIVIDE_VERTICES = 256
@@ -135,10 +135,7 @@ class Staging:
                 self._prepare_geometry(layer, spec.storage_srid)
 
     def _ogr2ogr(self, source: SourceLayer, table: str, spatial: bool, spec: Spec) -> None:
-        url = urlparse(self.database_url)
-        dsn = (f"PG:dbname='{url.path.lstrip('/')}' host='{url.hostname or 'localhost'}' "
-               f"port='{url.port or 5432}' user='{unquote(url.username or '')}' "
-               f"active_schema='{self.schema}'")
+        dsn = "PG:" + libpq_dsn(self.database_url, with_password=False, active_schema=self.schema)
         cmd = ["ogr2ogr", "-f", "PostgreSQL", dsn, str(source.path), source.layer, "-nln", table,
                "-lco", f"SCHEMA={self.schema}", "-lco", "FID=fid", "-lco", "GEOMETRY_NAME=geom",
                "-lco", "SPATIAL_INDEX=NONE", "-lco", "UNLOGGED=ON", "-lco", "LAUNDER=YES",
@@ -151,13 +148,11 @@ class Staging:
             # in 4546 here and brought to the storage system afterwards.
             if source.epsg is None:
                 cmd += ["-t_srs", f"EPSG:{spec.storage_srid}"]
-        env = {**os.environ, "PGPASSWORD": unquote(url.password or ""), "PGCLIENTENCODING": "UTF8"}
+        env = {**os.environ, "PGPASSWORD": connection_parameters(self.database_url).get("password", ""),
+               "PGCLIENTENCODING": "UTF8"}
         result = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if result.returncode != 0:
-            raise problem(400, "InvalidParameterValue",
-                          f"图层 {source.name} 无法读取：{result.stderr.strip()[-300:]}",
-                          f"Layer {source.name} cannot be read: {result.stderr.strip()[-300:]}",
-                          field=source.name)
+            raise invalid(source.name, f"图层 {source.name} 无法读取：{result.stderr.strip()[-300:]}", f"Layer {source.name} cannot be read: {result.stderr.strip()[-300:]}", 400, "InvalidParameterValue")
 
     def _columns(self, table: str) -> dict[str, Column]:
         rows = self.conn.execute(

@@ -22,10 +22,10 @@ from catalogue.config import PycswInstance, write_config
 from catalogue.directory import DIRECTORY_FILE, CatalogueError, load_directory, padded_directory
 from catalogue.iso import to_iso19139
 from catalogue.records import CatalogueConfig, Contact, MetadataRecord
-from onemap import db as onemap_db
-from onemap.daemon import stop_pid
-from onemap.registry import Text
-from onemap.settings import Settings, load_yaml
+from onemap.core import db as onemap_db
+from onemap.core.daemon import stop_pid
+from onemap.core.registry import Text
+from onemap.core.settings import Settings, load_yaml
 from onemap.stack import free_port
 from tests.conftest import auth
 

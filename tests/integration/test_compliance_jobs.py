@@ -15,8 +15,8 @@ import shapely
 from shapely.geometry import box, mapping
 
 from onemap import stack
+from onemap.core.settings import Settings
 from onemap.ogc.jobs import fail_interrupted
-from onemap.settings import Settings
 from tests.conftest import auth
 
 IN_FORCE = "valid_from <= now() AND (valid_to IS NULL OR valid_to > now())"

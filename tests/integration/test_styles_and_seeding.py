@@ -12,8 +12,8 @@ import mapbox_vector_tile
 import requests
 from lxml import etree
 
+from onemap.core.settings import Settings
 from onemap.maps.seed import tile_dir
-from onemap.settings import Settings
 from tests.conftest import auth
 
 

@@ -1,7 +1,7 @@
-from onemap.auth import ANONYMOUS, Principal
-from onemap.gateway.access import AccessPolicy
-from onemap.registry import load_layers
-from onemap.settings import Settings
+from onemap.core.access import AccessPolicy
+from onemap.core.auth import ANONYMOUS, Principal
+from onemap.core.registry import load_layers
+from onemap.core.settings import Settings
 
 
 def policy() -> AccessPolicy:
@@ -35,7 +35,7 @@ def test_paths_that_name_no_layer_are_not_judged_here():
 
 
 def test_processes_need_their_roles_and_jobs_need_a_token():
-    from onemap.registry import ProcessEntry
+    from onemap.core.registry import ProcessEntry
 
     p = AccessPolicy.from_config(Settings.from_env().gateway, load_layers(),
                                  [ProcessEntry("compliance-check", "x.Y", ("staff", "admin", "egov")),

@@ -15,10 +15,10 @@ from catalogue.directory import CatalogueError, load_directory, padded_directory
 from catalogue.iso import to_iso19139
 from catalogue.operations import bilingual_report, exception_report, operation_of
 from catalogue.records import CatalogueConfig, catalogue_records
-from onemap.errors import OneMapError, Problem
+from onemap.core.errors import OneMapError, Problem
+from onemap.core.registry import load_layers
+from onemap.core.settings import ROOT, Settings, load_yaml
 from onemap.ogc.records import RecordQuery, parse_datetime, record_feature, where_clause
-from onemap.registry import load_layers
-from onemap.settings import ROOT, Settings, load_yaml
 
 NOW = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 

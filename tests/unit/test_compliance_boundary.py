@@ -11,7 +11,7 @@ import pytest
 import shapely
 from pyogrio import raw
 
-from onemap.errors import OneMapError
+from onemap.core.errors import OneMapError
 from processes.compliance import boundary
 
 HEADER = """[属性描述]

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from onemap.registry import load_layers
-from onemap.settings import ROOT
+from onemap.core.registry import load_layers
+from onemap.core.settings import ROOT
 from processes.compliance.check import load_config
 from processes.compliance.rules import RuleError, load_rule_sets, load_verdicts, rule_set_for
 

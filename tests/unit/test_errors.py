@@ -1,4 +1,4 @@
-from onemap.errors import Problem, bilingual
+from onemap.core.errors import Problem, bilingual
 
 
 def test_pygeoapi_errors_get_chinese_and_the_field():

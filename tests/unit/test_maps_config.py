@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from onemap.auth import ANONYMOUS, Principal
-from onemap.gateway.access import AccessPolicy
+from onemap.core.access import AccessPolicy
+from onemap.core.auth import ANONYMOUS, Principal
+from onemap.core.registry import load_layers
+from onemap.core.settings import Settings
 from onemap.maps.config import (
     config_path,
     group_sensitivity,
@@ -15,11 +17,8 @@ from onemap.maps.config import (
     mapproxy_config,
     write_mapproxy_configs,
 )
-from onemap.maps.mapfile import mapserver_files
 from onemap.maps.seed import SeedError, parse_levels, seed_plan
 from onemap.maps.service import bilingual_exception, check_parameters, requested_names
-from onemap.registry import load_layers
-from onemap.settings import Settings
 
 LAYERS = load_layers()
 PUBLIC = {layer.id for layer in LAYERS if layer.is_public}
@@ -40,7 +39,7 @@ def settings(tmp_path):
 
 def test_public_config_names_public_layers_only(settings):
     tree = load_tree(LAYERS)
-    files = mapserver_files(settings)
+    files = settings.mapserver_files
     internal = mapproxy_config(LAYERS, tree, settings, files, EXTENTS, "internal")
     public = mapproxy_config(LAYERS, tree, settings, files, EXTENTS, "public")
     assert _names(internal["layers"][0]) == {layer.id for layer in LAYERS} | set(tree.names)
@@ -63,7 +62,7 @@ def test_public_config_names_public_layers_only(settings):
 def test_mapproxy_loads_the_generated_configs(settings):
     from mapproxy.config.loader import load_configuration
 
-    files = mapserver_files(settings)
+    files = settings.mapserver_files
     files.directory.mkdir(parents=True)
     write_mapproxy_configs(LAYERS, load_tree(LAYERS), settings, files, EXTENTS)
     for audience in ("public", "internal"):

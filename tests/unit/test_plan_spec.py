@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from onemap.settings import ROOT
+from onemap.core.settings import ROOT
 from processes.qc.checks import CHECKS
 from processes.qc.spec import default_edition, editions
 

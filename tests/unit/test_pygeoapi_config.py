@@ -1,6 +1,7 @@
-from onemap.ogc.config import RECORDS_COLLECTION, SERVED_CRS, connection, pygeoapi_config
-from onemap.registry import load_layers
-from onemap.settings import Settings
+from onemap.core.db import connection_parameters
+from onemap.core.registry import load_layers
+from onemap.core.settings import Settings
+from onemap.ogc.config import RECORDS_COLLECTION, SERVED_CRS, pygeoapi_config
 
 
 def _extents(layers):
@@ -25,5 +26,5 @@ def test_public_config_holds_public_layers_only():
 
 
 def test_connection_from_url():
-    assert connection("postgresql://a:b@h:1/d") == {"host": "h", "port": 1, "dbname": "d", "user": "a",
+    assert connection_parameters("postgresql://a:b@h:1/d") == {"host": "h", "port": 1, "dbname": "d", "user": "a",
                                                     "password": "b"}

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from onemap.registry import RegistryError, load_layers
+from onemap.core.registry import RegistryError, load_layers
 
 
 def test_registry_layers_have_what_the_services_need():

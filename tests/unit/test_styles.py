@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from onemap.maps.mapfile import MAPSERV, mapfile_text, mapserver_files, write_mapserver_files
-from onemap.registry import load_layers
-from onemap.settings import Settings
+from onemap.core.registry import load_layers
+from onemap.core.settings import Settings
+from onemap.maps.mapfile import MAPSERV, mapfile_text, write_mapserver_files
 from onemap.styles.maplibre import to_maplibre
 from onemap.styles.mapserver import to_mapserver_classes
 from onemap.styles.model import STYLES_DIR, StyleError, color_table, load_style, rgb
@@ -172,7 +172,7 @@ def test_mapserver_reads_the_generated_mapfile(tmp_path):
     layers = list(LAYERS.values())
     styles = {layer.style: load_style(layer.style) for layer in layers}
     files = write_mapserver_files(layers, styles, "postgresql://u:p'w@127.0.0.1:1/db", EXTENTS, settings)
-    assert files == mapserver_files(settings)
+    assert files == settings.mapserver_files
     assert oct(files.mapfile.stat().st_mode & 0o777) == "0o600"
     env = {**os.environ, "MAPSERVER_CONFIG_FILE": str(files.config_file), "REQUEST_METHOD": "GET",
            "QUERY_STRING": f"map={files.mapfile}&SERVICE=WMS&VERSION=1.3.0&REQUEST=GetCapabilities"}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from onemap.db import connect
+from onemap.core.db import connect
 
 ROLES = ("staff", "admin", "egov")
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from onemap.auth import Principal
-from onemap.errors import Problem
-from onemap.registry import Layer, ProcessEntry
+from onemap.core.auth import Principal
+from onemap.core.errors import Problem
+from onemap.core.registry import Layer, ProcessEntry
 
 _COLLECTION_PATH = re.compile(r"^/collections/([^/]+)")
 _EXECUTION_PATH = re.compile(r"^/processes/([^/]+)/(execution|upload)/?$")

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,12 @@ class Settings:
         return self.var_dir / "generated"
 
     @property
+    def mapserver_files(self) -> MapServerFiles:
+        """The generated MapServer mapfile and configuration: MapProxy and
+        the reports render maps with them."""
+        return MapServerFiles(self.generated_dir / "mapserver")
+
+    @property
     def local_db_url_file(self) -> Path:
         return self.var_dir / "database_url"
 
@@ -80,6 +86,25 @@ class Settings:
     @cached_property
     def gateway(self) -> dict[str, Any]:
         return load_yaml(self.config_dir / "gateway.yaml")
+
+
+@dataclass(frozen=True)
+class MapServerFiles:
+    """The generated MapServer files of an instance."""
+
+    directory: Path
+
+    @property
+    def mapfile(self) -> Path:
+        return self.directory / "onemap.map"
+
+    @property
+    def config_file(self) -> Path:
+        return self.directory / "mapserver.conf"
+
+    @property
+    def fontset(self) -> Path:
+        return self.directory / "fonts.txt"
 
 
 def load_yaml(path: Path) -> Any:

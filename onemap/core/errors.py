@@ -112,3 +112,13 @@ def _embedded_problem(description: object) -> dict[str, object] | None:
     if isinstance(problem, dict) and {"message_zh", "message_en", "code"} <= problem.keys():
         return problem
     return None
+
+
+_CODES = {400: "InvalidParameterValue", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+          409: "Conflict", 413: "PayloadTooLarge", 422: "UnprocessableEntity"}
+
+
+def invalid(field: str | None, zh: str, en: str, status: int = 400, code: str | None = None) -> OneMapError:
+    """The error for bad input: the field (or feature) at fault, the message
+    in Chinese and English, the status (400 unless it says otherwise)."""
+    return OneMapError(Problem(status, code or _CODES.get(status, "InvalidParameterValue"), zh, en, field=field))

@@ -9,10 +9,10 @@ from typing import Any
 from psycopg import sql
 from pygeoapi.process.base import BaseProcessor
 
-from onemap.auth import CURRENT_PRINCIPAL, Principal
-from onemap.db import connect
-from onemap.errors import OneMapError, Problem
-from onemap.settings import Settings
+from onemap.core.auth import CURRENT_PRINCIPAL, Principal
+from onemap.core.db import connect
+from onemap.core.errors import invalid
+from onemap.core.settings import Settings
 
 JOBS_TABLE = sql.Identifier("jobs", "jobs")
 
@@ -45,8 +45,6 @@ class OneMapProcessor(BaseProcessor):
                 JOBS_TABLE), (max(5, min(percent, 94)), message[:500], self.job_id))
 
 
-def bad_input(name: str, zh: str, en: str, status: int = 400) -> OneMapError:
-    return OneMapError(Problem(status, "InvalidParameterValue", zh, en, field=name))
 
 
 def text_input(data: dict, name: str, required: bool = False, default: str | None = None) -> str | None:
@@ -55,10 +53,10 @@ def text_input(data: dict, name: str, required: bool = False, default: str | Non
         value = value["value"]
     if value in (None, ""):
         if required:
-            raise bad_input(name, f"缺少输入 {name}", f"Input '{name}' is required")
+            raise invalid(name, f"缺少输入 {name}", f"Input '{name}' is required")
         return default
     if not isinstance(value, str | int | float):
-        raise bad_input(name, f"输入 {name} 应为文本", f"Input '{name}' must be a string")
+        raise invalid(name, f"输入 {name} 应为文本", f"Input '{name}' must be a string")
     return str(value)
 
 
@@ -83,7 +81,7 @@ def metadata(id_: str, title: tuple[str, str], description: tuple[str, str], inp
             "links": [], "inputs": inputs, "outputs": outputs, "example": example}
 
 
-def io(title: tuple[str, str], description: tuple[str, str], schema: dict[str, Any],
+def describe(title: tuple[str, str], description: tuple[str, str], schema: dict[str, Any],
        min_occurs: int = 1) -> dict[str, Any]:
     return {"title": i18n(*title), "description": i18n(*description), "schema": schema,
             "minOccurs": min_occurs, "maxOccurs": 1}

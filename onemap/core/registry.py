@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from onemap.settings import ROOT, load_yaml
+from onemap.core.settings import ROOT, load_yaml
 
 SENSITIVITIES = ("public", "internal")
 

@@ -7,21 +7,48 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
-from onemap.registry import Layer
+from onemap.core.registry import Layer
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+def connection_parameters(database_url: str) -> dict[str, Any]:
+    """The connection parameters of a URL or key=value string, as libpq reads
+    them (psycopg's parser: percent-decoding, query options, defaults)."""
+    params: dict[str, Any] = conninfo_to_dict(database_url)
+    params.setdefault("host", "127.0.0.1")
+    params["port"] = int(params.get("port") or 5432)
+    return params
+
+
+def libpq_dsn(database_url: str, with_password: bool = True, **extra: str) -> str:
+    """A libpq key='value' string (what MapServer's CONNECTION and GDAL's
+    PG: driver take), with `extra` parameters such as active_schema; without
+    the password for a command line (pass it as PGPASSWORD instead)."""
+    def literal(value: object) -> str:
+        return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+    params = {**connection_parameters(database_url), **extra}
+    if not with_password:
+        params.pop("password", None)
+    return " ".join(f"{key}={literal(value)}" for key, value in params.items())
 
 
 def connect(database_url: str, **kwargs: Any) -> psycopg.Connection:
     return psycopg.connect(database_url, application_name="onemap", **kwargs)
 
 
-def apply_schema(database_url: str) -> None:
-    """Create the schemas, tables and indexes (idempotent)."""
-    ddl = resources.files("onemap").joinpath("schema.sql").read_text(encoding="utf-8")
+def core_schema() -> str:
+    """The DDL of the shared data model: schemas, layer tables, ops."""
+    return resources.files("onemap.core").joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+def apply_schema(database_url: str, ddl: list[str]) -> None:
+    """Create schemas, tables and indexes (idempotent DDL), in one transaction."""
     with connect(database_url) as conn:
-        conn.execute(ddl)
+        for text in ddl:
+            conn.execute(text)
 
 
 def layer_extent(conn: psycopg.Connection, layer: Layer) -> dict[str, Any]:
