@@ -15,6 +15,7 @@ from catalogue import service as catalogue_service
 from catalogue.config import config_dir
 from catalogue.directory import DIRECTORY_FILE, CatalogueError
 from onemap import stack
+from onemap.core.auth import known_roles
 from onemap.core.components import Components, load_object
 from onemap.core.settings import ROOT, Settings
 
@@ -112,7 +113,8 @@ def token() -> None:
 
 
 @token.command("create")
-@click.option("--role", type=click.Choice(["staff", "admin", "egov"]), required=True)
+@click.option("--role", type=click.Choice(known_roles()), required=True,
+              help="config/gateway.yaml 中的角色 / a role of config/gateway.yaml")
 @click.option("--name", required=True, help="持有人 / holder of the token")
 def token_create(role: str, name: str) -> None:
     """创建令牌并打印 / create a token and print it (shown only once)."""

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import psycopg
 
 from onemap.core.db import connect
-
-ROLES = ("staff", "admin", "egov")
+from onemap.core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -34,14 +33,20 @@ ANONYMOUS = Principal(name="anonymous", role=None)
 CURRENT_PRINCIPAL: ContextVar[Principal] = ContextVar("onemap_principal", default=ANONYMOUS)
 
 
+def known_roles() -> tuple[str, ...]:
+    """The roles of config/gateway.yaml: the one list of them."""
+    return tuple(Settings.from_env().gateway["roles"])
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def create_token(database_url: str, role: str, name: str) -> str:
     """Create a token for `role`, store its hash, return the token itself."""
-    if role not in ROLES:
-        raise ValueError(f"角色无效 / unknown role {role!r}: one of {', '.join(ROLES)}")
+    roles = known_roles()
+    if role not in roles:
+        raise ValueError(f"角色无效 / unknown role {role!r}: one of {', '.join(roles)}")
     if not name.strip():
         raise ValueError("名称不能为空 / name must not be empty")
     token = "om_" + secrets.token_urlsafe(32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from onemap.core.settings import ROOT, load_yaml
+from onemap.core.settings import config_dir, load_yaml
 
 SENSITIVITIES = ("public", "internal")
 
@@ -78,8 +78,9 @@ def _layer(entry: dict) -> Layer:
     return layer
 
 
-def load_layers(path: Path = ROOT / "config" / "layers.yaml") -> list[Layer]:
+def load_layers(path: Path | None = None) -> list[Layer]:
     """All registered layers, in registry order."""
+    path = path or config_dir() / "layers.yaml"
     layers = [_layer(e) for e in load_yaml(path)["layers"]]
     ids = [layer.id for layer in layers]
     if len(ids) != len(set(ids)):
@@ -98,7 +99,8 @@ class ProcessEntry:
     allow_internal_callbacks: bool = False
 
 
-def load_processes(path: Path = ROOT / "config" / "processes.yaml") -> list[ProcessEntry]:
+def load_processes(path: Path | None = None) -> list[ProcessEntry]:
+    path = path or config_dir() / "processes.yaml"
     entries = load_yaml(path).get("processes") or []
     try:
         processes = [ProcessEntry(id=e["id"], plugin=e["plugin"], roles=tuple(e["roles"]),

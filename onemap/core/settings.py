@@ -7,7 +7,7 @@ How the service behaves (roles, limits, layers) is in the YAML files of
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,12 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def config_dir() -> Path:
+    """The configuration a planner or operator may change (config/): from
+    ONEMAP_CONFIG when set, so one installation can serve another city."""
+    return Path(os.environ.get("ONEMAP_CONFIG", ROOT / "config")).resolve()
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,7 @@ class Settings:
     port: int
     pg_port: int
     database_url_env: str | None
-    config_dir: Path = ROOT / "config"
+    config_dir: Path = field(default_factory=config_dir)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

@@ -36,7 +36,7 @@ from onemap.core.settings import ROOT, Settings
 from onemap.gateway.csw import csw_checks, register_csw
 from onemap.gateway.health import HealthCheck, default_checks, map_checks, run_checks
 from onemap.maps.service import MapServices, bilingual_exception, check_parameters
-from onemap.ogc import speedups
+from onemap.ogc import patches
 from onemap.ogc.config import AUDIENCES, config_path, openapi_path
 from onemap.styles.documents import style_document, style_layer
 
@@ -62,7 +62,7 @@ def load_pygeoapi(settings: Settings, audience: str) -> Flask:
         module: ModuleType = importlib.util.module_from_spec(module_spec)
         sys.modules[name] = module
         module_spec.loader.exec_module(module)
-        speedups.install()
+        patches.install()
         return module.APP
 
 

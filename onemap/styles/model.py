@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from onemap.core.landuse import load_classes
 from onemap.core.registry import Text
 from onemap.core.settings import ROOT, load_yaml
 
@@ -107,19 +108,19 @@ def _color(value: object, where: str) -> str:
 
 @cache
 def color_table(name: str, styles_dir: Path = STYLES_DIR) -> tuple[ColorClass, ...]:
-    """A class-code colour table of styles/tables/; level-2 codes without a
-    colour of their own take their level-1 class's."""
+    """A colour for every class of the land-use classification, from a
+    colour table of styles/tables/; classes without a colour of their own
+    take their level-1 class's."""
     path = styles_dir / "tables" / f"{name}.yaml"
     if not path.exists():
         raise StyleError(f"colour table {name!r} not found ({path})")
+    own = {str(code): _color(color, f"{path.name} {code}") for code, color in load_yaml(path)["colors"].items()}
     classes: list[ColorClass] = []
-    colors: dict[str, str] = {}
-    for entry in load_yaml(path)["classes"]:
-        code = str(entry["code"])
-        inherited = colors.get(code[:2]) if len(code) > 2 else None
-        color = _color(entry.get("color") or inherited, f"{path.name} {code}")
-        colors[code] = color
-        classes.append(ColorClass(code, Text(entry["zh"], entry["en"]), color))
+    for landuse in load_classes().values():
+        color = own.get(landuse.code) or own.get(landuse.code[:2])
+        if color is None:
+            raise StyleError(f"{path.name}: no colour for class {landuse.code} nor its level-1 class")
+        classes.append(ColorClass(landuse.code, landuse.name, color))
     return tuple(classes)
 
 

@@ -3,7 +3,6 @@ in; findings and the overall verdict out (plain data, JSON-ready)."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
 import json
@@ -18,8 +17,10 @@ import shapely
 from psycopg import sql
 
 from onemap.core.errors import OneMapError, Problem, invalid
+from onemap.core.landuse import classes_file, load_classes
 from onemap.core.registry import Layer, Text, load_layers
-from onemap.core.settings import ROOT, load_yaml
+from onemap.core.settings import config_dir as default_config_dir
+from onemap.core.settings import load_yaml
 from processes.compliance.boundary import Boundary
 from processes.compliance.overlay import OverlayRow, overlay
 from processes.compliance.rules import (
@@ -50,12 +51,12 @@ class Config:
 
 
 @cache
-def load_config(config_dir: Path = ROOT / "config") -> Config:
+def load_config(directory: Path | None = None) -> Config:
+    config_dir = directory or default_config_dir()
     layers = load_layers(config_dir / "layers.yaml")
     verdicts = load_verdicts(config_dir / "compliance.yaml")
     settings = load_yaml(config_dir / "compliance.yaml")
-    with open(config_dir / "landuse-classes.csv", encoding="utf-8") as f:
-        classes = {row["code"]: Text(row["name_zh"], row["name_en"]) for row in csv.DictReader(f)}
+    classes = {code: c.name for code, c in load_classes(classes_file(config_dir)).items()}
     return Config(layers={layer.id: layer for layer in layers},
                   rule_sets=load_rule_sets(config_dir / "rules", layers, verdicts), verdicts=verdicts,
                   limits=settings["limits"], city=settings["city"], map=settings["map"], classes=classes)

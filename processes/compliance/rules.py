@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from onemap.core.registry import Layer, Text
-from onemap.core.settings import ROOT, load_yaml
+from onemap.core.settings import config_dir, load_yaml
 
 RELATIONS = ("intersects", "within", "outside", "distance")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -123,8 +123,8 @@ def _codes(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in (value or ()))
 
 
-def load_verdicts(path: Path = ROOT / "config" / "compliance.yaml") -> Verdicts:
-    entries = load_yaml(path)["verdicts"]
+def load_verdicts(path: Path | None = None) -> Verdicts:
+    entries = load_yaml(path or config_dir() / "compliance.yaml")["verdicts"]
     return Verdicts(levels=tuple(e["level"] for e in entries), english={e["level"]: e["en"] for e in entries})
 
 

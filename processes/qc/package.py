@@ -21,7 +21,7 @@ import pyproj
 import requests
 
 from onemap.core.errors import OneMapError, invalid
-from onemap.core.settings import ROOT, load_yaml
+from onemap.core.settings import config_dir, load_yaml
 
 MB = 1024 * 1024
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -30,10 +30,8 @@ EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf")
 
 
-def limits(path: Path = ROOT / "config" / "plan.yaml") -> dict[str, float]:
-    return load_yaml(path)["qc"]
-
-
+def limits(path: Path | None = None) -> dict[str, float]:
+    return load_yaml(path or config_dir() / "plan.yaml")["qc"]
 
 
 def _too_large(size_mb: float, limit_mb: float) -> OneMapError:

@@ -13,9 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from onemap.core.settings import ROOT, load_yaml
+from onemap.core.settings import config_dir, load_yaml
 
-STANDARDS_DIR = ROOT / "config" / "standards"
 SEVERITIES = ("error", "warning")
 
 
@@ -213,9 +212,9 @@ def load_spec(path: Path) -> Spec:
         raise SpecError(f"{path}: missing or bad entry {exc}") from exc
 
 
-def _edition_paths(standard: str, directory: Path) -> dict[str, Path]:
+def _edition_paths(standard: str, directory: Path | None) -> dict[str, Path]:
     paths = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted((directory or config_dir() / "standards").glob("*.yaml")):
         data = load_yaml(path)
         if isinstance(data, dict) and data.get("standard") == standard and "edition" in data:
             paths[str(data["edition"])] = path
@@ -223,12 +222,12 @@ def _edition_paths(standard: str, directory: Path) -> dict[str, Path]:
 
 
 @cache
-def editions(standard: str = "plan-package", directory: Path = STANDARDS_DIR) -> dict[str, Spec]:
+def editions(standard: str = "plan-package", directory: Path | None = None) -> dict[str, Spec]:
     """Every edition of a standard in the standards folder, by edition."""
     return {edition: load_spec(path) for edition, path in _edition_paths(standard, directory).items()}
 
 
-def default_edition(standard: str = "plan-package", directory: Path = STANDARDS_DIR) -> Spec:
+def default_edition(standard: str = "plan-package", directory: Path | None = None) -> Spec:
     specs = editions(standard, directory)
     defaults = [s for s in specs.values() if s.default]
     if len(defaults) != 1:

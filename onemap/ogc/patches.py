@@ -1,7 +1,10 @@
-"""Caches pygeoapi lacks on its per-request paths.
+"""The one patch of pygeoapi's code, kept to the minimum
+(tests/unit/test_upstream_patches.py fails when upstream changes what it
+works around, so it is looked at again on every upgrade).
 
-pygeoapi builds a pyproj Transformer and identifies the target CRS
-(`CRS.to_epsg()`, a database search of some 35 ms) for every items request
+pygeoapi 0.24 `pygeoapi.crs.transform_bbox`, which `pygeoapi.api.itemtypes`
+imports by name, builds a pyproj Transformer and identifies the target CRS
+(`CRS.to_epsg()`, a database search of some 35 ms) on every items request
 with a `bbox`: two thirds of the time of a page of 100 features. The same
 few CRS pairs come back on every request, so the transformer and the
 answer are kept, per thread (a pyproj Transformer must not be shared
@@ -38,6 +41,9 @@ def transform_bbox(bbox: list, from_crs: Any, to_crs: Any, always_xy: bool = Fal
         bbox = [bbox[0], max(-85.0511, bbox[1]), bbox[2], min(85.0511, bbox[3])]
     n_dims = len(bbox) // 2
     return list(transform(*bbox[:n_dims]) + transform(*bbox[n_dims:]))
+
+
+PATCHED_VERSION = "0.24.0"  # the pygeoapi release this was written against
 
 
 def install() -> None:

@@ -1,0 +1,54 @@
+"""Where One Map works around or extends upstream code, the upstream
+behaviour it relies on: each test fails when an upgrade changes it, so the
+workaround is looked at again (and dropped when upstream has fixed it)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pygeoapi
+import pytest
+from pygeoapi import crs as pygeoapi_crs
+from pygeoapi.api import itemtypes
+from pygeoapi.process.manager.postgresql import PostgreSQLManager
+
+from onemap.ogc import patches
+from onemap.ogc.jobs import OneMapJobManager
+
+
+def test_the_patch_is_for_the_installed_pygeoapi():
+    assert pygeoapi.__version__ == patches.PATCHED_VERSION, \
+        "pygeoapi was upgraded: check whether onemap/ogc/patches.py is still needed"
+
+
+def test_pygeoapi_still_builds_a_transformer_per_bbox():
+    # the items handler takes transform_bbox by name from pygeoapi.crs ...
+    assert "transform_bbox" in inspect.getsource(itemtypes)
+    source = inspect.getsource(pygeoapi_crs.transform_bbox)
+    # ... which still makes a new Transformer and asks to_epsg() every call
+    assert "Transformer.from_crs" in source and "to_epsg()" in source
+
+
+@pytest.mark.parametrize("bbox, source, target", [
+    ([112.0, 28.0, 112.5, 28.5], "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+     "http://www.opengis.net/def/crs/EPSG/0/4546"),
+    ([28.0, 112.0, 28.5, 112.5], "http://www.opengis.net/def/crs/EPSG/0/4490",
+     "http://www.opengis.net/def/crs/OGC/1.3/CRS84"),
+    ([-10.0, -89.0, 10.0, 89.0], "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+     "http://www.opengis.net/def/crs/EPSG/0/3857"),
+])
+def test_the_cached_transform_gives_upstreams_answer(bbox, source, target):
+    expected = pygeoapi_crs.transform_bbox(bbox, source, target)
+    assert patches.transform_bbox(bbox, source, target) == pytest.approx(expected)
+    assert patches.transform_bbox(bbox, source, target) == pytest.approx(expected)  # from the cache
+
+
+@pytest.mark.parametrize("method", ["get_processor", "_execute_handler_async", "_execute_handler_sync",
+                                    "get_jobs", "get_job", "get_job_result"])
+def test_the_job_manager_overrides_methods_upstream_still_has(method):
+    """onemap/ogc/jobs.py completes pygeoapi's PostgreSQL manager by
+    overriding these; their upstream signatures must still match ours."""
+    upstream = getattr(PostgreSQLManager, method)
+    ours = getattr(OneMapJobManager, method)
+    assert ours is not upstream
+    assert list(inspect.signature(ours).parameters) == list(inspect.signature(upstream).parameters)
