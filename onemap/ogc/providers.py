@@ -40,6 +40,8 @@ from pygeoapi.provider.tile import ProviderTileNotFoundError
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from onemap.core.inforce import in_force
+
 STORAGE_SRID = 4490
 GEOJSON_DIGITS = 9  # ~0.1 mm in degrees; projected output is rounded below too
 
@@ -115,7 +117,7 @@ class OneMapFeatureProvider(PostgreSQLProvider):
         valid_from = self.table_model.valid_from
         valid_to = self.table_model.valid_to
         if datetime_ in (None, "../.."):
-            return valid_to.is_(None)  # the plan in force
+            return text(in_force())  # the plan in force now
         if "/" in datetime_:
             begin, end = datetime_.split("/")
             clauses = []
@@ -221,7 +223,7 @@ class OneMapTileProvider(MVTPostgreSQLProvider):
         self.versioned = bool(provider_def.get("versioned", False))
         schema = self.db_search_path[0]
         columns = ", ".join(f'"{name}"' for name in self.get_fields())
-        current = " AND valid_to IS NULL" if self.versioned else ""
+        current = f" AND {in_force()}" if self.versioned else ""
         self._sql = text(
             "WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env, "
             "ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 256.0 / 4096), 4490) AS geo) "

@@ -11,6 +11,7 @@ from psycopg import sql
 
 from onemap.core.db import connect
 from onemap.core.errors import invalid
+from onemap.core.inforce import in_force
 from processes.analysis.areas import (
     EVERYWHERE,
     Region,
@@ -33,8 +34,8 @@ def version_filter(layer: Any, version: str | None, at: dt.datetime | None) -> t
     if version:
         return sql.SQL("plan_version = %s"), [version]
     if at:
-        return sql.SQL("valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)"), [at, at]
-    return sql.SQL("valid_to IS NULL"), []
+        return sql.SQL(in_force("%s")), [at, at]
+    return sql.SQL(in_force()), []
 
 
 def class_names() -> dict[str, str]:

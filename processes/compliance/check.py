@@ -17,6 +17,7 @@ import shapely
 from psycopg import sql
 
 from onemap.core.errors import OneMapError, Problem, invalid
+from onemap.core.inforce import in_force
 from onemap.core.landuse import classes_file, load_classes
 from onemap.core.registry import Layer, Text, load_layers
 from onemap.core.settings import config_dir as default_config_dir
@@ -206,10 +207,10 @@ def data_versions(conn: psycopg.Connection, rules: list[Rule], config: Config,
                   rule_rows: dict[str, list[OverlayRow]], checked_at: str) -> dict[str, Any]:
     """Which data the check saw: the plan versions in force and, per layer,
     the versions of the features it overlapped (现状 layers: as of the check)."""
-    in_force = [{"plan_version": r[0], "title": r[1], "valid_from": r[2].isoformat(),
+    versions = [{"plan_version": r[0], "title": r[1], "valid_from": r[2].isoformat(),
                  "published_at": r[3].isoformat()} for r in conn.execute(
         "SELECT plan_version, title, valid_from, published_at FROM plan.plan_version "
-        "WHERE valid_from <= now() AND (valid_to IS NULL OR valid_to > now()) ORDER BY valid_from")]
+        f"WHERE {in_force()} ORDER BY valid_from")]
     layers: dict[str, Any] = {}
     for rule in rules:
         layer = config.layers[rule.layer]
@@ -219,7 +220,7 @@ def data_versions(conn: psycopg.Connection, rules: list[Rule], config: Config,
             entry["plan_versions"] = sorted(set(entry.get("plan_versions", [])) | {v for v in seen if v})
         else:
             entry["as_of"] = checked_at
-    return {"plan_versions_in_force": in_force, "layers": layers}
+    return {"plan_versions_in_force": versions, "layers": layers}
 
 
 def run_check(conn: psycopg.Connection, boundary: Boundary, request: CheckRequest, rule_set: RuleSet,

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from onemap.core.inforce import in_force
 from onemap.core.registry import Layer
 from processes.compliance.rules import Rule
 
@@ -41,7 +42,7 @@ class OverlayRow:
 def _in_force(layer: Layer) -> sql.Composable:
     if not layer.versioned:
         return sql.SQL("")
-    return sql.SQL(" AND t.valid_from <= now() AND (t.valid_to IS NULL OR t.valid_to > now())")
+    return sql.SQL(" AND " + in_force(alias="t"))
 
 
 def _filter(rule: Rule, index: int) -> tuple[sql.Composable, dict[str, Any]]:

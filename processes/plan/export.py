@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 from onemap.core.db import connect, connection_parameters, libpq_dsn
+from onemap.core.inforce import in_force
 from processes.qc.spec import Spec, default_edition
 from processes.qc.staging import transformed_polygons
 
@@ -44,7 +45,7 @@ def _pg_source(database_url: str) -> tuple[str, dict[str, str]]:
 
 
 def _version_filter(version: str | None) -> str:
-    return "plan_version = %(version)s" if version else "valid_to IS NULL"
+    return "plan_version = %(version)s" if version else in_force()
 
 
 def indicator_rows(database_url: str, spec: Spec, version: str | None = None) -> list[dict[str, object]]:
@@ -88,7 +89,7 @@ def export_package(database_url: str, out: Path, version: str | None = None, eps
             where = ""
             if versioned:
                 where = (f" WHERE plan_version = '{version.replace(chr(39), '')}'" if version
-                         else " WHERE valid_to IS NULL")
+                         else f" WHERE {in_force()}")
             # Transformed here, not by ogr2ogr, to repair what a projection bends.
             query = (f"SELECT id AS fid, {columns}, {transformed_polygons('geom', epsg)} AS geom "
                      f"FROM {table}{where} ORDER BY id")

@@ -27,6 +27,7 @@ from onemap.core import audit
 from onemap.core.auth import Principal
 from onemap.core.db import connect
 from onemap.core.errors import invalid
+from onemap.core.inforce import in_force
 from onemap.core.registry import Layer, load_layers
 from onemap.core.settings import Settings, config_dir, load_yaml
 from processes.qc.package import open_package
@@ -256,13 +257,13 @@ def history(database_url: str) -> list[dict[str, Any]]:
     with connect(database_url) as conn:
         rows = conn.execute(
             "SELECT v.plan_version, v.title, v.valid_from, v.valid_to, v.published_at, v.published_by, "
-            "v.submission_id FROM plan.plan_version v ORDER BY v.valid_from").fetchall()
+            f"v.submission_id, {in_force(alias='v')} FROM plan.plan_version v ORDER BY v.valid_from").fetchall()
         counts: dict[str, dict[str, int]] = {}
         for layer in registry:
             for version, n in conn.execute(sql.SQL("SELECT plan_version, count(*) FROM {} GROUP BY 1").format(
                     sql.Identifier(layer.schema, layer.table_name))):
                 counts.setdefault(version, {})[layer.id] = n
     return [{"plan_version": r[0], "title": r[1], "valid_from": r[2].isoformat(),
-             "valid_to": r[3].isoformat() if r[3] else None, "in_force": r[3] is None,
+             "valid_to": r[3].isoformat() if r[3] else None, "in_force": r[7],
              "published_at": r[4].isoformat(), "published_by": r[5], "submission_id": r[6],
              "features": counts.get(r[0], {})} for r in rows]

@@ -14,12 +14,12 @@ import shapely
 from shapely.geometry import box, mapping, shape
 from shapely.geometry.polygon import orient
 
+from onemap.core.inforce import in_force
 from processes.compliance.check import canonical_sha256, load_config
 from tests.conftest import auth
 
 GEOD = pyproj.Geod(ellps="GRS80")  # the CGCS2000 ellipsoid
 TO_4525 = pyproj.Transformer.from_crs(4490, 4525, always_xy=True)
-IN_FORCE = "valid_from <= now() AND (valid_to IS NULL OR valid_to > now())"
 
 
 def geodesic_area(geom) -> float:
@@ -50,7 +50,7 @@ def finding(result, rule):
 def red_line_case(db):
     """A 400 m square centred on the edge of the red line (the dissolved
     red-line features in force, inside the city), and the red line inside it."""
-    red = shapely.from_wkt(db.execute(f"SELECT ST_AsText(ST_Union(geom)) FROM plan.stbhhx WHERE {IN_FORCE}").fetchone()[0])
+    red = shapely.from_wkt(db.execute(f"SELECT ST_AsText(ST_Union(geom)) FROM plan.stbhhx WHERE {in_force()}").fetchone()[0])
     city = shapely.from_wkt(db.execute("SELECT ST_AsText(geom) FROM base.xzq WHERE xzqjb = '市'").fetchone()[0])
     parts = sorted(getattr(red, "geoms", [red]), key=lambda p: -p.area)
     for part in parts[:5]:
@@ -79,8 +79,8 @@ def site(db, codes: tuple[str, ...], clear: bool) -> tuple[shapely.Geometry, str
         SELECT ST_AsText(s.sq), s.ydyhdm, s.bsm FROM (
             SELECT g.ydyhdm, g.bsm, g.geom, ST_Expand(ST_PointOnSurface(g.geom), 0.0003) AS sq
             FROM plan.ghydyh g
-            WHERE g.{IN_FORCE} AND left(g.ydyhdm, 2) = ANY(%s)
-              AND EXISTS (SELECT 1 FROM plan.czkfbj z WHERE ST_CoveredBy(g.geom, z.geom) AND z.{IN_FORCE})
+            WHERE {in_force(alias='g')} AND left(g.ydyhdm, 2) = ANY(%s)
+              AND EXISTS (SELECT 1 FROM plan.czkfbj z WHERE ST_CoveredBy(g.geom, z.geom) AND {in_force(alias='z')})
             ORDER BY g.id LIMIT 500) s
         WHERE ST_CoveredBy(s.sq, s.geom) {others}
         LIMIT 1""", (list(codes),)).fetchone()

@@ -15,11 +15,10 @@ import shapely
 from shapely.geometry import box, mapping
 
 from onemap import stack
+from onemap.core.inforce import in_force
 from onemap.core.settings import Settings
 from onemap.ogc.jobs import fail_interrupted
 from tests.conftest import auth
-
-IN_FORCE = "valid_from <= now() AND (valid_to IS NULL OR valid_to > now())"
 
 
 class Receiver:
@@ -67,7 +66,7 @@ def receiver():
 @pytest.fixture(scope="module")
 def boundary(db):
     row = db.execute(f"SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM plan.czkfbj "
-                     f"WHERE {IN_FORCE} ORDER BY id LIMIT 1) s").fetchone()
+                     f"WHERE {in_force()} ORDER BY id LIMIT 1) s").fetchone()
     return mapping(box(row[0] - 0.001, row[1] - 0.001, row[0] + 0.001, row[1] + 0.001))
 
 

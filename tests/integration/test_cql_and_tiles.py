@@ -10,6 +10,7 @@ import pytest
 import requests
 from shapely.geometry import box
 
+from onemap.core.inforce import in_force
 from tests.conftest import auth
 
 
@@ -38,7 +39,7 @@ def test_cql2_spatial_filter_matches_sql(ogc_url, db):
         "FROM plan.czkfbj ORDER BY id LIMIT 1) s").fetchone()
     wkt = box(minx, miny, maxx, maxy).wkt
     expected = [r[0] for r in db.execute(
-        "SELECT id FROM plan.ghydyh WHERE valid_to IS NULL AND ydyhdm LIKE '07%%' "
+        f"SELECT id FROM plan.ghydyh WHERE {in_force()} AND ydyhdm LIKE '07%%' "
         "AND ST_Intersects(geom, ST_GeomFromText(%s, 4490)) ORDER BY id", (wkt,))]
     assert expected
     got = _all_ids(f"{ogc_url}/collections/GHYDYH/items", {},
@@ -51,7 +52,7 @@ def test_cql2_json_matches_sql(ogc_url, db):
         {"op": "=", "args": [{"property": "ydyhdm"}, "0101"]},
         {"op": ">", "args": [{"property": "mj"}, 100000]}]}
     expected = [r[0] for r in db.execute(
-        "SELECT id FROM plan.ghydyh WHERE valid_to IS NULL AND ydyhdm = '0101' AND mj > 100000 ORDER BY id")]
+        f"SELECT id FROM plan.ghydyh WHERE {in_force()} AND ydyhdm = '0101' AND mj > 100000 ORDER BY id")]
     r = requests.post(f"{ogc_url}/collections/GHYDYH/items",
                       params={"f": "json", "limit": 10000, "skipGeometry": "true", "filter-lang": "cql2-json"},
                       data=json.dumps(body), headers={"Content-Type": "application/query-cql-json"}, timeout=120)

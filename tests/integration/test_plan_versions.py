@@ -18,6 +18,7 @@ import requests
 import shapely
 from pyproj import Geod
 
+from onemap.core.inforce import in_force
 from processes.plan.export import export_package
 from tests import plan_packages as pp
 from tests.conftest import auth
@@ -154,11 +155,23 @@ def test_publish_then_datetime_answers_both_versions_for_every_plan_layer(db, og
         assert _items(ogc_url, tokens["staff"], layer, datetime="2029-12-31T00:00:00+08:00") == (old[layer], restore)
         assert _items(ogc_url, tokens["staff"], layer, datetime="2030-01-02T00:00:00+08:00") == (new[layer],
                                                                                                 NEW_VERSION)
-        assert _items(ogc_url, tokens["staff"], layer) == (new[layer], NEW_VERSION)
+        # 2030 has not come: without datetime the layer is still the plan in force today
+        assert _items(ogc_url, tokens["staff"], layer) == (old[layer], restore)
+    # ... and the compliance check judges against the same plan as the map shows
+    x, y = db.execute(f"SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM plan.ghydyh "
+                      f"WHERE {in_force()} ORDER BY id LIMIT 1) s").fetchone()
+    d = 0.0005
+    check = requests.post(f"{ogc_url}/processes/compliance-check/execution", headers=auth(tokens["staff"]),
+                          timeout=300, json={"inputs": {"boundary": {"type": "Polygon", "coordinates": [[
+                              [x - d, y - d], [x + d, y - d], [x + d, y + d], [x - d, y + d], [x - d, y - d]]]},
+                              "stage": "用地预审", "use_code": "1001"}, "outputs": {"result": {}}})
+    assert check.status_code == 200, check.text[:500]
+    assert [v["plan_version"] for v in check.json()["data_versions"]["plan_versions_in_force"]] == [restore]
     history = requests.post(f"{ogc_url}/processes/plan-history/execution", json={"inputs": {}},
                             headers=auth(tokens["staff"]), timeout=60).json()["versions"]
     by_name = {v["plan_version"]: v for v in history}
-    assert by_name[restore]["valid_to"] is not None and by_name[NEW_VERSION]["in_force"]
+    assert by_name[restore]["valid_to"] is not None and by_name[restore]["in_force"]
+    assert not by_name[NEW_VERSION]["in_force"]
     assert by_name[NEW_VERSION]["published_by"] == "pytest-admin"
     again = requests.post(f"{ogc_url}/processes/plan-publish/execution", headers=auth(tokens["admin"]),
                           timeout=600, json={"inputs": {"submission_id": submission, "plan_version": "x",
@@ -205,10 +218,10 @@ def test_area_statistics_totals_are_the_ellipsoidal_areas(ogc_url, tokens, db, r
     box = db.execute("SELECT ST_AsGeoJSON(ST_Expand(ST_Centroid(geom), 0.05))::json FROM base.xzq "
                      "WHERE xzqdm = %s", (county,)).fetchone()[0]
     drawn = stats(layer="GHYDYH", xzqdm=county, boundary=box, class_level=1)
-    expected = db.execute("""
+    expected = db.execute(f"""
         SELECT sum(ST_Area(ST_Intersection(g.geom, ST_Intersection(x.geom, ST_SetSRID(ST_GeomFromGeoJSON(%s), 4490)))
                    ::geography))
-        FROM plan.ghydyh g, base.xzq x WHERE x.xzqdm = %s AND g.valid_to IS NULL AND g.geom && x.geom""",
+        FROM plan.ghydyh g, base.xzq x WHERE x.xzqdm = %s AND {in_force(alias='g')} AND g.geom && x.geom""",
                           (str(box).replace("'", '"'), county)).fetchone()[0]
     assert drawn["total"]["area_m2"] == pytest.approx(expected, rel=1e-6)
     assert all(len(r["code"]) == 2 for r in drawn["by_class"])

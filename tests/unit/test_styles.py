@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from onemap.core.inforce import in_force
 from onemap.core.registry import load_layers
 from onemap.core.settings import Settings
 from onemap.maps.mapfile import MAPSERV, mapfile_text, write_mapserver_files
@@ -182,7 +183,7 @@ def test_mapserver_reads_the_generated_mapfile(tmp_path):
         assert f"<Name>{layer.id}</Name>" in out
     # the plan in force only, for versioned layers
     text = mapfile_text(layers, styles, "postgresql://u@h/db", EXTENTS, files)
-    assert "FROM plan.ghydyh WHERE valid_to IS NULL" in text
+    assert f"FROM plan.ghydyh WHERE {in_force()}" in text
     assert "FROM base.dltb) AS t" in text
 
 
