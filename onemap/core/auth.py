@@ -7,11 +7,13 @@ import hashlib
 import secrets
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 import psycopg
 
 from onemap.core.db import connect
-from onemap.core.settings import Settings
+from onemap.core.settings import Settings, config_dir, load_yaml
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,18 @@ CURRENT_PRINCIPAL: ContextVar[Principal] = ContextVar("onemap_principal", defaul
 def known_roles() -> tuple[str, ...]:
     """The roles of config/gateway.yaml: the one list of them."""
     return tuple(Settings.from_env().gateway["roles"])
+
+
+@cache
+def _all_jobs_roles(config_dir: Path) -> frozenset[str]:
+    roles = load_yaml(config_dir / "gateway.yaml")["roles"]
+    return frozenset(role for role, spec in roles.items() if spec.get("jobs") == "all")
+
+
+def sees_all_jobs(principal: Principal) -> bool:
+    """Whether the caller sees every process job and check result, not only
+    its own (the role's `jobs: all` in config/gateway.yaml)."""
+    return principal.role in _all_jobs_roles(config_dir())
 
 
 def token_hash(token: str) -> str:

@@ -14,6 +14,9 @@ completed where One Map needs it.
 * Subscriber callbacks (successUri, inProgressUri, failedUri) are retried and
   never fail a job that succeeded.
 * The job list pages in SQL and does not load results.
+* Jobs belong to their creator (`owner`): another caller gets 404 on a
+  job's status, results and dismissal, and the list shows one's own jobs;
+  a role whose `jobs` permission in config/gateway.yaml is `all` sees all.
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ from pygeoapi.util import (
     get_current_datetime,
     is_request_allowed,
 )
-from sqlalchemy import func, select
+from sqlalchemy import Column, String, func, select, text
 from sqlalchemy.orm import Session
 
+from onemap.core.auth import Principal, sees_all_jobs
 from onemap.core.errors import OneMapError, Problem
 
 LOGGER = logging.getLogger(__name__)
@@ -72,7 +76,31 @@ class ProblemError(ProcessorExecuteError):
 class OneMapJobManager(PostgreSQLManager):
     def __init__(self, manager_def: dict) -> None:
         super().__init__(manager_def)
+        # pygeoapi's table has no owner: added (idempotent), and to the model
+        with self._engine.begin() as conn:
+            conn.execute(text("ALTER TABLE jobs.jobs ADD COLUMN IF NOT EXISTS owner text"))
+        if "owner" not in self.table_model.c:
+            self.table_model.append_column(Column("owner", String))
         self._listed = [c for c in self.table_model.c if c.name != "output"]
+
+    # --- ownership ----------------------------------------------------------
+    @staticmethod
+    def _caller() -> Principal | None:
+        """The caller of the request being served; None inside a job's own
+        thread (the job manager itself, not a client)."""
+        if not flask.has_request_context():
+            return None
+        return flask.request.environ.get("onemap.principal")
+
+    def _owned(self, query: Any) -> Any:
+        caller = self._caller()
+        if caller is None or sees_all_jobs(caller):
+            return query
+        return query.where(self.c.owner == caller.name)
+
+    def add_job(self, job_metadata: dict) -> str:
+        caller = self._caller()
+        return super().add_job({**job_metadata, "owner": caller.name if caller else None})
 
     # --- the request's context, handed to the processor ------------------
     def get_processor(self, process_id: str) -> BaseProcessor:
@@ -168,8 +196,8 @@ class OneMapJobManager(PostgreSQLManager):
     def get_jobs(self, status: JobStatus | None = None, limit: int | None = None,
                  offset: int | None = None) -> dict:
         with Session(self._engine) as session:
-            query = select(*self._listed)
-            count = select(func.count()).select_from(self.table_model)
+            query = self._owned(select(*self._listed))
+            count = self._owned(select(func.count()).select_from(self.table_model))
             if status is not None:
                 query = query.where(self.c.status == status.value)
                 count = count.where(self.c.status == status.value)
@@ -181,15 +209,15 @@ class OneMapJobManager(PostgreSQLManager):
 
     def get_job(self, job_id: str) -> dict:
         with Session(self._engine) as session:
-            row = session.execute(select(*self._listed).where(self.c.identifier == job_id)).first()
+            row = session.execute(self._owned(select(*self._listed).where(self.c.identifier == job_id))).first()
         if row is None:
             raise JobNotFoundError()
         return row._asdict()
 
     def get_job_result(self, job_id: str) -> tuple[Any, ...]:
         with Session(self._engine) as session:
-            row = session.execute(select(self.c.status, self.c.mimetype, self.c.output)
-                                  .where(self.c.identifier == job_id)).first()
+            row = session.execute(self._owned(select(self.c.status, self.c.mimetype, self.c.output)
+                                              .where(self.c.identifier == job_id))).first()
         if row is None:
             raise JobNotFoundError()
         if row.status != JobStatus.successful.value:

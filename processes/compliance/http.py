@@ -9,6 +9,7 @@ import json
 from flask import Blueprint, Response, g
 
 from onemap.core.access import AccessPolicy
+from onemap.core.auth import sees_all_jobs
 from onemap.core.errors import OneMapError, Problem
 from onemap.core.settings import Settings
 from processes.compliance import service, store
@@ -29,11 +30,15 @@ def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
                                       f"Downloading check reports needs a token of role {' / '.join(sorted(roles))}",
                                       field="Authorization"))
         url = settings.database_url
+        stored = service.find(url, check_id)
+        if stored.checked_by != principal.name and not sees_all_jobs(principal):
+            # as for jobs: another caller's check is not there for this one
+            raise OneMapError(Problem(404, "NotFound", f"检测记录 {check_id} 不存在", f"No check {check_id}",
+                                      field="checkId"))
         if fmt == "json":
-            body = json.dumps(service.find(url, check_id).result, ensure_ascii=False)
+            body = json.dumps(stored.result, ensure_ascii=False)
             return Response(body, content_type="application/json; charset=utf-8")
         if fmt == "geojson":
-            stored = service.find(url, check_id)
             with service.pool(url).connection() as conn:
                 body = json.dumps(store.overlaps(conn, stored.pk), ensure_ascii=False)
             return Response(body, content_type="application/geo+json; charset=utf-8")

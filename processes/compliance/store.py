@@ -62,7 +62,7 @@ def save(conn: psycopg.Connection, result: dict[str, Any], overlaps: dict[str, A
                      {"process": PROCESS_ID, "check_id": result["check_id"], "job_id": job_id,
                       "case_id": result["case_id"], "verdict": result["verdict"]})
     return StoredCheck(pk=pk, check_id=result["check_id"], result=with_verification(result, digest),
-                       boundary_geojson=boundary.geometry.__geo_interface__)
+                       boundary_geojson=boundary.geometry.__geo_interface__, checked_by=principal.name)
 
 
 def with_verification(result: dict[str, Any], digest: str) -> dict[str, Any]:
@@ -75,16 +75,18 @@ class StoredCheck:
     check_id: str
     result: dict[str, Any]          # with its verification member
     boundary_geojson: dict[str, Any]
+    checked_by: str                 # 检测人: whose check it is (reports follow job ownership)
 
 
 def load(conn: psycopg.Connection, check_id: str) -> StoredCheck | None:
     row = conn.execute(
-        "SELECT id, jcbh, result, jghx, ST_AsGeoJSON(geom, 9) FROM supervision.compliance_check WHERE jcbh = %s",
+        "SELECT id, jcbh, result, jghx, ST_AsGeoJSON(geom, 9), jcr FROM supervision.compliance_check "
+        "WHERE jcbh = %s",
         (check_id,)).fetchone()
     if row is None:
         return None
     return StoredCheck(pk=row[0], check_id=row[1], result=with_verification(row[2], row[3]),
-                       boundary_geojson=json.loads(row[4]))
+                       boundary_geojson=json.loads(row[4]), checked_by=row[5])
 
 
 def overlaps(conn: psycopg.Connection, pk: int) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def test_the_cached_transform_gives_upstreams_answer(bbox, source, target):
     assert patches.transform_bbox(bbox, source, target) == pytest.approx(expected)  # from the cache
 
 
-@pytest.mark.parametrize("method", ["get_processor", "_execute_handler_async", "_execute_handler_sync",
+@pytest.mark.parametrize("method", ["get_processor", "add_job", "_execute_handler_async", "_execute_handler_sync",
                                     "get_jobs", "get_job", "get_job_result"])
 def test_the_job_manager_overrides_methods_upstream_still_has(method):
     """onemap/ogc/jobs.py completes pygeoapi's PostgreSQL manager by
