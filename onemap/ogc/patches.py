@@ -1,8 +1,12 @@
-"""The one patch of pygeoapi's code, kept to the minimum
-(tests/unit/test_upstream_patches.py fails when upstream changes what it
-works around, so it is looked at again on every upgrade).
+"""The patches of pygeoapi's code, kept to the minimum
+(tests/unit/test_upstream_patches.py fails when upstream changes what they
+work around, so they are looked at again on every upgrade).
 
-pygeoapi 0.24 `pygeoapi.crs.transform_bbox`, which `pygeoapi.api.itemtypes`
+1. pygeoapi 0.24 declares OGC API Features Part 4 (create-replace-delete)
+   for every feature collection, editable or not. No One Map collection is
+   editable, so the class is withdrawn: declare only what works.
+
+2. pygeoapi 0.24 `pygeoapi.crs.transform_bbox`, which `pygeoapi.api.itemtypes`
 imports by name, builds a pyproj Transformer and identifies the target CRS
 (`CRS.to_epsg()`, a database search of some 35 ms) on every items request
 with a `bbox`: two thirds of the time of a page of 100 features. The same
@@ -43,9 +47,13 @@ def transform_bbox(bbox: list, from_crs: Any, to_crs: Any, always_xy: bool = Fal
     return list(transform(*bbox[:n_dims]) + transform(*bbox[n_dims:]))
 
 
-PATCHED_VERSION = "0.24.0"  # the pygeoapi release this was written against
+PATCHED_VERSION = "0.24.0"  # the pygeoapi release these were written against
+FEATURES_PART4 = "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete"
 
 
 def install() -> None:
-    """Put the cached helper where pygeoapi's items handler looks it up."""
+    """Withdraw Part 4; put the cached helper where pygeoapi's items
+    handler looks it up."""
+    if FEATURES_PART4 in itemtypes.CONFORMANCE_CLASSES_FEATURES:
+        itemtypes.CONFORMANCE_CLASSES_FEATURES.remove(FEATURES_PART4)
     itemtypes.transform_bbox = transform_bbox

@@ -7,6 +7,7 @@ import subprocess
 
 import pyproj
 import pytest
+import requests
 from owslib.ogcapi.features import Features
 
 from onemap.core.inforce import in_force
@@ -100,3 +101,14 @@ def test_gdal_without_token_cannot_open_an_internal_layer(ogc_url):
     result = subprocess.run(["ogrinfo", "-ro", "-so", f"OAPIF:{ogc_url}", "STBHHX"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
+
+
+def test_only_what_works_is_declared_no_features_part4(ogc_url, tokens):
+    """No collection is editable, so Part 4 (create-replace-delete) is not
+    declared, and an attempt to create a feature is refused, not half-done."""
+    classes = requests.get(f"{ogc_url}/conformance", params={"f": "json"}, timeout=30).json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in classes
+    assert not [c for c in classes if "ogcapi-features-4" in c]
+    r = requests.post(f"{ogc_url}/collections/JSXM/items", headers=auth(tokens["admin"]), timeout=30,
+                      json={"type": "Feature", "geometry": None, "properties": {}})
+    assert 400 <= r.status_code < 500 and r.json()["message_zh"]

@@ -21,6 +21,12 @@ def test_the_patch_is_for_the_installed_pygeoapi():
         "pygeoapi was upgraded: check whether onemap/ogc/patches.py is still needed"
 
 
+def test_pygeoapi_still_declares_part4_for_every_feature_collection():
+    source = inspect.getsource(itemtypes)
+    declared = source[source.index("CONFORMANCE_CLASSES_FEATURES = ["):source.index("CONFORMANCE_CLASSES_RECORDS")]
+    assert patches.FEATURES_PART4 in declared
+
+
 def test_pygeoapi_still_builds_a_transformer_per_bbox():
     # the items handler takes transform_bbox by name from pygeoapi.crs ...
     assert "transform_bbox" in inspect.getsource(itemtypes)
