@@ -3,6 +3,8 @@ SHA-256 is stored (ops.token)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import secrets
 from contextvars import ContextVar
@@ -13,6 +15,7 @@ from pathlib import Path
 import psycopg
 
 from onemap.core.db import connect
+from onemap.core.errors import OneMapError, Problem
 from onemap.core.settings import Settings, config_dir, load_yaml
 
 
@@ -50,6 +53,32 @@ def sees_all_jobs(principal: Principal) -> bool:
     """Whether the caller sees every process job and check result, not only
     its own (the role's `jobs: all` in config/gateway.yaml)."""
     return principal.role in _all_jobs_roles(config_dir())
+
+
+# What a 401 asks for: HTTP Basic first, the scheme QGIS, GDAL and ArcGIS can
+# send for OGC API, WMS, WMTS and CSW (a token as the password), then Bearer.
+CHALLENGE = 'Basic realm="onemap", charset="UTF-8", Bearer realm="onemap"'
+
+
+def token_of(authorization: str) -> str:
+    """The token an Authorization header carries: `Bearer <token>`, or HTTP
+    Basic with the token as the password (any user name: the token says
+    who). Raises OneMapError (401) for any other form."""
+    scheme, _, value = authorization.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return value
+    if scheme.lower() == "basic" and value:
+        try:
+            _, colon, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            colon, password = "", ""
+        if colon and password:
+            return password
+    raise OneMapError(Problem(
+        401, "Unauthorized", "Authorization 头格式应为 Bearer <令牌>，或 Basic（用户名任意，密码为令牌）",
+        "The Authorization header must be 'Bearer <token>', or Basic with the token as the password",
+        field="Authorization"))
 
 
 def token_hash(token: str) -> str:

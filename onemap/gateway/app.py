@@ -28,7 +28,14 @@ from werkzeug.test import run_wsgi_app
 
 from onemap.core import audit
 from onemap.core.access import AccessPolicy
-from onemap.core.auth import ANONYMOUS, CURRENT_PRINCIPAL, Principal, lookup_token
+from onemap.core.auth import (
+    ANONYMOUS,
+    CHALLENGE,
+    CURRENT_PRINCIPAL,
+    Principal,
+    lookup_token,
+    token_of,
+)
 from onemap.core.components import Components, load_object
 from onemap.core.errors import OneMapError, Problem, bilingual, chinese_for
 from onemap.core.registry import ProcessEntry, load_layers, load_processes
@@ -70,7 +77,7 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     response = Response(problem.to_json(), status=problem.status,
                         content_type="application/json; charset=utf-8")
     if problem.status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="onemap"'
+        response.headers["WWW-Authenticate"] = CHALLENGE
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
@@ -102,12 +109,12 @@ def create_app(settings: Settings | None = None,
         header = request.headers.get("Authorization", "")
         if not header:
             return ANONYMOUS
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return Problem(401, "Unauthorized", "Authorization 头格式应为 Bearer <令牌>",
-                           "The Authorization header must be 'Bearer <token>'", field="Authorization")
+        try:
+            token = token_of(header)
+        except OneMapError as exc:
+            return exc.problem
         with pool.connection() as conn:
-            principal = lookup_token(conn, token.strip())
+            principal = lookup_token(conn, token)
         if principal is None:
             return Problem(401, "Unauthorized", "访问令牌无效或已吊销",
                            "The access token is unknown or revoked", field="Authorization")
