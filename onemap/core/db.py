@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 from importlib import resources
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
 
 from onemap.core.registry import Layer
 
@@ -37,6 +39,18 @@ def libpq_dsn(database_url: str, with_password: bool = True, **extra: str) -> st
 
 def connect(database_url: str, **kwargs: Any) -> psycopg.Connection:
     return psycopg.connect(database_url, application_name="onemap", **kwargs)
+
+
+def open_pool(database_url: str, name: str, max_size: int = 8) -> ConnectionPool:
+    """A pool of autocommit connections. Each connection is checked when it
+    is taken, so a database restart or failover costs the seconds it lasts,
+    not one failed request per stale connection; closed at exit (else its
+    threads hold a stopping worker for seconds)."""
+    pool = ConnectionPool(database_url, min_size=1, max_size=max_size, open=True,
+                          check=ConnectionPool.check_connection,
+                          kwargs={"application_name": name, "autocommit": True})
+    atexit.register(pool.close)
+    return pool
 
 
 def core_schema() -> str:

@@ -8,7 +8,6 @@ returns is bilingual JSON.
 
 from __future__ import annotations
 
-import atexit
 import base64
 import importlib.util
 import io
@@ -21,8 +20,9 @@ from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
 
+import psycopg
 from flask import Flask, Response, g, request, send_from_directory
-from psycopg_pool import ConnectionPool
+from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.test import run_wsgi_app
 
@@ -37,6 +37,7 @@ from onemap.core.auth import (
     token_of,
 )
 from onemap.core.components import Components, load_object
+from onemap.core.db import open_pool
 from onemap.core.errors import OneMapError, Problem, bilingual, chinese_for
 from onemap.core.registry import ProcessEntry, load_layers, load_processes
 from onemap.core.settings import ROOT, Settings
@@ -73,11 +74,18 @@ def load_pygeoapi(settings: Settings, audience: str) -> Flask:
         return module.APP
 
 
+RETRY_AFTER_S = "5"  # a restart or failover of PostgreSQL takes seconds
+DATABASE_DOWN = Problem(503, "ServiceUnavailable", "数据库暂时不可用，请稍后重试",
+                        "The database is briefly unavailable: retry shortly")
+
+
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response:
     response = Response(problem.to_json(), status=problem.status,
                         content_type="application/json; charset=utf-8")
     if problem.status == 401:
         response.headers["WWW-Authenticate"] = CHALLENGE
+    if problem.status == 503:
+        response.headers["Retry-After"] = RETRY_AFTER_S
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
@@ -89,9 +97,7 @@ def create_app(settings: Settings | None = None,
     layers = load_layers(settings.config_dir / "layers.yaml")
     processes = {p.id: p for p in load_processes(settings.config_dir / "processes.yaml")}
     policy = AccessPolicy.from_config(settings.gateway, layers, list(processes.values()))
-    pool = ConnectionPool(settings.database_url, min_size=1, max_size=8, open=True,
-                          kwargs={"application_name": "onemap-gateway", "autocommit": True})
-    atexit.register(pool.close)  # else its threads hold a stopping worker for 5 s each
+    pool = open_pool(settings.database_url, "onemap-gateway")
     ogc_apps = {audience: load_pygeoapi(settings, audience) for audience in AUDIENCES}
     maps = MapServices.load(settings, layers)
     components = Components.load(settings.config_dir)
@@ -148,6 +154,12 @@ def create_app(settings: Settings | None = None,
     @app.errorhandler(OneMapError)
     def _onemap_error(exc: OneMapError) -> Response:
         return problem_response(exc.problem)
+
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _database_down(exc: Exception) -> Response:
+        app.logger.error("database unavailable: %s", exc)
+        return problem_response(DATABASE_DOWN)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -291,6 +303,8 @@ def forward(target: Callable[..., Iterable[bytes]], mount: str, sub_path: str,
     app_iter, status, headers = run_wsgi_app(target, environ, buffered=False)
     code = int(status.split(" ", 1)[0])
     content_type = headers.get("Content-Type", "")
+    if code == 503:
+        headers["Retry-After"] = RETRY_AFTER_S
     if code >= 400 and "html" not in content_type:
         body = b"".join(app_iter)
         if hasattr(app_iter, "close"):

@@ -21,10 +21,14 @@ CRS84, which keeps pygeoapi's bbox-crs / filter-crs handling in lon/lat.
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
+from http import HTTPStatus
 from typing import Any
 
 import pygeofilter.ast
@@ -33,15 +37,22 @@ import pyproj
 from geoalchemy2.functions import ST_Intersects, ST_MakeEnvelope
 from pygeoapi.crs import CrsTransformSpec
 from pygeoapi.models.provider.base import TileMatrixSetEnum
-from pygeoapi.provider.base import ProviderInvalidQueryError, ProviderItemNotFoundError
+from pygeoapi.provider.base import (
+    ProviderConnectionError,
+    ProviderInvalidQueryError,
+    ProviderItemNotFoundError,
+)
 from pygeoapi.provider.mvt_postgresql import MVTPostgreSQLProvider
 from pygeoapi.provider.sql import PostgreSQLProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
 from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from onemap.core.errors import Problem
 from onemap.core.inforce import in_force
 
+LOGGER = logging.getLogger(__name__)
 STORAGE_SRID = 4490
 GEOJSON_DIGITS = 9  # ~0.1 mm in degrees; projected output is rounded below too
 
@@ -65,14 +76,41 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _filter_attributes(node: Any) -> set[str]:
-    names = set()
+def _filter_nodes(node: Any, kind: type) -> list[Any]:
+    """Every node of a kind in a parsed CQL2 filter."""
+    found = []
     for sub in getattr(node, "get_sub_nodes", lambda: [])() or []:
-        if isinstance(sub, pygeofilter.ast.Attribute):
-            names.add(sub.name)
-        else:
-            names |= _filter_attributes(sub)
-    return names
+        found += [sub] if isinstance(sub, kind) else _filter_nodes(sub, kind)
+    return found
+
+
+def backend_unavailable(exc: Exception) -> ProviderConnectionError:
+    """A 503 (the gateway adds Retry-After) with a bilingual description."""
+    LOGGER.error("database unavailable: %s", exc)
+    error = ProviderConnectionError(user_msg=Problem(
+        503, "ServiceUnavailable", "数据库暂时不可用，请稍后重试",
+        "The database is briefly unavailable: retry shortly").to_json().decode("utf-8"))
+    error.http_status_code = HTTPStatus.SERVICE_UNAVAILABLE
+    return error
+
+
+def database_faults_as_503(method: Callable) -> Callable:
+    """A database that is down or restarting is a fault of ours, for a
+    while: 503, never a 4xx that tells the client its request is wrong."""
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            raise backend_unavailable(exc) from exc
+    return run
+
+
+def _invalid_filter(zh: str, en: str) -> ProviderInvalidQueryError:
+    """A 400 whose description is the bilingual Problem itself (the
+    gateway passes such a description on as the body)."""
+    return ProviderInvalidQueryError(user_msg=Problem(400, "InvalidParameterValue", zh, en, field="filter")
+                                     .to_json().decode("utf-8"))
 
 
 def _set_filter_srid(node: Any) -> None:
@@ -103,11 +141,18 @@ class OneMapFeatureProvider(PostgreSQLProvider):
 
     def _get_cql_filters(self, filterq: pygeofilter.ast.Node | None):  # noqa: ANN201
         if filterq:
+            # no function is offered (Basic CQL2): refused by name, never run
+            functions = sorted({f.name for f in _filter_nodes(filterq, pygeofilter.ast.Function)})
+            if functions:
+                raise _invalid_filter(f"过滤条件使用了不支持的函数：{', '.join(functions)}（本服务不提供 CQL2 函数）",
+                                      f"Invalid filter: unsupported function {', '.join(functions)} "
+                                      "(this service offers no CQL2 functions)")
             # pygeofilter matches no rows on an unknown property; say so instead
-            unknown = _filter_attributes(filterq) - set(self.table_model.__table__.columns.keys())
+            columns = set(self.table_model.__table__.columns.keys())
+            unknown = sorted({a.name for a in _filter_nodes(filterq, pygeofilter.ast.Attribute)} - columns)
             if unknown:
-                raise ProviderInvalidQueryError(
-                    user_msg=f"Invalid filter: unknown property {', '.join(sorted(unknown))}")
+                raise _invalid_filter(f"过滤条件中的属性不存在：{', '.join(unknown)}",
+                                      f"Invalid filter: unknown property {', '.join(unknown)}")
             _set_filter_srid(filterq)
         return super()._get_cql_filters(filterq)
 
@@ -156,6 +201,7 @@ class OneMapFeatureProvider(PostgreSQLProvider):
         geometry = None if skip_geometry or mapping.get("__geojson") is None else json.loads(mapping["__geojson"])
         return {"type": "Feature", "id": mapping["__id"], "geometry": geometry, "properties": props}
 
+    @database_faults_as_503
     def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results",
               bbox: list | None = None, datetime_: str | None = None, properties: list | None = None,
               sortby: list | None = None, select_properties: list | None = None,
@@ -173,8 +219,9 @@ class OneMapFeatureProvider(PostgreSQLProvider):
                 count = select(func.count()).select_from(self.table_model).where(where)
                 try:
                     response["numberMatched"] = session.execute(count).scalar_one()
-                except Exception as exc:  # a filter PostGIS rejects (bad type, ...)
-                    raise ProviderInvalidQueryError(user_msg=f"Invalid filter: {exc.__class__.__name__}") from exc
+                except (DataError, ProgrammingError) as exc:  # a filter PostGIS rejects (bad type, ...)
+                    raise _invalid_filter(f"过滤条件无法执行（{exc.orig.__class__.__name__}）",
+                                          f"Invalid filter: {exc.orig.__class__.__name__}") from exc
             if resulttype == "hits":
                 return response
             columns = self._columns(select_properties)
@@ -188,6 +235,7 @@ class OneMapFeatureProvider(PostgreSQLProvider):
         response["numberReturned"] = len(rows)
         return response
 
+    @database_faults_as_503
     def get(self, identifier: Any, crs_transform_spec: CrsTransformSpec | None = None,
             **kwargs: Any) -> dict:
         id_col = getattr(self.table_model, self.id_field)
@@ -234,6 +282,7 @@ class OneMapTileProvider(MVTPostgreSQLProvider):
     def get_tiling_schemes(self) -> list:
         return [TileMatrixSetEnum.WEBMERCATORQUAD.value]
 
+    @database_faults_as_503
     def get_tiles(self, layer: str = "default", tileset: str | None = None, z: Any = None,
                   y: Any = None, x: Any = None, format_: str | None = None) -> bytes | None:
         schemes = [s.tileMatrixSet for s in self.get_tiling_schemes()]

@@ -29,6 +29,8 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
 )
 
+from onemap.core.db import open_pool
+
 ISO_SCHEMA = "http://www.isotc211.org/2005/gmd"
 # OGC API property -> pycsw repository column
 PROPERTIES = {"type": "type", "title": "title", "parentIdentifier": "parentidentifier", "topic": "topicategory",
@@ -170,9 +172,7 @@ class OneMapRecordProvider(BaseProvider):
         is generated."""
         with _pools_lock:
             if self.conninfo not in _pools:
-                _pools[self.conninfo] = ConnectionPool(
-                    self.conninfo, min_size=1, max_size=4, open=True,
-                    kwargs={"application_name": "onemap-records", "autocommit": True})
+                _pools[self.conninfo] = open_pool(self.conninfo, "onemap-records", max_size=4)
             return _pools[self.conninfo]
 
     def get_fields(self) -> dict[str, Any]:

@@ -3,7 +3,6 @@ process, the report downloads and the CLI share."""
 
 from __future__ import annotations
 
-import atexit
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -12,6 +11,7 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from onemap.core.auth import Principal
+from onemap.core.db import open_pool
 from onemap.core.errors import OneMapError, Problem
 from processes.compliance import boundary as boundary_input
 from processes.compliance import report, store
@@ -25,10 +25,7 @@ REPORT_FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 @cache
 def pool(database_url: str) -> ConnectionPool:
     """Connections for checks, one pool per process and database."""
-    connections = ConnectionPool(database_url, min_size=1, max_size=8, open=True,
-                                 kwargs={"application_name": "onemap-compliance", "autocommit": True})
-    atexit.register(connections.close)
-    return connections
+    return open_pool(database_url, "onemap-compliance")
 
 
 @dataclass(frozen=True)
