@@ -11,6 +11,8 @@ CASES = [
     ("unknown crs", "GHYDYH", {"crs": "http://www.opengis.net/def/crs/EPSG/0/9999"}, "crs"),
     ("broken CQL2", "GHYDYH", {"filter": "ydyhdm = = '0101'"}, "filter"),
     ("CQL2 on an unknown property", "GHYDYH", {"filter": "nosuchfield = 1"}, "filter"),
+    ("CQL2 function call", "GHYDYH", {"filter": "pg_sleep(5) = 1"}, "filter"),
+    ("CQL2 function on a property", "DLTB", {"filter": "upper(dlmc) = 'X'"}, "filter"),
     ("limit above the maximum", "GHYDYH", {"limit": "100000"}, "limit"),
     ("negative limit", "GHYDYH", {"limit": "-5"}, "limit"),
     ("limit not a number", "GHYDYH", {"limit": "many"}, "limit"),
@@ -39,3 +41,10 @@ def test_unknown_tile_matrix_set_and_out_of_range_tile(ogc_url):
 def test_unknown_path_is_a_bilingual_404(base_url):
     r = requests.get(f"{base_url}/no/such/thing", timeout=30)
     assert r.status_code == 404 and r.json()["message_zh"]
+
+
+def test_an_unsupported_cql2_function_is_named(ogc_url):
+    r = requests.get(f"{ogc_url}/collections/GHYDYH/items", params={"f": "json", "filter": "pg_sleep(5) = 1"},
+                     timeout=30)
+    assert r.status_code == 400
+    assert "pg_sleep" in r.json()["message_zh"] and "pg_sleep" in r.json()["message_en"]
