@@ -6,9 +6,10 @@ How the service behaves (roles, limits, layers) is in the YAML files of
 
 from __future__ import annotations
 
+import csv
 import os
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +111,10 @@ class MapServerFiles:
 def load_yaml(path: Path) -> Any:
     with open(path, encoding="utf-8") as f:
         return yaml.safe_load(f)
+
+
+@cache
+def landuse_class_names(path: Path = ROOT / "config" / "landuse-classes.csv") -> dict[str, str]:
+    """The land and sea use classes (用地用海分类): code -> Chinese name."""
+    with open(path, encoding="utf-8") as f:
+        return {row["code"]: row["name_zh"] for row in csv.DictReader(f)}

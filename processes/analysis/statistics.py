@@ -11,6 +11,7 @@ from psycopg import sql
 
 from onemap.core.db import connect
 from onemap.core.errors import invalid
+from onemap.core.settings import landuse_class_names
 from processes.analysis.areas import (
     EVERYWHERE,
     Region,
@@ -20,7 +21,6 @@ from processes.analysis.areas import (
     totals,
     with_units,
 )
-from processes.qc.spec import default_edition
 
 
 def version_filter(layer: Any, version: str | None, at: dt.datetime | None) -> tuple[sql.Composable, list[Any]]:
@@ -35,10 +35,6 @@ def version_filter(layer: Any, version: str | None, at: dt.datetime | None) -> t
     if at:
         return sql.SQL("valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)"), [at, at]
     return sql.SQL("valid_to IS NULL"), []
-
-
-def class_names() -> dict[str, str]:
-    return default_edition().domains["landuse"].names
 
 
 def feature_query(conn: Any, layer_id: str, version: str | None = None, at: dt.datetime | None = None,
@@ -65,7 +61,7 @@ def area_statistics(database_url: str, layer: str = "GHYDYH", version: str | Non
     with connect(database_url) as conn:
         features, params = feature_query(conn, layer, version, at, digits)
         rows = area_rows(conn, features, params, region, level)
-    names = class_names()
+    names = landuse_class_names()
     by_class = totals(rows, "code")
     by_unit = totals(rows, "xzqdm")
     unit_names = {r["xzqdm"]: r["xzqmc"] for r in rows}
