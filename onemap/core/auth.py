@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 import psycopg
@@ -28,10 +27,6 @@ class Principal:
 
 
 ANONYMOUS = Principal(name="anonymous", role=None)
-
-# Who the current request is from: set by the gateway, read by processes
-# that record who submitted or published (pygeoapi does not pass it on).
-CURRENT_PRINCIPAL: ContextVar[Principal] = ContextVar("onemap_principal", default=ANONYMOUS)
 
 
 def token_hash(token: str) -> str:

@@ -28,7 +28,7 @@ from werkzeug.test import run_wsgi_app
 
 from onemap.core import audit
 from onemap.core.access import AccessPolicy
-from onemap.core.auth import ANONYMOUS, CURRENT_PRINCIPAL, Principal, lookup_token
+from onemap.core.auth import ANONYMOUS, Principal, lookup_token
 from onemap.core.components import Components, load_object
 from onemap.core.errors import OneMapError, Problem, bilingual, chinese_for
 from onemap.core.registry import ProcessEntry, load_layers, load_processes
@@ -119,7 +119,6 @@ def create_app(settings: Settings | None = None,
         if isinstance(result, Problem):
             return problem_response(result)
         g.principal = result
-        CURRENT_PRINCIPAL.set(result)
         return None
 
     @app.after_request
