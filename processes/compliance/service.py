@@ -13,6 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from onemap.core.auth import Principal
 from onemap.core.errors import OneMapError, Problem
+from processes.base import pdf_from_html
 from processes.compliance import boundary as boundary_input
 from processes.compliance import report, store
 from processes.compliance.check import load_config, request_from_inputs, run_check
@@ -77,7 +78,7 @@ def report_bytes(database_url: str, check_id: str, fmt: str, base_url: str) -> b
         overlaps = store.overlaps(conn, stored.pk)
     html = report.render_html(stored.result, stored.boundary_geojson, overlaps, load_config().map,
                               result_url=f"{base_url}{report_path(check_id, 'json')}")
-    content = html.encode("utf-8") if fmt == "html" else report.render_pdf(html)
+    content = html.encode("utf-8") if fmt == "html" else pdf_from_html(html)
     with pool(database_url).connection() as conn:
         return store.save_report(conn, stored.pk, fmt, content)
 
