@@ -32,8 +32,8 @@ Progress = Callable[[int, str], None]
 TRANSMISSION_MODES = ("value", "reference")
 
 
-def _quiet(percent: int, message: str) -> None:
-    """No job to report progress to (a synchronous run)."""
+def quiet(percent: int, message: str) -> None:
+    """Progress to no one (a synchronous run, a test)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class OneMapProcessor(BaseProcessor):
         return self.context.get("principal") or ANONYMOUS
 
     def progress(self, percent: int, message: str) -> None:
-        (self.context.get("progress") or _quiet)(percent, message)
+        (self.context.get("progress") or quiet)(percent, message)
 
     @property
     def database_url(self) -> str:

@@ -29,9 +29,10 @@ from onemap.core.db import connect
 from onemap.core.errors import OneMapError, Problem, invalid
 from onemap.core.registry import Layer, load_layers
 from onemap.core.settings import ROOT, Settings, load_yaml
+from processes.base import Progress, quiet
 from processes.qc.package import open_package
 from processes.qc.record import CheckRecord, check_package
-from processes.qc.run import Progress, _quiet, choose_edition, sha256_file
+from processes.qc.run import choose_edition, sha256_file
 from processes.qc.staging import Staging
 
 LOG = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ META_COLUMNS = ("id", "plan_version", "valid_from", "valid_to", "geom")
 
 def submit(database_url: str, package_file: Path, title: str, principal: Principal,
            edition: str | None = None, settings: Settings | None = None,
-           progress: Progress = _quiet) -> tuple[int, CheckRecord]:
+           progress: Progress = quiet) -> tuple[int, CheckRecord]:
     """成果提交: keep the package, check it, record both. Returns the
     submission id and the check."""
     _need_role(principal, "提交成果", "submit a plan package")
@@ -83,7 +84,7 @@ class PublishedVersion:
 
 
 def publish(database_url: str, submission_id: int, plan_version: str, valid_from: dt.datetime,
-            principal: Principal, title: str | None = None, progress: Progress = _quiet) -> PublishedVersion:
+            principal: Principal, title: str | None = None, progress: Progress = quiet) -> PublishedVersion:
     """成果发布: a submission that passed its check becomes the plan in force."""
     _need_role(principal, "发布成果", "publish a plan version")
     if valid_from.tzinfo is None:

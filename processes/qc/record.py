@@ -14,9 +14,9 @@ from psycopg import sql
 from onemap.core import audit
 from onemap.core.auth import Principal
 from onemap.core.db import connect
-from processes.base import pdf_from_html
+from processes.base import Progress, pdf_from_html, quiet
 from processes.qc.report import error_layer, report_html
-from processes.qc.run import Progress, QcResult, _quiet, run_qc
+from processes.qc.run import QcResult, run_qc
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class CheckRecord:
 
 
 def check_package(database_url: str, package_file: Path, principal: Principal, edition: str | None = None,
-                  submission_id: int | None = None, progress: Progress = _quiet) -> CheckRecord:
+                  submission_id: int | None = None, progress: Progress = quiet) -> CheckRecord:
     """Run plan-qc on a package and record the run (plan.qc_run, ops.audit)."""
     result = run_qc(database_url, package_file, edition=edition, progress=progress)
     summary = result.summary()
