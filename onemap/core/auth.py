@@ -7,7 +7,6 @@ import base64
 import binascii
 import hashlib
 import secrets
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -32,10 +31,6 @@ class Principal:
 
 
 ANONYMOUS = Principal(name="anonymous", role=None)
-
-# Who the current request is from: set by the gateway, read by processes
-# that record who submitted or published (pygeoapi does not pass it on).
-CURRENT_PRINCIPAL: ContextVar[Principal] = ContextVar("onemap_principal", default=ANONYMOUS)
 
 
 def known_roles() -> tuple[str, ...]:

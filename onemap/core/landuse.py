@@ -32,3 +32,8 @@ def load_classes(path: Path | None = None) -> dict[str, LandUseClass]:
         return {row["code"]: LandUseClass(row["code"], Text(row["name_zh"], row["name_en"]), int(row["level"]),
                                           row["parent"] or None)
                 for row in csv.DictReader(f)}
+
+
+def names_zh() -> dict[str, str]:
+    """Code -> Chinese name, as tables and reports show a class."""
+    return {code: c.name.zh for code, c in load_classes().items()}

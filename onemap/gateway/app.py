@@ -28,14 +28,7 @@ from werkzeug.test import run_wsgi_app
 
 from onemap.core import audit
 from onemap.core.access import AccessPolicy
-from onemap.core.auth import (
-    ANONYMOUS,
-    CHALLENGE,
-    CURRENT_PRINCIPAL,
-    Principal,
-    lookup_token,
-    token_of,
-)
+from onemap.core.auth import ANONYMOUS, CHALLENGE, Principal, lookup_token, token_of
 from onemap.core.components import Components, load_object
 from onemap.core.db import open_pool
 from onemap.core.errors import OneMapError, Problem, bilingual, chinese_for
@@ -132,7 +125,6 @@ def create_app(settings: Settings | None = None,
         if isinstance(result, Problem):
             return problem_response(result)
         g.principal = result
-        CURRENT_PRINCIPAL.set(result)
         return None
 
     @app.after_request

@@ -134,8 +134,7 @@ class OneMapJobManager(PostgreSQLManager):
                 self.update_job(job_id, {"status": JobStatus.running.value, "progress": int(percent),
                                          "message": message, "updated": get_current_datetime()})
 
-        context = getattr(p, "context", {})
-        context["progress"] = progress
+        p.context["progress"] = progress  # p.context: set by get_processor
         progress(10, "运行中 / running")
         if subscriber and subscriber.in_progress_uri:
             self._callback(p, subscriber.in_progress_uri, self._status_info(job_id))

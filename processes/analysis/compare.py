@@ -12,6 +12,7 @@ from psycopg import sql
 
 from onemap.core.db import connect
 from onemap.core.errors import invalid
+from onemap.core.landuse import names_zh
 from processes.analysis.areas import (
     EVERYWHERE,
     Region,
@@ -21,7 +22,7 @@ from processes.analysis.areas import (
     totals,
     with_units,
 )
-from processes.analysis.statistics import class_names, feature_query
+from processes.analysis.statistics import feature_query
 
 SHAPE_TOLERANCE_M2 = 1.0   # a shape changed when it differs by more than this
 LISTED = 1000              # changed features listed with their geometry
@@ -94,7 +95,7 @@ def layer_compare(database_url: str, layer: str = "GHYDYH", from_version: str | 
             subject = {"layer": layer, "from_version": from_version, "to_version": to_version}
         rows_a = area_rows(conn, a_query, a_params, region, level)
         rows_b = area_rows(conn, b_query, b_params, region, level)
-    names = class_names()
+    names = names_zh()
     delta: dict[tuple[str, str], dict[str, Any]] = {}
     for sign, rows in ((-1, rows_a), (1, rows_b)):
         for r in rows:

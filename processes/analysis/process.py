@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from onemap.core.errors import invalid
 from processes.analysis.areas import Region
 from processes.analysis.compare import layer_compare
 from processes.analysis.statistics import area_statistics
-from processes.base import OneMapProcessor, describe, metadata, text_input
-from processes.plan.process import datetime_input
+from processes.base import OneMapProcessor, Output, datetime_input, describe, metadata, text_input
 
 _STRING = {"type": "string"}
 _REGION_INPUTS = {
@@ -56,13 +53,13 @@ class AreaStatisticsProcessor(OneMapProcessor):
     def __init__(self, processor_def: dict) -> None:
         super().__init__(processor_def, STATISTICS_METADATA)
 
-    def execute(self, data: dict, outputs: dict | None = None) -> tuple[str, Any]:
+    def run(self, data: dict) -> dict[str, Output]:
         region, level, digits = _region(data)
         result = area_statistics(self.database_url, layer=text_input(data, "layer", default="GHYDYH"),
                                  version=text_input(data, "version"),
                                  at=datetime_input(data, "datetime", required=False),
                                  region=region, level=level, digits=digits)
-        return "application/json", {"statistics": result}
+        return {"statistics": Output(lambda: result)}
 
 
 COMPARE_METADATA = metadata(
@@ -85,11 +82,11 @@ class LayerCompareProcessor(OneMapProcessor):
     def __init__(self, processor_def: dict) -> None:
         super().__init__(processor_def, COMPARE_METADATA)
 
-    def execute(self, data: dict, outputs: dict | None = None) -> tuple[str, Any]:
+    def run(self, data: dict) -> dict[str, Output]:
         region, level, digits = _region(data)
         result = layer_compare(self.database_url, layer=text_input(data, "layer", default="GHYDYH"),
                                from_version=text_input(data, "from_version"),
                                to_version=text_input(data, "to_version"),
                                from_layer=text_input(data, "from_layer"), to_layer=text_input(data, "to_layer"),
                                region=region, level=level, digits=digits)
-        return "application/json", {"comparison": result}
+        return {"comparison": Output(lambda: result)}

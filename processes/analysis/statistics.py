@@ -12,6 +12,7 @@ from psycopg import sql
 from onemap.core.db import connect
 from onemap.core.errors import invalid
 from onemap.core.inforce import in_force
+from onemap.core.landuse import names_zh
 from processes.analysis.areas import (
     EVERYWHERE,
     Region,
@@ -21,7 +22,6 @@ from processes.analysis.areas import (
     totals,
     with_units,
 )
-from processes.qc.spec import default_edition
 
 
 def version_filter(layer: Any, version: str | None, at: dt.datetime | None) -> tuple[sql.Composable, list[Any]]:
@@ -36,10 +36,6 @@ def version_filter(layer: Any, version: str | None, at: dt.datetime | None) -> t
     if at:
         return sql.SQL(in_force("%s")), [at, at]
     return sql.SQL(in_force()), []
-
-
-def class_names() -> dict[str, str]:
-    return default_edition().domains["landuse"].names
 
 
 def feature_query(conn: Any, layer_id: str, version: str | None = None, at: dt.datetime | None = None,
@@ -66,7 +62,7 @@ def area_statistics(database_url: str, layer: str = "GHYDYH", version: str | Non
     with connect(database_url) as conn:
         features, params = feature_query(conn, layer, version, at, digits)
         rows = area_rows(conn, features, params, region, level)
-    names = class_names()
+    names = names_zh()
     by_class = totals(rows, "code")
     by_unit = totals(rows, "xzqdm")
     unit_names = {r["xzqdm"]: r["xzqmc"] for r in rows}

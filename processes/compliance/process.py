@@ -3,14 +3,10 @@ thin shell around service.py."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
-from pygeoapi.process.base import BaseProcessor
-
-from onemap.core.auth import ANONYMOUS
-from onemap.core.errors import OneMapError, Problem
 from onemap.core.settings import Settings
+from processes.base import OneMapProcessor, Output
 from processes.compliance import service
 
 _TEXT = {"type": "string"}
@@ -72,7 +68,7 @@ PROCESS_METADATA: dict[str, Any] = {
         "overlaps": {"title": {"zh": "叠加图斑", "en": "Overlap geometries"},
                      "schema": {"type": "object", "contentMediaType": "application/geo+json"}},
         "report_html": {"title": {"zh": "检测报告（HTML）", "en": "Report (HTML)"},
-                        "schema": {"type": "string", "contentMediaType": "text/html"}},
+                        "schema": {"type": "string", "contentEncoding": "base64", "contentMediaType": "text/html"}},
         "report_pdf": {"title": {"zh": "检测报告（PDF）", "en": "Report (PDF)"},
                        "schema": {"type": "string", "contentEncoding": "binary", "contentMediaType": "application/pdf"}},
     },
@@ -83,65 +79,28 @@ PROCESS_METADATA: dict[str, Any] = {
 }
 
 
-class ComplianceCheckProcessor(BaseProcessor):
-    """Outputs: with no `outputs` requested, the result and the overlaps
-    inline and the reports by reference (rendered on first download); a
-    single requested output comes raw (a PDF as application/pdf); several
-    come as a JSON document, reports inline (base64 PDF) or by reference."""
+class ComplianceCheckProcessor(OneMapProcessor):
+    """With no `outputs` requested: the result and the overlaps inline, the
+    reports by reference (rendered and filed on first download)."""
+
+    default_outputs = {"result": "value", "overlaps": "value", "report_html": "reference",
+                       "report_pdf": "reference"}
+    references = frozenset({"report_html", "report_pdf"})
 
     def __init__(self, processor_def: dict) -> None:
         super().__init__(processor_def, PROCESS_METADATA)
-        self.supports_outputs = True
-        self.job_id: str | None = None
-        self.context: dict[str, Any] = {}
 
-    def set_job_id(self, job_id: str) -> None:
-        self.job_id = job_id
-
-    def execute(self, data: dict, outputs: dict | None = None) -> tuple[str, Any]:
+    def run(self, data: dict) -> dict[str, Output]:
         settings = Settings.from_env()
-        principal = self.context.get("principal")
-        principal = principal or ANONYMOUS
-        progress = self.context.get("progress") or (lambda percent, message: None)
-        checked = service.check(settings.database_url, data, principal, self.job_id, progress)
+        checked = service.check(settings.database_url, data, self.principal, self.job_id, self.progress)
         check_id = checked.stored.check_id
-        base = settings.base_url
 
-        def report(fmt: str) -> bytes:
-            progress(80, "生成检测报告 / rendering the report")
-            return service.report_bytes(settings.database_url, check_id, fmt, base)
+        def report(fmt: str) -> Output:
+            def render() -> bytes:
+                self.progress(80, "生成检测报告 / rendering the report")
+                return service.report_bytes(settings.database_url, check_id, fmt, settings.base_url)
 
-        def reference(fmt: str) -> dict[str, str]:
-            return {"href": base + service.report_path(check_id, fmt), "type": service.REPORT_FORMATS[fmt]}
+            return Output(render, href=settings.base_url + service.report_path(check_id, fmt))
 
-        values = {"result": lambda: checked.stored.result, "overlaps": lambda: checked.overlaps}
-        if not outputs:
-            return "application/json", {"result": checked.stored.result, "overlaps": checked.overlaps,
-                                        "report_html": reference("html"), "report_pdf": reference("pdf")}
-        unknown = set(outputs) - set(PROCESS_METADATA["outputs"])
-        if unknown:
-            raise OneMapError(Problem(400, "InvalidParameterValue", f"未知的输出：{', '.join(sorted(unknown))}",
-                                      f"Unknown outputs: {', '.join(sorted(unknown))}", field="outputs"))
-        if len(outputs) == 1:
-            (name,) = outputs
-            if name in values:
-                return ("application/geo+json" if name == "overlaps" else "application/json"), values[name]()
-            fmt = name.removeprefix("report_")
-            mode = (outputs[name] or {}).get("transmissionMode", "value")
-            if mode == "value":
-                return service.REPORT_FORMATS[fmt].split(";")[0], report(fmt)
-        document: dict[str, Any] = {}
-        for name, spec in outputs.items():
-            if name in values:
-                document[name] = values[name]()
-                continue
-            fmt = name.removeprefix("report_")
-            content = report(fmt)
-            if (spec or {}).get("transmissionMode", "value") == "reference":
-                document[name] = reference(fmt)
-            elif fmt == "html":
-                document[name] = content.decode("utf-8")
-            else:
-                document[name] = {"value": base64.b64encode(content).decode("ascii"), "encoding": "base64",
-                                  "mediaType": "application/pdf"}
-        return "application/json", document
+        return {"result": Output(lambda: checked.stored.result), "overlaps": Output(lambda: checked.overlaps),
+                "report_html": report("html"), "report_pdf": report("pdf")}

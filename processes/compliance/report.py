@@ -2,7 +2,8 @@
 the boundary and its area, a map of the boundary over the plan layers (a WMS
 GetMap from the map service, the boundary and the overlaps drawn on top as
 SVG), the findings, the rule set and data versions, the verification hash.
-PDFs are made by WeasyPrint, which embeds the Noto CJK font it uses.
+PDFs are made by processes.base.pdf_from_html (WeasyPrint, the Noto CJK font
+embedded).
 
 The map is a WMS 1.3.0 GetMap answered by MapServer from the map service's
 own mapfile and styles (what MapProxy renders its tiles with), for exactly
@@ -121,9 +122,3 @@ def render_html(result: dict[str, Any], boundary: dict[str, Any], overlaps: dict
     generated = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).isoformat(timespec="seconds")
     return _template().render(r={**result, "findings": findings}, map=map_view,
                               links={"result": result_url}, generated_at=generated)
-
-
-def render_pdf(html: str) -> bytes:
-    import weasyprint  # imported on first use: it loads fonts and Pango
-
-    return weasyprint.HTML(string=html).write_pdf()

@@ -3,7 +3,6 @@ process, the report downloads and the CLI share."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -13,12 +12,12 @@ from psycopg_pool import ConnectionPool
 from onemap.core.auth import Principal
 from onemap.core.db import open_pool
 from onemap.core.errors import OneMapError, Problem
+from processes.base import Progress, pdf_from_html, quiet
 from processes.compliance import boundary as boundary_input
 from processes.compliance import report, store
 from processes.compliance.check import load_config, request_from_inputs, run_check
 from processes.compliance.store import StoredCheck
 
-Progress = Callable[[int, str], None]
 REPORT_FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 
 
@@ -34,12 +33,8 @@ class Checked:
     overlaps: dict[str, Any]
 
 
-def _quiet(percent: int, message: str) -> None:
-    """No one to report progress to (the CLI reports by itself)."""
-
-
 def check(database_url: str, inputs: dict[str, Any], principal: Principal, job_id: str | None = None,
-          progress: Progress = _quiet) -> Checked:
+          progress: Progress = quiet) -> Checked:
     """Validate the inputs, run the check, store it (with its audit line).
     Bad input raises OneMapError before anything is written."""
     config = load_config()
@@ -74,7 +69,7 @@ def report_bytes(database_url: str, check_id: str, fmt: str, base_url: str) -> b
         overlaps = store.overlaps(conn, stored.pk)
     html = report.render_html(stored.result, stored.boundary_geojson, overlaps, load_config().map,
                               result_url=f"{base_url}{report_path(check_id, 'json')}")
-    content = html.encode("utf-8") if fmt == "html" else report.render_pdf(html)
+    content = html.encode("utf-8") if fmt == "html" else pdf_from_html(html)
     with pool(database_url).connection() as conn:
         return store.save_report(conn, stored.pk, fmt, content)
 

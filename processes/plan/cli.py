@@ -9,12 +9,16 @@ import getpass
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from onemap.core.auth import Principal
 from onemap.core.errors import OneMapError
 from onemap.core.settings import Settings
+
+if TYPE_CHECKING:
+    from processes.qc.record import CheckRecord
 
 
 def _principal(by: str | None) -> Principal:
@@ -34,7 +38,7 @@ def _fail(exc: OneMapError) -> None:
     sys.exit(2)
 
 
-def _write_check(record: object, out: Path | None) -> None:
+def _write_check(record: CheckRecord, out: Path | None) -> None:
     summary = record.result.summary()
     click.echo(json.dumps({k: summary[k] for k in ("verdict_zh", "verdict_en", "errors", "warnings",
                                                    "edition", "seconds")}, ensure_ascii=False))
@@ -42,10 +46,13 @@ def _write_check(record: object, out: Path | None) -> None:
         if rule["count"]:
             click.echo(f"  {rule['rule']:<20} {rule['severity']:<8} {rule['count']:>8}  {rule['title_zh']}")
     if out:
+        from processes.qc.record import error_gpkg, report_pdf
+        from processes.qc.report import report_html
+
         out.mkdir(parents=True, exist_ok=True)
-        (out / "report.html").write_text(record.report_html, encoding="utf-8")
-        (out / "report.pdf").write_bytes(record.report_pdf)
-        (out / "errors.gpkg").write_bytes(record.error_gpkg)
+        (out / "report.html").write_text(report_html(record.result), encoding="utf-8")
+        (out / "report.pdf").write_bytes(report_pdf(record))
+        (out / "errors.gpkg").write_bytes(error_gpkg(record))
         (out / "findings.json").write_text(json.dumps([f.as_dict() for f in record.result.findings],
                                                       ensure_ascii=False), encoding="utf-8")
         click.echo(f"报告 / report: {out}/report.pdf, {out}/errors.gpkg")
@@ -63,7 +70,7 @@ def plan() -> None:
 @click.option("--by", help="检查人 / who checks")
 def qc(package: Path, edition: str | None, out: Path | None, by: str | None) -> None:
     """质检 / check a package (recorded, not submitted)."""
-    from processes.plan.results import check_package
+    from processes.qc.record import check_package
 
     try:
         record = check_package(_url(), package, _principal(by), edition=edition, progress=_say)

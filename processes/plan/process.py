@@ -1,13 +1,51 @@
-"""pygeoapi plugins: plan-publish (成果发布) and plan-history (版本历史)."""
+"""pygeoapi plugins: plan-submit (成果提交), plan-publish (成果发布) and
+plan-history (版本历史)."""
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
+import tempfile
+from pathlib import Path
 
-from onemap.core.errors import invalid
-from processes.base import OneMapProcessor, describe, metadata, text_input
-from processes.plan.results import history, publish
+from processes.base import (
+    OneMapProcessor,
+    Output,
+    datetime_input,
+    describe,
+    integer_input,
+    metadata,
+    text_input,
+)
+from processes.plan.results import history, publish, submit
+from processes.qc.package import materialize
+from processes.qc.process import EDITION, OUTPUTS, PACKAGE, check_outputs
+
+SUBMIT_METADATA = metadata(
+    "plan-submit", ("成果提交", "Submit a plan package"),
+    ("提交规划成果数据包：保存、质检并登记，合格的可发布为新的规划版本",
+     "Submits a plan package: kept, checked and recorded; a clean one can be published as a new plan version"),
+    {"package": PACKAGE, "edition": EDITION,
+     "title": describe(("成果名称", "Title"), ("如 益阳市国土空间总体规划（2021—2035年）修改", "The plan's title"),
+                 {"type": "string"})},
+    {**OUTPUTS, "submission_id": describe(("提交编号", "Submission id"), ("发布时引用", "Referred to by plan-publish"),
+                                    {"type": "integer"})},
+    ["成果提交", "submission"], {"inputs": {"title": "益阳市国土空间总体规划（2021—2035年）",
+                                       "package": {"href": "https://example.gov.cn/plan.gpkg"}}})
+
+
+class PlanSubmitProcessor(OneMapProcessor):
+    identifiers = frozenset({"submission_id", "qc_run"})
+
+    def __init__(self, processor_def: dict) -> None:
+        super().__init__(processor_def, SUBMIT_METADATA)
+
+    def run(self, data: dict) -> dict[str, Output]:
+        title = text_input(data, "title", required=True)
+        with tempfile.TemporaryDirectory(prefix="onemap-submit-in-") as tmp:
+            package = materialize(data.get("package"), Path(tmp))
+            sid, record = submit(self.database_url, package, title, self.principal,
+                                 edition=text_input(data, "edition"), progress=self.progress)
+        return {"submission_id": Output(lambda: sid), **check_outputs(record, self.progress)}
+
 
 PUBLISH_METADATA = metadata(
     "plan-publish", ("成果发布", "Publish a plan version"),
@@ -27,35 +65,18 @@ PUBLISH_METADATA = metadata(
     {"inputs": {"submission_id": 1, "plan_version": "2021-2035-v2", "valid_from": "2025-01-01T00:00:00+08:00"}})
 
 
-def datetime_input(data: dict, name: str, required: bool = True) -> dt.datetime | None:
-    text = text_input(data, name, required=required)
-    if text is None:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise invalid(name, f"{name} 应为 RFC 3339 时间，如 2025-01-01T00:00:00+08:00", f"{name} must be an RFC 3339 time, e.g. 2025-01-01T00:00:00+08:00") from None
-    if value.tzinfo is None:
-        raise invalid(name, f"{name} 必须带时区", f"{name} must carry a time zone")
-    return value
-
-
 class PlanPublishProcessor(OneMapProcessor):
     def __init__(self, processor_def: dict) -> None:
         super().__init__(processor_def, PUBLISH_METADATA)
 
-    def execute(self, data: dict, outputs: dict | None = None) -> tuple[str, Any]:
-        try:
-            submission = int(text_input(data, "submission_id", required=True))
-        except ValueError:
-            raise invalid("submission_id", "submission_id 应为整数", "submission_id must be an integer") from None
-        version = publish(self.database_url, submission, text_input(data, "plan_version", required=True),
-                          datetime_input(data, "valid_from"), self.principal, title=text_input(data, "title"),
-                          progress=self.progress)
-        return "application/json", {"version": {
+    def run(self, data: dict) -> dict[str, Output]:
+        version = publish(self.database_url, integer_input(data, "submission_id", required=True),
+                          text_input(data, "plan_version", required=True), datetime_input(data, "valid_from"),
+                          self.principal, title=text_input(data, "title"), progress=self.progress)
+        return {"version": Output(lambda: {
             "plan_version": version.plan_version, "title": version.title,
             "valid_from": version.valid_from.isoformat(), "previous": version.previous,
-            "features": version.layers, "submission_id": version.submission_id}}
+            "features": version.layers, "submission_id": version.submission_id})}
 
 
 HISTORY_METADATA = metadata(
@@ -71,5 +92,5 @@ class PlanHistoryProcessor(OneMapProcessor):
     def __init__(self, processor_def: dict) -> None:
         super().__init__(processor_def, HISTORY_METADATA)
 
-    def execute(self, data: dict, outputs: dict | None = None) -> tuple[str, Any]:
-        return "application/json", {"versions": history(self.database_url)}
+    def run(self, data: dict) -> dict[str, Output]:
+        return {"versions": Output(lambda: history(self.database_url))}

@@ -1,6 +1,7 @@
-"""Submissions, checks and publishing (成果提交、质检、发布), and the history
-of plan versions. Every submission, check and publish is recorded with who
-and when (plan.submission, plan.qc_run, plan.plan_version, ops.audit).
+"""Submissions and publishing (成果提交、发布), and the history of plan
+versions. Every submission and publish is recorded with who and when
+(plan.submission, plan.plan_version, ops.audit); the check a submission
+runs is recorded by processes.qc.record.
 
 A publish loads a clean submission into the plan tables in ONE transaction:
 the new version's features are inserted, the version in force is closed
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import json
 import logging
 import shutil
 from collections.abc import Callable
@@ -30,9 +30,10 @@ from onemap.core.errors import invalid
 from onemap.core.inforce import in_force
 from onemap.core.registry import Layer, load_layers
 from onemap.core.settings import Settings, config_dir, load_yaml
+from processes.base import Progress, quiet
 from processes.qc.package import open_package
-from processes.qc.report import error_layer, html_to_pdf, report_html
-from processes.qc.run import Progress, QcResult, _quiet, choose_edition, run_qc, sha256_file
+from processes.qc.record import CheckRecord, check_package
+from processes.qc.run import choose_edition, sha256_file
 from processes.qc.staging import Staging
 
 LOG = logging.getLogger(__name__)
@@ -40,43 +41,9 @@ PUBLISH_LOCK = 5_000_501  # pg advisory lock: one publish at a time
 META_COLUMNS = ("id", "plan_version", "valid_from", "valid_to", "geom")
 
 
-@dataclass(frozen=True)
-class CheckRecord:
-    run_id: int
-    result: QcResult
-    report_html: str
-    report_pdf: bytes
-    error_gpkg: bytes
-
-
-def check_package(database_url: str, package_file: Path, principal: Principal, edition: str | None = None,
-                  submission_id: int | None = None, progress: Progress = _quiet) -> CheckRecord:
-    """Run plan-qc on a package and record the run (plan.qc_run, ops.audit)."""
-    result = run_qc(database_url, package_file, edition=edition, progress=progress)
-    progress(96, "生成报告 / writing the report")
-    page = report_html(result)
-    pdf = html_to_pdf(page)
-    gpkg_path = package_file.with_name(package_file.stem + "-errors.gpkg")
-    gpkg = error_layer(result, gpkg_path).read_bytes()
-    summary = result.summary()
-    with connect(database_url) as conn:
-        run_id = conn.execute(
-            "INSERT INTO plan.qc_run (submission_id, package_name, package_sha256, edition, passed, errors, "
-            "warnings, summary, report_pdf, error_layer, checked_by, checked_role) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (submission_id, result.package_name, result.package_sha256, result.spec.edition, result.passed,
-             result.errors, result.warnings, json.dumps(summary, ensure_ascii=False), pdf, gpkg,
-             principal.name, principal.role)).fetchone()[0]
-        audit.record(conn, principal, "plan-qc", f"qc_run/{run_id}", 200, result.package_sha256,
-                     audit.sha256_hex(json.dumps(summary).encode()),
-                     {"passed": result.passed, "errors": result.errors, "warnings": result.warnings,
-                      "edition": result.spec.edition})
-    return CheckRecord(run_id, result, page, pdf, gpkg)
-
-
 def submit(database_url: str, package_file: Path, title: str, principal: Principal,
            edition: str | None = None, settings: Settings | None = None,
-           progress: Progress = _quiet) -> tuple[int, CheckRecord]:
+           progress: Progress = quiet) -> tuple[int, CheckRecord]:
     """成果提交: keep the package, check it, record both. Returns the
     submission id and the check."""
     settings = settings or Settings.from_env()
@@ -110,7 +77,7 @@ class PublishedVersion:
 
 
 def publish(database_url: str, submission_id: int, plan_version: str, valid_from: dt.datetime,
-            principal: Principal, title: str | None = None, progress: Progress = _quiet) -> PublishedVersion:
+            principal: Principal, title: str | None = None, progress: Progress = quiet) -> PublishedVersion:
     """成果发布: a submission that passed its check becomes the plan in force."""
     if valid_from.tzinfo is None:
         raise invalid("valid_from", "valid_from 必须带时区", "valid_from must carry a time zone")

@@ -1,2 +1,3 @@
-"""成果质检 plan quality check: a submitted plan package checked against the
-package specification (config/standards/plan-package*.yaml) in PostGIS."""
+"""成果质检 plan quality check: a plan package checked against the package
+specification (config/standards/plan-package*.yaml) in PostGIS, each run
+recorded (plan.qc_run), its reports and error layer made when asked for."""

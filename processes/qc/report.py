@@ -1,12 +1,10 @@
-"""The check's outputs for people and GIS: the report (HTML, and PDF printed
-by headless Chromium with the Noto CJK font embedded) with an overview map
-and tables, and the error layer (GeoPackage) to open beside the package."""
+"""The check's outputs for people and GIS: the report (HTML, printed to PDF
+by processes.base.pdf_from_html) with an overview map and tables, and the
+error layer (GeoPackage) to open beside the package."""
 
 from __future__ import annotations
 
 import html
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -53,13 +51,13 @@ def report_html(result: QcResult) -> str:
     verdict_colour = "#2ca02c" if result.passed else "#d62728"
     rules = "".join(
         f"<tr><td>{e(r['rule'])}</td><td>{e(r['title_zh'])}<br><small>{e(r['title_en'])}</small></td>"
-        f"<td>{SEVERITY_ZH[r['severity']]} {r['severity']}</td><td class=n>{r['count']}</td></tr>"
+        f"<td class=nw>{SEVERITY_ZH[r['severity']]} {r['severity']}</td><td class=n>{r['count']}</td></tr>"
         for r in s["by_rule"])
     layers = "".join(f"<tr><td>{e(la['name'])}</td><td>{e(str(la['geometry'] or '表 table'))}</td>"
                      f"<td>{e(str(la['crs'] or '-'))}</td><td class=n>{la['features']}</td></tr>"
                      for la in s["layers"])
     rows = "".join(
-        f"<tr><td>{e(f.rule)}</td><td>{SEVERITY_ZH[f.severity]}</td><td>{e(f.layer or '')}</td>"
+        f"<tr><td>{e(f.rule)}</td><td class=nw>{SEVERITY_ZH[f.severity]}</td><td>{e(f.layer or '')}</td>"
         f"<td>{e(f.feature_id or '')}</td><td>{e(f.message_zh)}<br><small>{e(f.message_en)}</small></td></tr>"
         for f in result.findings[:REPORT_ROWS])
     more = ""
@@ -71,19 +69,23 @@ def report_html(result: QcResult) -> str:
 <html lang="zh-CN"><head><meta charset="utf-8">
 <title>规划成果质检报告 / Plan package quality check report</title>
 <style>
- body {{ font-family: "Noto Sans CJK SC", "Noto Sans SC", sans-serif; font-size: 10pt; margin: 1.5cm; color: #222; }}
- h1 {{ font-size: 18pt; margin-bottom: 0; }} h2 {{ font-size: 13pt; border-bottom: 1px solid #999; }}
+ body {{ font-family: "Noto Sans CJK SC", "Noto Sans SC", sans-serif; font-size: 10pt; margin: 0; color: #222; }}
+ h1 {{ font-size: 18pt; margin-bottom: 0; }}
+ h2 {{ font-size: 13pt; border-bottom: 1px solid #999; break-after: avoid; }}
  table {{ border-collapse: collapse; width: 100%; margin: 0.5em 0; }}
+ tr {{ break-inside: avoid; }}
  td, th {{ border: 1px solid #bbb; padding: 3px 5px; vertical-align: top; text-align: left; }}
  th {{ background: #eee; }} td.n {{ text-align: right; }} small {{ color: #666; }}
+ .nw {{ white-space: nowrap; }} .hash {{ word-break: break-all; }}
+ svg {{ max-width: 100%; height: auto; }}
  .verdict {{ font-size: 16pt; font-weight: bold; color: {verdict_colour}; }}
- @page {{ size: A4; margin: 1cm; }}
+ @page {{ size: A4; margin: 1.5cm; }}
 </style></head><body>
 <h1>规划成果质检报告</h1><p><small>Plan results package quality check report</small></p>
 <p class=verdict>{s['verdict_zh']} / {s['verdict_en']}：错误 {s['errors']} 个，警告 {s['warnings']} 个
  <small>({s['errors']} errors, {s['warnings']} warnings)</small></p>
 <table>
-<tr><th>数据包 Package</th><td>{e(s['package'])}（{e(s['package_kind'])}）<br><small>SHA-256 {s['package_sha256']}</small></td></tr>
+<tr><th>数据包 Package</th><td>{e(s['package'])}（{e(s['package_kind'])}）<br><small class=hash>SHA-256 {s['package_sha256']}</small></td></tr>
 <tr><th>执行标准 Standard</th><td>{e(s['standard_title_zh'])}<br><small>{e(s['standard_title_en'])}</small></td></tr>
 <tr><th>用时 Time</th><td>{s['seconds']} 秒 s</td></tr>
 </table>
@@ -91,24 +93,15 @@ def report_html(result: QcResult) -> str:
 <p><small>灰色为行政区，红点为错误，橙点为警告 / admin units in grey, errors red, warnings orange</small></p>
 {_map_svg(result)}
 <h2>图层 Layers</h2>
-<table><tr><th>图层 Layer</th><th>几何 Geometry</th><th>坐标系 CRS</th><th>要素数 Features</th></tr>{layers}</table>
+<table><thead><tr><th>图层 Layer</th><th>几何 Geometry</th><th>坐标系 CRS</th><th>要素数 Features</th></tr></thead>
+{layers}</table>
 <h2>规则汇总 Findings by rule</h2>
-<table><tr><th>规则 Rule</th><th>内容 What</th><th>级别 Severity</th><th>数量 Count</th></tr>{rules}</table>
+<table><thead><tr><th>规则 Rule</th><th>内容 What</th><th class=nw>级别 Severity</th><th>数量 Count</th></tr></thead>
+{rules}</table>
 <h2>问题清单 Findings</h2>{more}
-<table><tr><th>规则 Rule</th><th>级别</th><th>图层 Layer</th><th>要素 Feature</th><th>说明 Message</th></tr>{rows}</table>
+<table><thead><tr><th>规则 Rule</th><th class=nw>级别</th><th>图层 Layer</th><th>要素 Feature</th><th>说明 Message</th></tr></thead>
+{rows}</table>
 </body></html>"""
-
-
-def html_to_pdf(page: str) -> bytes:
-    """Print an HTML page to PDF with headless Chromium (fonts embedded)."""
-    with tempfile.TemporaryDirectory(prefix="onemap-report-") as tmp:
-        source, target = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
-        source.write_text(page, encoding="utf-8")
-        subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                        f"--user-data-dir={tmp}/profile", "--no-pdf-header-footer",
-                        f"--print-to-pdf={target}", source.as_uri()],
-                       capture_output=True, timeout=180, check=True)
-        return target.read_bytes()
 
 
 def error_layer(result: QcResult, path: Path) -> Path:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,16 +16,11 @@ import pyogrio
 from psycopg import sql
 
 from onemap.core.errors import invalid
+from processes.base import Progress, quiet
 from processes.qc.checks import CHECKS, CheckContext
 from processes.qc.package import Package, limits, open_package
 from processes.qc.spec import Rule, Spec, default_edition, editions
 from processes.qc.staging import Staging
-
-Progress = Callable[[int, str], None]
-
-
-def _quiet(percent: int, message: str) -> None:
-    """Progress nowhere."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +128,7 @@ def sha256_file(path: Path) -> str:
 
 
 def run_qc(database_url: str, package_file: Path, edition: str | None = None,
-           progress: Progress = _quiet, workdir: Path | None = None) -> QcResult:
+           progress: Progress = quiet, workdir: Path | None = None) -> QcResult:
     """Check the package file against the specification; the staging
     schema is gone when this returns or raises."""
     started = time.monotonic()
