@@ -64,6 +64,7 @@ def collection(layer: Layer, conn: dict[str, Any], extent: dict[str, Any],
                 "name": "onemap.ogc.providers.OneMapTileProvider",
                 **common,
                 "options": {"zoom": {"min": 0, "max": 20}},
+                "data_bbox": extent["spatial"]["bbox"],  # the tileset's extent and limits
                 "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"},
             },
         ],

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -92,6 +93,51 @@ def backend_unavailable(exc: Exception) -> ProviderConnectionError:
         "The database is briefly unavailable: retry shortly").to_json().decode("utf-8"))
     error.http_status_code = HTTPStatus.SERVICE_UNAVAILABLE
     return error
+
+
+WEB_MERCATOR_URI = "http://www.opengis.net/def/crs/EPSG/0/3857"
+WEB_MERCATOR_BBOX = (-180.0, -85.0511, 180.0, 85.0511)
+EARTH_RADIUS_M = 6_378_137.0  # of the Web Mercator sphere
+
+
+def _web_mercator(lon: float, lat: float) -> tuple[float, float]:
+    lat = max(-85.0511, min(85.0511, lat))
+    return (round(math.radians(lon) * EARTH_RADIUS_M, 2),
+            round(math.asinh(math.tan(math.radians(lat))) * EARTH_RADIUS_M, 2))
+
+
+def tile_limits(bbox: list[float], zoom: int) -> dict[str, Any]:
+    """The WebMercatorQuad rows and columns of `zoom` that cover a CRS84 bbox."""
+    n = 2 ** zoom
+
+    def column(lon: float) -> int:
+        return min(n - 1, max(0, math.floor((lon + 180.0) / 360.0 * n)))
+
+    def row(lat: float) -> int:
+        lat = max(-85.0511, min(85.0511, lat))
+        y = (1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0
+        return min(n - 1, max(0, math.floor(y * n)))
+
+    return {"tileMatrix": str(zoom), "minTileRow": row(bbox[3]), "maxTileRow": row(bbox[1]),
+            "minTileCol": column(bbox[0]), "maxTileCol": column(bbox[2])}
+
+
+def _json_schema_type(sql_type: Any) -> dict[str, str]:
+    """The JSON Schema type of a column, for a tileset's propertiesSchema."""
+    python_type = None
+    try:
+        python_type = sql_type.python_type
+    except NotImplementedError:
+        pass
+    if python_type is bool:
+        return {"type": "boolean"}
+    if python_type is int:
+        return {"type": "integer"}
+    if python_type in (float, Decimal):
+        return {"type": "number"}
+    if python_type in (date, datetime):
+        return {"type": "string", "format": "date-time" if python_type is datetime else "date"}
+    return {"type": "string"}
 
 
 def database_faults_as_503(method: Callable) -> Callable:
@@ -269,6 +315,7 @@ class OneMapTileProvider(MVTPostgreSQLProvider):
     def __init__(self, provider_def: dict) -> None:
         super().__init__(provider_def)
         self.versioned = bool(provider_def.get("versioned", False))
+        self.data_bbox = provider_def.get("data_bbox")
         schema = self.db_search_path[0]
         columns = ", ".join(f'"{name}"' for name in self.get_fields())
         current = f" AND {in_force()}" if self.versioned else ""
@@ -281,6 +328,50 @@ class OneMapTileProvider(MVTPostgreSQLProvider):
 
     def get_tiling_schemes(self) -> list:
         return [TileMatrixSetEnum.WEBMERCATORQUAD.value]
+
+    # --- a tileset that describes itself (GDAL, QGIS, MapLibre open it
+    # without sampling tiles at random): extent, limits per zoom, fields.
+    def _zooms(self) -> range:
+        zoom = (self.options or {}).get("zoom") or {}
+        return range(int(zoom.get("min", 0)), int(zoom.get("max", 20)) + 1)
+
+    def _bbox(self) -> list[float]:
+        return list(self.data_bbox or WEB_MERCATOR_BBOX)
+
+    def _properties_schema(self) -> dict[str, Any]:
+        columns = self.table_model.__table__.columns
+        return {"type": "object", "properties": {
+            str(c.name): _json_schema_type(c.type) for c in columns if c.name != self.geom}}
+
+    def get_default_metadata(self, dataset: str, server_url: str, layer: str, tileset: str, title: Any,
+                             description: Any, keywords: Any, **kwargs: Any) -> dict:
+        content = super().get_default_metadata(dataset, server_url, layer, tileset, title, description,
+                                                keywords, **kwargs)
+        bbox, zooms = self._bbox(), self._zooms()
+        # in the tile matrix set's CRS, as clients (GDAL) read it
+        minx, miny = _web_mercator(bbox[0], bbox[1])
+        maxx, maxy = _web_mercator(bbox[2], bbox[3])
+        box = {"lowerLeft": [minx, miny], "upperRight": [maxx, maxy], "crs": WEB_MERCATOR_URI}
+        content["boundingBox"] = box
+        content["tileMatrixSetLimits"] = [tile_limits(bbox, z) for z in zooms]
+        content["layers"] = [{"id": layer, "dataType": "vector", "geometryDimension": self._dimension(),
+                              "boundingBox": box, "minTileMatrix": str(zooms[0]), "maxTileMatrix": str(zooms[-1]),
+                              "propertiesSchema": self._properties_schema()}]
+        return content
+
+    def get_vendor_metadata(self, dataset: str, server_url: str, layer: str, tileset: str, title: Any,
+                            description: Any, keywords: Any, **kwargs: Any) -> dict:
+        """TileJSON 3.0.0."""
+        zooms = self._zooms()
+        fields = {name: spec.get("type", "string") for name, spec in self._properties_schema()["properties"].items()}
+        return {"tilejson": "3.0.0", "name": dataset, "description": description,
+                "tiles": [f"{server_url}/collections/{dataset}/tiles/{tileset}/{{z}}/{{y}}/{{x}}?f=mvt"],
+                "bounds": self._bbox(), "minzoom": zooms[0], "maxzoom": zooms[-1],
+                "vector_layers": [{"id": layer, "fields": fields, "minzoom": zooms[0], "maxzoom": zooms[-1]}]}
+
+    def _dimension(self) -> int:
+        kind = str(getattr(self.table_model.__table__.columns[self.geom].type, "geometry_type", "")).upper()
+        return {"POINT": 0, "MULTIPOINT": 0, "LINESTRING": 1, "MULTILINESTRING": 1}.get(kind, 2)
 
     @database_faults_as_503
     def get_tiles(self, layer: str = "default", tileset: str | None = None, z: Any = None,
