@@ -148,9 +148,8 @@ def stop(settings: Settings) -> bool:
 def restart(settings: Settings) -> None:
     """Restart the cluster, dropping every connection (what a failover or
     an operator's restart does to the services)."""
-    data, _ = _paths(settings)
-    _as_postgres([str(pg_bin_dir() / "pg_ctl"), "restart", "-w", "-m", "fast", "-D", str(data),
-                  "-o", f"-p {settings.pg_port}"])
+    stop(settings)
+    start(settings)
 
 
 def wait_ready(url: str, timeout: float = 30) -> None:

@@ -48,7 +48,8 @@ class _Repository(repository.Repository):
     every request (most of the time of a small answer); the table does not
     change while the process runs, so the first request's mapping and probes
     serve the others. Queryables follow the request's CSW version and are
-    built each time, as pycsw does."""
+    built each time, as pycsw does. Pooled connections are checked when
+    taken (pre-ping)."""
 
     _mapped: dict = {}
 
@@ -56,6 +57,9 @@ class _Repository(repository.Repository):
         known = self._mapped.get((database, table))
         if known is None:
             super().__init__(database, context, app_root, table, repo_filter)
+            # pycsw 2.6 pools connections unchecked: after a database restart
+            # every stale one failed a request as "Invalid query syntax"
+            self.engine.pool._pre_ping = True
             self._mapped[(database, table)] = {
                 name: getattr(self, name) for name in ("engine", "dataset", "dbtype", "postgis_geometry_column", "fts")}
             return

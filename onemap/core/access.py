@@ -59,8 +59,9 @@ class AccessPolicy:
             return None
         if principal.is_anonymous:
             return Problem(401, "Unauthorized",
-                           "该图层为内部数据，需要访问令牌（Authorization: Bearer <令牌>）",
-                           "This layer is internal: an access token (Authorization: Bearer <token>) is required",
+                           "该图层为内部数据，需要访问令牌（Authorization: Bearer <令牌>，或 HTTP Basic 以令牌为密码）",
+                           "This layer is internal: an access token is required (Authorization: Bearer <token>, "
+                           "or HTTP Basic with the token as the password)",
                            field="Authorization")
         allowed = " / ".join(sorted(r for r, reads in self.role_reads.items() if sensitivity in reads))
         return Problem(403, "Forbidden",

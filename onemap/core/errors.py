@@ -111,8 +111,14 @@ def _embedded_problem(description: object) -> dict[str, object] | None:
         return None
     if isinstance(problem, dict) and {"message_zh", "message_en", "code"} <= problem.keys():
         return problem
+    if isinstance(problem, dict):  # pygeoapi's tiles API wraps the description once more
+        return _embedded_problem(problem.get("description"))
     return None
 
+
+RETRY_AFTER_S = "5"  # a restart or failover of PostgreSQL takes seconds
+DATABASE_DOWN = Problem(503, "ServiceUnavailable", "数据库暂时不可用，请稍后重试",
+                        "The database is briefly unavailable: retry shortly")
 
 _CODES = {400: "InvalidParameterValue", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
           409: "Conflict", 413: "PayloadTooLarge", 422: "UnprocessableEntity"}

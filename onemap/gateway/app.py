@@ -31,7 +31,14 @@ from onemap.core.access import AccessPolicy
 from onemap.core.auth import ANONYMOUS, CHALLENGE, Principal, lookup_token, token_of
 from onemap.core.components import Components, load_object
 from onemap.core.db import open_pool
-from onemap.core.errors import OneMapError, Problem, bilingual, chinese_for
+from onemap.core.errors import (
+    DATABASE_DOWN,
+    RETRY_AFTER_S,
+    OneMapError,
+    Problem,
+    bilingual,
+    chinese_for,
+)
 from onemap.core.registry import ProcessEntry, load_layers, load_processes
 from onemap.core.settings import ROOT, Settings
 from onemap.gateway.csw import csw_checks, register_csw
@@ -67,9 +74,6 @@ def load_pygeoapi(settings: Settings, audience: str) -> Flask:
         return module.APP
 
 
-RETRY_AFTER_S = "5"  # a restart or failover of PostgreSQL takes seconds
-DATABASE_DOWN = Problem(503, "ServiceUnavailable", "数据库暂时不可用，请稍后重试",
-                        "The database is briefly unavailable: retry shortly")
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response:

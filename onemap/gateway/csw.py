@@ -9,8 +9,10 @@ Transaction and Harvest need a role of catalogue.yaml's `manage_roles`.
 
 from __future__ import annotations
 
+import psycopg
 import requests
 from flask import Flask, Response, g, request
+from psycopg_pool import PoolTimeout
 from requests.adapters import HTTPAdapter
 
 from catalogue.operations import bilingual_report, exception_report, operation_of
@@ -18,7 +20,7 @@ from catalogue.records import CatalogueConfig
 from catalogue.service import endpoints
 from onemap.core.access import AccessPolicy, need_role
 from onemap.core.auth import CHALLENGE, Principal
-from onemap.core.errors import OneMapError, Problem
+from onemap.core.errors import DATABASE_DOWN, RETRY_AFTER_S, OneMapError, Problem
 from onemap.core.settings import Settings
 from onemap.gateway.health import HealthCheck
 
@@ -30,10 +32,22 @@ def report_response(problem: Problem) -> Response:
                         content_type="application/xml; charset=UTF-8")
     if problem.status == 401:
         response.headers["WWW-Authenticate"] = CHALLENGE
+    if problem.status == 503:
+        response.headers["Retry-After"] = RETRY_AFTER_S
     return response
 
 
 def register_csw(app: Flask, settings: Settings, policy: AccessPolicy) -> None:
+    pool = app.config["onemap.pool"]
+
+    def database_up() -> bool:
+        try:
+            with pool.connection(timeout=2) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except (psycopg.Error, PoolTimeout):
+            return False
+
     manage_roles = CatalogueConfig.load(settings.gateway).manage_roles
     session = requests.Session()
     session.mount("http://", HTTPAdapter(pool_maxsize=16))
@@ -73,6 +87,10 @@ def register_csw(app: Flask, settings: Settings, policy: AccessPolicy) -> None:
         translated = bilingual_report(content)
         if translated:
             status, content = translated
+            if status == 400 and not database_up():
+                # pycsw reports any failed query, a lost database too, as
+                # "Invalid query syntax": not the client's fault, a 503
+                return report_response(DATABASE_DOWN)
         return Response(content, status=status,
                         content_type=upstream.headers.get("Content-Type", "application/xml; charset=UTF-8"))
 

@@ -50,7 +50,7 @@ from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from onemap.core.errors import Problem
+from onemap.core.errors import DATABASE_DOWN, Problem
 from onemap.core.inforce import in_force
 
 LOGGER = logging.getLogger(__name__)
@@ -88,9 +88,7 @@ def _filter_nodes(node: Any, kind: type) -> list[Any]:
 def backend_unavailable(exc: Exception) -> ProviderConnectionError:
     """A 503 (the gateway adds Retry-After) with a bilingual description."""
     LOGGER.error("database unavailable: %s", exc)
-    error = ProviderConnectionError(user_msg=Problem(
-        503, "ServiceUnavailable", "数据库暂时不可用，请稍后重试",
-        "The database is briefly unavailable: retry shortly").to_json().decode("utf-8"))
+    error = ProviderConnectionError(user_msg=DATABASE_DOWN.to_json().decode("utf-8"))
     error.http_status_code = HTTPStatus.SERVICE_UNAVAILABLE
     return error
 
@@ -173,7 +171,10 @@ class OneMapFeatureProvider(PostgreSQLProvider):
     """Features of a One Map table, geometry and CRS handled in PostGIS."""
 
     def __init__(self, provider_def: dict) -> None:
-        super().__init__(provider_def)
+        try:
+            super().__init__(provider_def)
+        except ProviderConnectionError as exc:  # pygeoapi's: the table could not be read
+            raise backend_unavailable(exc) from exc
         self.versioned = bool(provider_def.get("versioned", False))
 
     # --- filters -----------------------------------------------------------
@@ -313,7 +314,10 @@ class OneMapTileProvider(MVTPostgreSQLProvider):
     layers show the plan in force."""
 
     def __init__(self, provider_def: dict) -> None:
-        super().__init__(provider_def)
+        try:
+            super().__init__(provider_def)
+        except ProviderConnectionError as exc:  # pygeoapi's: the table could not be read
+            raise backend_unavailable(exc) from exc
         self.versioned = bool(provider_def.get("versioned", False))
         self.data_bbox = provider_def.get("data_bbox")
         schema = self.db_search_path[0]
