@@ -9,16 +9,18 @@ another repository filter. `/<name>/csw/oaipmh` and `/<name>/csw/opensearch`
 are pycsw's OAI-PMH and OpenSearch modes of the same endpoint.
 """
 
+import contextlib
 import os
 import re
 import threading
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from lxml import etree
 from pycsw import oaipmh, server
 from pycsw.core import repository, util
 from pycsw.ogc.csw import csw2, csw3
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import create_session
 
 
@@ -43,6 +45,20 @@ class _SchemaCache(types.ModuleType):
         return cache[file]
 
 
+_faults = threading.local()
+
+
+@contextlib.contextmanager
+def _noting_database_faults() -> Iterator[None]:
+    """pycsw answers any failed query "Invalid query syntax" (400), a lost
+    database too: note the fault, so the response says what it is."""
+    try:
+        yield
+    except (OperationalError, InterfaceError):
+        _faults.database = True
+        raise
+
+
 class _Repository(repository.Repository):
     """pycsw 2.6 reflects the records table and probes PostGIS again for
     every request (most of the time of a small answer); the table does not
@@ -56,7 +72,8 @@ class _Repository(repository.Repository):
     def __init__(self, database, context, app_root=None, table="records", repo_filter=None):  # noqa: ANN001 - pycsw's signature
         known = self._mapped.get((database, table))
         if known is None:
-            super().__init__(database, context, app_root, table, repo_filter)
+            with _noting_database_faults():
+                super().__init__(database, context, app_root, table, repo_filter)
             # pycsw 2.6 pools connections unchecked: after a database restart
             # every stale one failed a request as "Invalid query syntax"
             self.engine.pool._pre_ping = True
@@ -70,6 +87,14 @@ class _Repository(repository.Repository):
                            for name, spec in model["queryables"].items()}
         self.queryables["_all"] = {k: v for spec in list(self.queryables.values()) for k, v in spec.items()}
         self.queryables["_all"].update(context.md_core_model["mappings"])
+
+    def query(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - pycsw's signature
+        with _noting_database_faults():
+            return super().query(*args, **kwargs)
+
+    def query_ids(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - pycsw's signature
+        with _noting_database_faults():
+            return super().query_ids(*args, **kwargs)
 
 
 class _OAIPMH(oaipmh.OAIPMH):
@@ -114,7 +139,11 @@ def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
             # the bare endpoint answers with its OpenSearch description
             query = "service=CSW&version=3.0.0&request=GetCapabilities"
         environ["QUERY_STRING"] = f"mode={mode}&{query}" if query else f"mode={mode}"
+    _faults.database = False
     csw = server.Csw(config, environ)
     status, contents = csw.dispatch_wsgi()
+    if _faults.database:  # the gateway answers 503 with Retry-After
+        start_response("503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")])
+        return [b"database unavailable"]
     start_response(status, [("Content-Type", str(csw.contenttype)), ("Content-Length", str(len(contents)))])
     return [contents]

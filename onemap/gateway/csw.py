@@ -9,10 +9,8 @@ Transaction and Harvest need a role of catalogue.yaml's `manage_roles`.
 
 from __future__ import annotations
 
-import psycopg
 import requests
 from flask import Flask, Response, g, request
-from psycopg_pool import PoolTimeout
 from requests.adapters import HTTPAdapter
 
 from catalogue.operations import bilingual_report, exception_report, operation_of
@@ -38,16 +36,6 @@ def report_response(problem: Problem) -> Response:
 
 
 def register_csw(app: Flask, settings: Settings, policy: AccessPolicy) -> None:
-    pool = app.config["onemap.pool"]
-
-    def database_up() -> bool:
-        try:
-            with pool.connection(timeout=2) as conn:
-                conn.execute("SELECT 1")
-            return True
-        except (psycopg.Error, PoolTimeout):
-            return False
-
     manage_roles = CatalogueConfig.load(settings.gateway).manage_roles
     session = requests.Session()
     session.mount("http://", HTTPAdapter(pool_maxsize=16))
@@ -81,16 +69,14 @@ def register_csw(app: Flask, settings: Settings, policy: AccessPolicy) -> None:
             return report_response(Problem(502, "NoApplicableCode", "目录服务（pycsw）无响应",
                                            f"The catalogue service (pycsw) did not answer: {exc.__class__.__name__}"))
         content, status = upstream.content, upstream.status_code
+        if status == 503:  # pycsw lost its database (catalogue/server/wsgi.py)
+            return report_response(DATABASE_DOWN)
         if status >= 500:
             return report_response(Problem(502, "NoApplicableCode", "目录服务（pycsw）内部错误",
                                            f"The catalogue service (pycsw) failed with HTTP {status}"))
         translated = bilingual_report(content)
         if translated:
             status, content = translated
-            if status == 400 and not database_up():
-                # pycsw reports any failed query, a lost database too, as
-                # "Invalid query syntax": not the client's fault, a 503
-                return report_response(DATABASE_DOWN)
         return Response(content, status=status,
                         content_type=upstream.headers.get("Content-Type", "application/xml; charset=UTF-8"))
 
