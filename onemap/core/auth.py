@@ -50,9 +50,14 @@ def sees_all_jobs(principal: Principal) -> bool:
     return principal.role in _all_jobs_roles(config_dir())
 
 
-# What a 401 asks for: HTTP Basic first, the scheme QGIS, GDAL and ArcGIS can
-# send for OGC API, WMS, WMTS and CSW (a token as the password), then Bearer.
-CHALLENGE = 'Basic realm="onemap", charset="UTF-8", Bearer realm="onemap"'
+def challenge(authorization: str) -> str:
+    """What a 401 asks for (WWW-Authenticate): HTTP Basic first, the scheme
+    QGIS, GDAL and ArcGIS can send for OGC API, WMS, WMTS and CSW (a token as
+    the password), then Bearer — but only Bearer to a caller that sent a
+    Bearer token: a browser meets a Basic challenge with a password dialog."""
+    if authorization.strip().lower().startswith("bearer"):
+        return 'Bearer realm="onemap"'
+    return 'Basic realm="onemap", charset="UTF-8", Bearer realm="onemap"'
 
 
 def token_of(authorization: str) -> str:

@@ -28,7 +28,7 @@ from werkzeug.test import run_wsgi_app
 
 from onemap.core import audit
 from onemap.core.access import AccessPolicy
-from onemap.core.auth import ANONYMOUS, CHALLENGE, Principal, lookup_token, token_of
+from onemap.core.auth import ANONYMOUS, Principal, challenge, lookup_token, token_of
 from onemap.core.components import Components, load_object
 from onemap.core.db import open_pool
 from onemap.core.errors import (
@@ -80,7 +80,7 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     response = Response(problem.to_json(), status=problem.status,
                         content_type="application/json; charset=utf-8")
     if problem.status == 401:
-        response.headers["WWW-Authenticate"] = CHALLENGE
+        response.headers["WWW-Authenticate"] = challenge(request.headers.get("Authorization", ""))
     if problem.status == 503:
         response.headers["Retry-After"] = RETRY_AFTER_S
     for key, value in (headers or {}).items():

@@ -17,7 +17,7 @@ from catalogue.operations import bilingual_report, exception_report, operation_o
 from catalogue.records import CatalogueConfig
 from catalogue.service import endpoints
 from onemap.core.access import AccessPolicy, need_role
-from onemap.core.auth import CHALLENGE, Principal
+from onemap.core.auth import Principal, challenge
 from onemap.core.errors import DATABASE_DOWN, RETRY_AFTER_S, OneMapError, Problem
 from onemap.core.settings import Settings
 from onemap.gateway.health import HealthCheck
@@ -29,7 +29,7 @@ def report_response(problem: Problem) -> Response:
     response = Response(exception_report(problem), status=problem.status,
                         content_type="application/xml; charset=UTF-8")
     if problem.status == 401:
-        response.headers["WWW-Authenticate"] = CHALLENGE
+        response.headers["WWW-Authenticate"] = challenge(request.headers.get("Authorization", ""))
     if problem.status == 503:
         response.headers["Retry-After"] = RETRY_AFTER_S
     return response
