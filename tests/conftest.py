@@ -62,3 +62,9 @@ def http() -> requests.Session:
     session = requests.Session()
     session.headers["Accept"] = "application/json"
     return session
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that restart the database run last: the session's connections
+    (the `db` fixture) do not survive a restart."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_database") is not None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 
+import pytest
 import requests
 
 from onemap import localdb
@@ -35,6 +36,7 @@ def _call(method: str, url: str, headers: dict) -> requests.Response:
     return requests.get(url, headers=headers, timeout=60)
 
 
+@pytest.mark.restarts_database
 def test_statuses_during_and_after_a_database_restart(base_url, ogc_url, tokens):
     routes = _routes(base_url, ogc_url, tokens)
     for method, url, headers in routes:  # all fine before
