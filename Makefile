@@ -1,5 +1,6 @@
-# One Map: `make up` starts the whole stack, `make test` runs the whole suite.
-.PHONY: up down test clean lint bench
+# One Map: `make up` starts the whole stack, `make test` runs the whole suite
+# (lint, unit and integration tests), what CI runs.
+.PHONY: up down install lint unit integration test clean bench
 
 up:
 	./scripts/bootstrap up
@@ -7,11 +8,25 @@ up:
 down:
 	./scripts/bootstrap down
 
-test:
+install:
+	./scripts/bootstrap install
+
+# ruff and the layering contracts of pyproject.toml
+lint: install
+	.venv/bin/ruff check .
+	.venv/bin/lint-imports
+
+# tests/unit: no database, no gateway, nothing started
+unit: install
+	.venv/bin/python -m pytest tests/unit
+
+# tests/integration on a stack of their own (var/test, free ports)
+integration:
+	./scripts/bootstrap test tests/integration
+
+# everything: lint, then unit and integration tests on their own stack
+test: lint
 	./scripts/bootstrap test
 
 clean: down
 	rm -rf var
-
-lint:
-	.venv/bin/ruff check .
