@@ -114,7 +114,7 @@ def test_a_publish_killed_half_way_leaves_the_plan_in_force(database_url, db, og
                             "--version", NEW_VERSION, "--valid-from", VALID_FROM, "--by", "pytest"],
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        for _ in range(600):  # until the publish waits for the lock, half-way through its transaction
+        while True:  # until the publish waits for the lock, half-way through its transaction, or ends
             waiting = db.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                                  "AND query ILIKE '%%plan.lswhbhx%%' OR (wait_event_type = 'Lock' AND "
                                  "query ILIKE '%%\"lswhbhx\"%%')").fetchall()
@@ -122,7 +122,6 @@ def test_a_publish_killed_half_way_leaves_the_plan_in_force(database_url, db, og
                 break
             assert cli.poll() is None, cli.communicate()
             time.sleep(0.2)
-        assert waiting, "the publish never reached the last table"
         # meanwhile readers see the plan in force
         assert _items(ogc_url, None, "GHYDYH")[1] == restore
         cli.send_signal(signal.SIGKILL)
