@@ -16,13 +16,12 @@ import psycopg
 import pytest
 import requests
 
-from processes.plan.export import export_package
 from tests.conftest import auth
 
 
 @pytest.fixture(scope="module")
-def package(database_url, tmp_path_factory) -> Path:
-    return export_package(database_url, tmp_path_factory.mktemp("http") / "plan.gpkg")
+def package(plan_package) -> Path:
+    return plan_package
 
 
 def execute(ogc_url, process, token, inputs, **kwargs):

@@ -21,8 +21,8 @@ from tests import plan_packages as pp
 
 
 @pytest.fixture(scope="module")
-def clean(database_url, tmp_path_factory) -> Path:
-    return export_package(database_url, tmp_path_factory.mktemp("qc") / "clean.gpkg")
+def clean(plan_package) -> Path:
+    return plan_package
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def structure_defects(database_url, clean, tmp_path_factory) -> Defective:
     from pyproj import Transformer
 
     layers = pp.read(clean)
-    del layers["CZKFBJ"]                                 # STRUCT-LAYER
+    del layers["CZKFBJ"], layers["GHZB"]                 # STRUCT-LAYER (GHZB: the editions test)
     layers["STBHHX"].fields.remove("HXMC")               # STRUCT-FIELD
     for row in layers["XZQ"].rows:
         row["MJ"] = str(row["MJ"])  # area as text
@@ -137,7 +137,7 @@ def structure_defects(database_url, clean, tmp_path_factory) -> Defective:
     ls.geoms = [shapely.transform(g, lambda c: np.column_stack(mercator.transform(c[:, 0], c[:, 1])))
                 for g in ls.geoms]
     ls.crs = "EPSG:3857"
-    # a missing CZKFBJ leaves its indicator unmatched by nature
+    # a missing CZKFBJ would leave its indicator unmatched, were GHZB there
     return _checked(database_url, tmp_path_factory, layers,
                     {"STRUCT-LAYER", "STRUCT-FIELD", "STRUCT-CRS", "INDICATOR-MISMATCH"}, {})
 
@@ -201,8 +201,10 @@ def test_a_shapefile_zip_in_gauss_kruger_passes_too(database_url, tmp_path):
 
 
 def test_struct_layer(structure_defects):
-    [f] = only(structure_defects, "STRUCT-LAYER")
-    assert f.layer == "CZKFBJ" and "城镇开发边界" in f.message_zh and f.severity == "error"
+    found = only(structure_defects, "STRUCT-LAYER")
+    assert sorted(f.layer for f in found) == ["CZKFBJ", "GHZB"]
+    [f] = [f for f in found if f.layer == "CZKFBJ"]
+    assert "城镇开发边界" in f.message_zh and f.severity == "error"
 
 
 def test_struct_field_missing_and_wrong_type(structure_defects):
@@ -323,9 +325,11 @@ def test_indicator_target(line_defects):
     assert [f.layer for f in found] == ["GHZB"] and target["zbmc"] in found[0].message_zh
 
 
-def test_editions_are_selectable_and_declared(database_url, tmp_path, layers):
+def test_editions_are_selectable_and_declared(database_url, tmp_path, layers, structure_defects):
+    # the default edition requires GHZB (checked in the package without it)
+    assert "GHZB" in {f.layer for f in only(structure_defects, "STRUCT-LAYER")}
+    assert structure_defects.result.spec.edition == default_edition().edition
     del layers["GHZB"]
-    assert "STRUCT-LAYER" in rules_of(check(database_url, tmp_path, layers))
     assert check(database_url, tmp_path, layers, edition="2021").counts == {}
     declared = pp.Layer("SJBXX", None, None, ["BZBB"], [{"BZBB": "2021"}], [None])
     layers["SJBXX"] = declared

@@ -19,7 +19,6 @@ import shapely
 from pyproj import Geod
 
 from onemap.core.inforce import in_force
-from processes.plan.export import export_package
 from tests import plan_packages as pp
 from tests.conftest import auth
 
@@ -49,14 +48,14 @@ def restore(database_url):
 
 
 @pytest.fixture(scope="module")
-def changed(database_url, tmp_path_factory, restore):
+def changed(plan_package, tmp_path_factory, restore):
     """The plan in force with known changes: three parcels of another class
     (not cropland, so farmland and indicators stay put), one parcel split
     in two. Returns the package, what was changed, and the change of the
     total area by the split (the halves measured on the ellipsoid gain the
     cut points on their edges, so they do not add up to the whole exactly)."""
     tmp = tmp_path_factory.mktemp("versions")
-    layers = pp.read(export_package(database_url, tmp / "v1.gpkg"))
+    layers = pp.read(plan_package)
     gh = layers["GHYDYH"]
     others = [i for i, r in enumerate(gh.rows) if r["YDYHDM"][:2] in ("07", "08", "09", "10", "12")]
     reclassed = {}
