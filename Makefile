@@ -24,9 +24,14 @@ unit: install
 integration:
 	./scripts/bootstrap test tests/integration
 
-# everything: lint, then unit and integration tests on their own stack
-test: lint
-	./scripts/bootstrap test
+# everything: lint, then unit and integration tests on their own stack; the
+# tests run even when lint fails (CI reports both), and then make fails
+test: install
+	@status=0; \
+	.venv/bin/ruff check . || status=1; \
+	.venv/bin/lint-imports || status=1; \
+	./scripts/bootstrap test || status=1; \
+	exit $$status
 
 clean: down
 	rm -rf var
