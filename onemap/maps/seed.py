@@ -89,15 +89,25 @@ def tile_dir(settings: Settings, cache: str, grid: str) -> Path:
     return cache_dir(settings) / cache / grid
 
 
-def count_tiles(settings: Settings, cache: str, grids: list[str], levels: tuple[int, int],
-                since: float = 0.0) -> int:
-    """Tile files of `levels` written at or after `since` (a time.time())."""
-    total = 0
+def tile_files(settings: Settings, cache: str, grids: list[str], levels: tuple[int, int]) -> dict[str, tuple]:
+    """The tile files of `levels`, each with its identity (inode, size,
+    mtime in ns). MapProxy writes a tile to a temporary file and renames it
+    over the old one, so a rewritten tile has a new inode."""
+    files = {}
     for grid in grids:
         for level in range(levels[0], levels[1] + 1):
-            for directory, _, files in os.walk(tile_dir(settings, cache, grid) / str(level)):
-                total += sum(1 for f in files if os.stat(os.path.join(directory, f)).st_mtime >= since)
-    return total
+            for directory, _, names in os.walk(tile_dir(settings, cache, grid) / str(level)):
+                for name in names:
+                    path = os.path.join(directory, name)
+                    st = os.stat(path)
+                    files[path] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return files
+
+
+def written_tiles(before: dict[str, tuple], after: dict[str, tuple]) -> int:
+    """Tiles new or rewritten between two `tile_files` listings: compared as
+    file sets, not by clock, so a run within the same second counts right."""
+    return sum(1 for path, identity in after.items() if before.get(path) != identity)
 
 
 class ProgressBar(ProgressLog):
@@ -146,12 +156,13 @@ def seed(settings: Settings, layers: list[Layer], name: str, levels: tuple[int, 
         raise SeedError(f"未知的瓦片网格 {sorted(unknown)}（可用：{', '.join(GRIDS)}） / "
                         f"unknown grids {sorted(unknown)}: one of {', '.join(GRIDS)}")
     use_mapserver_config(settings)
-    started, since = time.monotonic(), time.time() - 1  # file times have 1-s resolution on some disks
+    started = time.monotonic()
     # refresh_before: tiles older than this are re-rendered; without
     # `refresh`, none is that old, so only missing tiles are rendered
     stale: dict[str, Any] = {"seconds": 0} if refresh else {"time": "1970-01-02T00:00:00"}
-    caches = []
+    caches, written = [], 0
     for audience, cache, members in seed_plan(name, layers):
+        before = tile_files(settings, cache, grids, levels)
         conf = load_configuration(mapproxy_conf=str(config_path(settings, audience)), seed=True)
         bbox = _union([extents[m]["spatial"]["bbox"] for m in members])
         seeding = SeedingConfiguration({
@@ -163,5 +174,5 @@ def seed(settings: Settings, layers: list[Layer], name: str, levels: tuple[int, 
         mapproxy_seed(seeding.seeds([name]), concurrency=concurrency, progress_logger=progress)
         out.write("\n")
         caches.append(cache)
-    written = sum(count_tiles(settings, cache, grids, levels, since) for cache in caches)
+        written += written_tiles(before, tile_files(settings, cache, grids, levels))
     return SeedReport(tuple(caches), written, time.monotonic() - started)

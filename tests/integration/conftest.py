@@ -1,11 +1,22 @@
-"""Fixtures of the integration tests that read map pixels."""
+"""Fixtures of the integration tests: the plan package, and the parcels
+of the tests that read map pixels."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from onemap.core.inforce import in_force
+from processes.plan.export import export_package
 from tests.integration.parcels import Parcel, roomiest_parcel
+
+
+@pytest.fixture(scope="session")
+def plan_package(database_url, tmp_path_factory) -> Path:
+    """The plan in force exported as a GeoPackage, once a session (an export
+    takes seconds). Tests read it; who changes a package writes a copy."""
+    return export_package(database_url, tmp_path_factory.mktemp("plan") / "plan.gpkg")
 
 
 @pytest.fixture(scope="module")

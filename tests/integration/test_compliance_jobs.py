@@ -42,7 +42,7 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def wait(self, path: str, timeout: float = 120) -> dict:
+    def wait(self, path: str, timeout: float = 600) -> dict:  # a hang guard, not a time limit
         deadline = time.monotonic() + timeout
         seen = []
         while time.monotonic() < deadline:
@@ -81,7 +81,7 @@ def submit(http, ogc_url, token, inputs, receiver):
     return r.headers["Location"], r.json()["jobID"]
 
 
-def wait_done(http, location, token, timeout=120):
+def wait_done(http, location, token, timeout=600):  # a hang guard, not a time limit
     statuses, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = http.get(location, headers=auth(token), params={"f": "json"}).json()

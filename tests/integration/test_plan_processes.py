@@ -12,16 +12,16 @@ import time
 import zipfile
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 
-from processes.plan.export import export_package
 from tests.conftest import auth
 
 
 @pytest.fixture(scope="module")
-def package(database_url, tmp_path_factory) -> Path:
-    return export_package(database_url, tmp_path_factory.mktemp("http") / "plan.gpkg")
+def package(plan_package) -> Path:
+    return plan_package
 
 
 def execute(ogc_url, process, token, inputs, **kwargs):
@@ -77,11 +77,20 @@ def test_a_defective_package_by_base64_names_rule_feature_and_place(ogc_url, tok
     assert "9999" in finding["message_zh"] and "9999" in finding["message_en"]
 
 
-def test_href_input_and_async_job_with_progress(ogc_url, tokens, package):
+def _lock_waiters(db, table: str) -> list:
+    return db.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE %s",
+                      (f"%{table}%",)).fetchall()
+
+
+def test_href_input_and_async_job_with_progress(ogc_url, tokens, package, database_url, db):
     directory = package.parent
     handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(directory), **k)  # noqa: E731
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    # The run's record waits behind this lock: the job is held half-way, so
+    # its progress is seen between accepted and done however fast it runs.
+    blocker = psycopg.connect(database_url)
+    blocker.execute("LOCK TABLE plan.qc_run IN SHARE MODE")
     try:
         href = f"http://127.0.0.1:{server.server_address[1]}/{package.name}"
         r = requests.post(f"{ogc_url}/processes/plan-qc/execution",
@@ -89,20 +98,25 @@ def test_href_input_and_async_job_with_progress(ogc_url, tokens, package):
                           headers={**auth(tokens["staff"]), "Prefer": "respond-async"}, timeout=60)
         assert r.status_code == 201, r.text
         job = r.headers["Location"].rsplit("/", 1)[1]
-        seen = set()
-        for _ in range(600):
-            status = requests.get(f"{ogc_url}/jobs/{job}", params={"f": "json"},
-                                  headers=auth(tokens["staff"]), timeout=30).json()
-            seen.add(status["progress"])
-            if status["status"] in ("successful", "failed"):
-                break
-            time.sleep(0.5)
-        assert status["status"] == "successful", status
-        assert len(seen) > 2  # progress moved between accepted and done
+
+        def status() -> dict:
+            return requests.get(f"{ogc_url}/jobs/{job}", params={"f": "json"},
+                                headers=auth(tokens["staff"]), timeout=30).json()
+
+        while not _lock_waiters(db, "qc_run"):
+            assert status()["status"] in ("accepted", "running"), status()
+            time.sleep(0.2)
+        held = status()
+        assert held["status"] == "running" and 0 < held["progress"] < 100, held
+        blocker.rollback()  # the job goes on
+        while (done := status())["status"] not in ("successful", "failed"):
+            time.sleep(0.2)
+        assert done["status"] == "successful" and done["progress"] == 100, done
         result = requests.get(f"{ogc_url}/jobs/{job}/results", params={"f": "json"},
                               headers=auth(tokens["staff"]), timeout=60).json()
         assert result["summary"]["passed"] and "report_pdf" not in result  # only the output asked for
     finally:
+        blocker.close()
         server.shutdown()
 
 

@@ -19,7 +19,6 @@ import shapely
 from pyproj import Geod
 
 from onemap.core.inforce import in_force
-from processes.plan.export import export_package
 from tests import plan_packages as pp
 from tests.conftest import auth
 
@@ -49,14 +48,14 @@ def restore(database_url):
 
 
 @pytest.fixture(scope="module")
-def changed(database_url, tmp_path_factory, restore):
+def changed(plan_package, tmp_path_factory, restore):
     """The plan in force with known changes: three parcels of another class
     (not cropland, so farmland and indicators stay put), one parcel split
     in two. Returns the package, what was changed, and the change of the
     total area by the split (the halves measured on the ellipsoid gain the
     cut points on their edges, so they do not add up to the whole exactly)."""
     tmp = tmp_path_factory.mktemp("versions")
-    layers = pp.read(export_package(database_url, tmp / "v1.gpkg"))
+    layers = pp.read(plan_package)
     gh = layers["GHYDYH"]
     others = [i for i, r in enumerate(gh.rows) if r["YDYHDM"][:2] in ("07", "08", "09", "10", "12")]
     reclassed = {}
@@ -114,7 +113,7 @@ def test_a_publish_killed_half_way_leaves_the_plan_in_force(database_url, db, og
                             "--version", NEW_VERSION, "--valid-from", VALID_FROM, "--by", "pytest"],
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        for _ in range(600):  # until the publish waits for the lock, half-way through its transaction
+        while True:  # until the publish waits for the lock, half-way through its transaction, or ends
             waiting = db.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                                  "AND query ILIKE '%%plan.lswhbhx%%' OR (wait_event_type = 'Lock' AND "
                                  "query ILIKE '%%\"lswhbhx\"%%')").fetchall()
@@ -122,7 +121,6 @@ def test_a_publish_killed_half_way_leaves_the_plan_in_force(database_url, db, og
                 break
             assert cli.poll() is None, cli.communicate()
             time.sleep(0.2)
-        assert waiting, "the publish never reached the last table"
         # meanwhile readers see the plan in force
         assert _items(ogc_url, None, "GHYDYH")[1] == restore
         cli.send_signal(signal.SIGKILL)

@@ -17,7 +17,7 @@ from onemap.maps.config import (
     mapproxy_config,
     write_mapproxy_configs,
 )
-from onemap.maps.seed import SeedError, parse_levels, seed_plan
+from onemap.maps.seed import SeedError, parse_levels, seed_plan, tile_dir, tile_files, written_tiles
 from onemap.maps.service import bilingual_exception, check_parameters, requested_names
 
 LAYERS = load_layers()
@@ -154,6 +154,28 @@ def test_seed_plan_and_levels():
     for bad in ("7-3", "a-b", "1-2-3", "0-99", "-1"):
         with pytest.raises(SeedError, match="levels must be"):
             parse_levels(bad)
+
+
+def test_written_tiles_are_counted_by_file_not_by_clock(settings):
+    """Tiles written within the same second as an earlier run (same mtime
+    to the second) are told apart: new files and rewritten ones count,
+    untouched ones do not."""
+    from mapproxy.util.fs import write_atomic
+
+    def tile(level: int, x: int, y: int) -> str:
+        path = tile_dir(settings, "XZQ_cache", "WebMercatorQuad") / str(level) / str(x) / f"{y}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    for y in range(3):
+        write_atomic(tile(9, 0, y), b"png")
+    listing = tile_files(settings, "XZQ_cache", ["WebMercatorQuad"], (7, 9))
+    assert len(listing) == 3
+    assert written_tiles(listing, tile_files(settings, "XZQ_cache", ["WebMercatorQuad"], (7, 9))) == 0
+    write_atomic(tile(8, 0, 0), b"png")          # new
+    write_atomic(tile(9, 0, 1), b"png")          # rewritten, as MapProxy does: new inode
+    write_atomic(tile(6, 0, 0), b"png")          # outside the levels
+    assert written_tiles(listing, tile_files(settings, "XZQ_cache", ["WebMercatorQuad"], (7, 9))) == 2
 
 
 def test_a_changed_mapfile_empties_the_tile_cache(settings):
