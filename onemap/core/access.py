@@ -4,7 +4,7 @@ of the path, the caller's role and the registry."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from onemap.core.auth import Principal
 from onemap.core.errors import Problem
@@ -23,6 +23,7 @@ class AccessPolicy:
     anonymous_reads: frozenset[str]
     sensitivity: dict[str, str]  # layer id -> sensitivity
     process_roles: dict[str, frozenset[str]]  # process id -> roles that execute it
+    role_administers: dict[str, frozenset[str]] = field(default_factory=dict)  # role -> admin functions
 
     @classmethod
     def from_config(cls, gateway: dict, layers: list[Layer],
@@ -32,6 +33,8 @@ class AccessPolicy:
             anonymous_reads=frozenset(gateway["anonymous_reads"]),
             sensitivity={layer.id: layer.sensitivity for layer in layers},
             process_roles={p.id: frozenset(p.roles) for p in processes},
+            role_administers={role: frozenset(spec.get("administers", ()))
+                              for role, spec in gateway["roles"].items()},
         )
 
     def reads(self, principal: Principal) -> frozenset[str]:
@@ -82,6 +85,14 @@ class AccessPolicy:
             runners = frozenset().union(*self.process_roles.values()) if self.process_roles else frozenset()
             return need_role(principal, runners, "查看或管理任务", "see or manage jobs")
         return None
+
+
+    def check_admin(self, principal: Principal, function: str) -> Problem | None:
+        """A Problem unless the caller's role administers `function` (one of
+        the `administers` names of config/gateway.yaml: accounts, audit, logs,
+        config, backup)."""
+        allowed = frozenset(role for role, functions in self.role_administers.items() if function in functions)
+        return need_role(principal, allowed, f"使用系统管理功能（{function}）", f"use the administration of {function}")
 
 
 def need_role(principal: Principal, allowed: frozenset[str], action_zh: str, action_en: str) -> Problem | None:

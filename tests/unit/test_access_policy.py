@@ -47,3 +47,14 @@ def test_processes_need_their_roles_and_jobs_need_a_token():
     assert p.check_process_path("/processes/plan-qc", "GET", ANONYMOUS) is None
     assert p.check_process_path("/jobs/abc/results", "GET", ANONYMOUS).status == 401
     assert p.check_process_path("/jobs", "GET", egov) is None
+
+
+def test_administration_needs_a_role_that_administers_the_function():
+    gateway = {"roles": {"staff": {"reads": ["public"]},
+                         "admin": {"reads": ["public"], "administers": ["audit"]}},
+               "anonymous_reads": ["public"]}
+    policy = AccessPolicy.from_config(gateway, [])
+    assert policy.check_admin(Principal("a", "admin"), "audit") is None
+    assert policy.check_admin(Principal("a", "admin"), "backup").status == 403
+    assert policy.check_admin(Principal("s", "staff"), "audit").status == 403
+    assert policy.check_admin(ANONYMOUS, "audit").status == 401
