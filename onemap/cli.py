@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -15,8 +18,11 @@ from catalogue import service as catalogue_service
 from catalogue.config import config_dir
 from catalogue.directory import DIRECTORY_FILE, CatalogueError
 from onemap import stack
-from onemap.core.auth import known_roles
+from onemap.core import configstore
+from onemap.core.auth import Principal, known_roles
 from onemap.core.components import Components, load_object
+from onemap.core.db import connect
+from onemap.core.errors import OneMapError
 from onemap.core.settings import ROOT, Settings
 
 
@@ -74,6 +80,10 @@ def test(pytest_args: tuple[str, ...]) -> None:
     env["ONEMAP_VAR"] = str(var_dir)
     stack.down(Settings.from_env(env), say)  # what an interrupted earlier run left
     shutil.rmtree(var_dir, ignore_errors=True)
+    # a copy of the configuration: tests change it through the admin API
+    # without touching the checkout
+    shutil.copytree(Settings.from_env().config_dir, var_dir / "config")
+    env["ONEMAP_CONFIG"] = str(var_dir / "config")
     env.update({"ONEMAP_PORT": str(stack.free_port()), "ONEMAP_PG_PORT": str(stack.free_port())})
     settings = Settings.from_env(env)
     os.environ.update(env)
@@ -194,12 +204,77 @@ def catalogue_serve(port: int) -> None:
     os.execv(cmd[0], cmd)
 
 
-@main.command("config")
+@main.group("config", invoke_without_command=True)
+@click.pass_context
+def config_group(ctx: click.Context) -> None:
+    """服务配置与配置管理 / service configuration and configuration management.
+
+    Without a subcommand: generate the service configuration from the
+    registry (as `make up` does)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(config_generate)
+
+
+@config_group.command("generate")
 def config_generate() -> None:
     """由图层注册表生成服务配置 / generate the service configuration from the registry."""
     settings = Settings.from_env()
     for path in stack.generate_config(settings, settings.database_url):
         say(str(path))
+
+
+def _operator() -> Principal:
+    # the CLI runs on the server: whoever can run it is the operator
+    return Principal(name=f"cli:{getpass.getuser()}", role="admin")
+
+
+def _applied(version: configstore.ConfigVersion, settings: Settings) -> None:
+    reloaded = stack.apply_config(settings, settings.database_url)
+    say(f"{version.path} 版本 {version.version} 已生效 / version {version.version} in use"
+        + ("，网关已重新加载 / gateway reloaded" if reloaded else ""))
+
+
+@config_group.command("set")
+@click.argument("path")
+@click.argument("source", type=click.File("rb"))
+@click.option("--comment", default="", help="修改说明 / what changed and why")
+@click.option("--label", default=None, help="版本名称 / a name for this version")
+def config_set(path: str, source: click.utils.LazyFile, comment: str, label: str | None) -> None:
+    """校验并启用配置文件的新内容 / check, version and apply new content for a configuration file."""
+    settings = Settings.from_env()
+    with _cli_errors(), connect(settings.database_url) as conn:
+        version = configstore.change(conn, _operator(), settings.config_dir, path, source.read(), comment, label)
+    _applied(version, settings)
+
+
+@config_group.command("history")
+@click.argument("path")
+def config_history(path: str) -> None:
+    """配置文件的版本历史 / the versions of a configuration file."""
+    settings = Settings.from_env()
+    with _cli_errors(), connect(settings.database_url) as conn:
+        for v in configstore.history(conn, configstore.relative_path(settings.config_dir, path)):
+            click.echo(f"{v.version}\t{v.label or '-'}\t{v.at:%Y-%m-%d %H:%M:%S}\t{v.author}\t{v.comment}")
+
+
+@config_group.command("rollback")
+@click.argument("path")
+@click.argument("version")
+@click.option("--comment", default="")
+def config_rollback(path: str, version: str, comment: str) -> None:
+    """回退到某一版本（编号或名称）/ make an earlier version (number or label) current again."""
+    settings = Settings.from_env()
+    with _cli_errors(), connect(settings.database_url) as conn:
+        new = configstore.rollback(conn, _operator(), settings.config_dir, path, version, comment)
+    _applied(new, settings)
+
+
+@contextmanager
+def _cli_errors() -> Iterator[None]:
+    try:
+        yield
+    except OneMapError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 for _command in Components.load(Settings.from_env().config_dir).commands:

@@ -71,6 +71,18 @@ def generate_config(settings: Settings, database_url: str) -> list[Path]:
             + write_map_configs(layers, settings, database_url, extents))
 
 
+def apply_config(settings: Settings, database_url: str) -> bool:
+    """A configuration change reaches the running services: the generated
+    service configuration is written again and the gateway reloads gracefully
+    (gunicorn's HUP: new workers read the change, busy ones finish first).
+    Whether there was a gateway to reload."""
+    generate_config(settings, database_url)
+    pid = gateway_pid(settings)
+    if pid:
+        os.kill(pid, signal.SIGHUP)
+    return bool(pid)
+
+
 def start_catalogue(settings: Settings, database_url: str, say: Say) -> None:
     """pycsw on a loopback port of its own, and the records of the registry."""
     catalogue.prepare(settings, database_url)

@@ -33,6 +33,7 @@ class Components:
     blueprints: tuple[str, ...]
     health_checks: tuple[tuple[str, str], ...]
     commands: tuple[str, ...]
+    config_checks: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def load(cls, config_dir: Path) -> Components:
@@ -41,7 +42,8 @@ class Components:
             return cls(schemas=tuple(data.get("schemas") or ()),
                        blueprints=tuple(data.get("blueprints") or ()),
                        health_checks=tuple((e["name"], e["check"]) for e in data.get("health_checks") or ()),
-                       commands=tuple(data.get("commands") or ()))
+                       commands=tuple(data.get("commands") or ()),
+                       config_checks=tuple((e["name"], e["check"]) for e in data.get("config_checks") or ()))
         except (KeyError, TypeError) as exc:
             raise ComponentError(f"{config_dir / 'components.yaml'}: bad entry {exc}") from exc
 

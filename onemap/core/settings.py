@@ -7,6 +7,7 @@ How the service behaves (roles, limits, layers) is in the YAML files of
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -17,10 +18,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def config_dir() -> Path:
+def config_dir(env: Mapping[str, str] | None = None) -> Path:
     """The configuration a planner or operator may change (config/): from
     ONEMAP_CONFIG when set, so one installation can serve another city."""
-    return Path(os.environ.get("ONEMAP_CONFIG", ROOT / "config")).resolve()
+    return Path((os.environ if env is None else env).get("ONEMAP_CONFIG", ROOT / "config")).resolve()
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Settings:
             port=int(env.get("ONEMAP_PORT", "8000")),
             pg_port=int(env.get("ONEMAP_PG_PORT", "55432")),
             database_url_env=env.get("DATABASE_URL") or None,
+            config_dir=config_dir(env),
         )
 
     @property

@@ -41,6 +41,7 @@ from onemap.core.errors import (
 )
 from onemap.core.registry import ProcessEntry, load_layers, load_processes
 from onemap.core.settings import ROOT, Settings
+from onemap.gateway import admin_config
 from onemap.gateway.csw import csw_checks, register_csw
 from onemap.gateway.health import HealthCheck, default_checks, map_checks, run_checks
 from onemap.maps.service import MapServices, bilingual_exception, check_parameters
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None,
     app.config["onemap.pool"] = pool
     for factory in components.blueprints:
         app.register_blueprint(load_object(factory)(settings, policy))
+    app.register_blueprint(admin_config.blueprint(settings, policy, pool))
     app.config["MAX_CONTENT_LENGTH"] = int(settings.gateway["limits"]["upload_max_mb"]) * 1024 * 1024
 
     def authenticate() -> Principal | Problem:

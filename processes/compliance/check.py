@@ -63,6 +63,12 @@ def load_config(directory: Path | None = None) -> Config:
                   limits=settings["limits"], city=settings["city"], map=settings["map"], classes=classes)
 
 
+def check_config(directory: Path) -> Config:
+    """配置校验: the rule sets of a configuration directory load (config/
+    components.yaml's config_checks); not cached, each candidate is read once."""
+    return load_config.__wrapped__(directory)
+
+
 @dataclass(frozen=True)
 class CheckRequest:
     stage: str

@@ -227,6 +227,16 @@ def editions(standard: str = "plan-package", directory: Path | None = None) -> d
     return {edition: load_spec(path) for edition, path in _edition_paths(standard, directory).items()}
 
 
+def check_config(directory: Path) -> dict[str, Spec]:
+    """配置校验: every edition of the specification in a configuration
+    directory loads, one of them the default (config/components.yaml's
+    config_checks). Not cached: each candidate directory is read once."""
+    specs = editions.__wrapped__(directory=directory / "standards")
+    if sum(1 for s in specs.values() if s.default) != 1:
+        raise SpecError(f"{directory / 'standards'}: exactly one edition of plan-package must say default: true")
+    return specs
+
+
 def default_edition(standard: str = "plan-package", directory: Path | None = None) -> Spec:
     specs = editions(standard, directory)
     defaults = [s for s in specs.values() if s.default]
