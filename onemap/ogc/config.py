@@ -27,7 +27,11 @@ SERVED_CRS = [
     "http://www.opengis.net/def/crs/EPSG/0/4525",  # the same, zone 37 (zone in easting)
 ]
 AUDIENCES = ("public", "internal")
-LANGUAGES = ["zh-CN", "en-US"]
+# Languages without a territory: pygeoapi 0.24 builds Locale(language,
+# territory) for a request that names another territory, the bare language
+# or an unknown language, and babel knows no "zh_CN" without its script
+# (zh_Hans_CN), so ?lang=zh or Accept-Language: fr was a 500 with zh-CN here.
+LANGUAGES = ["zh", "en"]
 
 
 

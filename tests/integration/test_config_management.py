@@ -22,7 +22,7 @@ def admin_config(base_url):
 
 
 def collection_title(http, ogc_url) -> str:
-    r = http.get(f"{ogc_url}/collections/XZQ", params={"f": "json", "lang": "zh-CN"})
+    r = http.get(f"{ogc_url}/collections/XZQ", params={"f": "json", "lang": "zh"})
     r.raise_for_status()
     return r.json()["title"]
 

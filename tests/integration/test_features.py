@@ -28,6 +28,22 @@ def test_english_titles_by_language_negotiation(ogc_url):
     assert api.collection("GHYDYH")["title"] == "Planned land and sea use"
 
 
+@pytest.mark.parametrize("header, lang, title", [
+    ("zh-CN,zh;q=0.9", None, "规划用地用海"),   # a Chinese browser
+    ("zh-TW", None, "规划用地用海"),            # the language, another territory
+    ("fr-CH, fr;q=0.9", None, "规划用地用海"),  # none offered: the default
+    ("en-GB", None, "Planned land and sea use"),
+    (None, "zh", "规划用地用海"),
+    (None, "en-US", "Planned land and sea use"),
+    (None, "xx", "规划用地用海"),
+])
+def test_any_language_a_client_asks_for_is_answered(ogc_url, header, lang, title):
+    r = requests.get(f"{ogc_url}/collections/GHYDYH", params={"f": "json", **({"lang": lang} if lang else {})},
+                     headers={"Accept-Language": header} if header else {}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.json()["title"] == title
+
+
 def test_owslib_staff_sees_every_collection(ogc_url, tokens, layers):
     api = Features(ogc_url, headers=auth(tokens["staff"]))
     assert set(api.feature_collections()) == {layer.id for layer in layers}

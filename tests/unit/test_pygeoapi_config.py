@@ -21,7 +21,7 @@ def test_public_config_holds_public_layers_only():
     assert feature["crs"] == SERVED_CRS and feature["table"] == "dltb"
     assert feature["data"]["password"] == "p@ss" and feature["data"]["search_path"][0] == "base"
     assert internal["resources"]["DLTB"]["title"] == {"zh": "地类图斑", "en": "Current land use parcels"}
-    assert internal["server"]["languages"][0] == "zh-CN"
+    assert internal["server"]["languages"][0] == "zh"
     assert internal["server"]["limits"]["on_exceed"] == "error"
 
 
