@@ -217,6 +217,7 @@ def create_app(settings: Settings | None = None,
         problem = check_parameters(request.args)
         if problem is not None:
             return problem_response(problem)
+        maps.plan_state.check(pool)
         return forward(maps.apps[policy.audience(principal)], "/mapproxy", "/" + path,
                        rewrite_error=bilingual_exception)
 

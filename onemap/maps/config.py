@@ -96,6 +96,13 @@ def cache_dir(settings: Settings) -> Path:
     return settings.var_dir / "cache" / "mapproxy"
 
 
+def plan_state_file(settings: Settings) -> Path:
+    """The tiles of versioned layers older than this file are drawn again
+    (MapProxy's refresh_before: mtime); onemap.maps.service.PlanStateWatch
+    rewrites it when the plan in force changes."""
+    return cache_dir(settings) / "plan-in-force.state"
+
+
 def mapproxy_config(layers: list[Layer], tree: Tree, settings: Settings, files: MapServerFiles,
                     extents: dict[str, dict[str, Any]], audience: str) -> dict[str, Any]:
     """The MapProxy configuration of one audience ('public' or 'internal')."""
@@ -144,12 +151,18 @@ def mapproxy_config(layers: list[Layer], tree: Tree, settings: Settings, files: 
         }
         for layer in visible
     }
-    caches = {layer_cache(layer.id): {"grids": list(GRIDS), "sources": [source_name(layer.id)], **cache_opts}
-              for layer in visible}
+    # a tile of a versioned layer shows the plan in force when it was drawn
+    refresh = {"refresh_before": {"mtime": str(plan_state_file(settings))}}
+
+    def cache_of(layer_ids: list[str]) -> dict[str, Any]:
+        versioned = any(by_id[name].versioned for name in layer_ids)
+        return {"grids": list(GRIDS), "sources": [source_name(name) for name in layer_ids], **cache_opts,
+                **(refresh if versioned else {})}
+
+    caches = {layer_cache(layer.id): cache_of([layer.id]) for layer in visible}
 
     def group_entry(group: Group, children: list[dict[str, Any]]) -> dict[str, Any]:
-        caches[group_cache(group.name, audience)] = {
-            "grids": list(GRIDS), "sources": [source_name(name) for name in group.layers], **cache_opts}
+        caches[group_cache(group.name, audience)] = cache_of(list(group.layers))
         return {"name": group.name, "title": title(group.title),
                 "sources": [group_cache(group.name, audience)], "layers": children}
 
@@ -179,6 +192,10 @@ def config_path(settings: Settings, audience: str) -> Path:
 
 def write_mapproxy_configs(layers: list[Layer], tree: Tree, settings: Settings, files: MapServerFiles,
                            extents: dict[str, dict[str, Any]]) -> list[Path]:
+    state = plan_state_file(settings)
+    if not state.exists():  # MapProxy fails a request whose refresh file is missing
+        state.parent.mkdir(parents=True, exist_ok=True)
+        state.write_text("", encoding="utf-8")
     written = []
     for audience in AUDIENCES:
         path = config_path(settings, audience)

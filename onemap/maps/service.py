@@ -5,16 +5,21 @@ request names, so the gateway can check them before MapProxy answers."""
 from __future__ import annotations
 
 import math
+import os
 import re
 import shutil
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
+from psycopg_pool import ConnectionPool
 
 from onemap.core.errors import Problem, chinese_for
+from onemap.core.inforce import in_force_state_sql
 from onemap.core.registry import Layer
 from onemap.core.settings import Settings
 from onemap.maps.config import (
@@ -23,6 +28,7 @@ from onemap.maps.config import (
     config_path,
     group_sensitivity,
     load_tree,
+    plan_state_file,
     write_mapproxy_configs,
 )
 from onemap.maps.mapfile import use_mapserver_config, write_mapserver_files
@@ -74,12 +80,47 @@ def requested_names(path: str, args: Mapping[str, str], known: set[str]) -> list
     return names
 
 
+class PlanStateWatch:
+    """Keeps the cached tiles of versioned layers true to the plan in force.
+
+    MapProxy draws again a tile older than the state file; this rewrites the
+    file (a new mtime) when the set of plan versions in force changes — at a
+    publish, and on the day a future-dated version takes effect, with no
+    process of ours running then. Asked before every map request, it looks
+    at the database at most every CHECK_EVERY_S per worker; the file holds
+    the state it stands for, so other workers seeing the same change do not
+    make the tiles drawn since stale again."""
+
+    CHECK_EVERY_S = 2.0
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.checked_at = -math.inf
+
+    def check(self, pool: ConnectionPool) -> None:
+        now = time.monotonic()
+        if now - self.checked_at < self.CHECK_EVERY_S and self.path.exists():
+            return
+        self.checked_at = now
+        with pool.connection() as conn:
+            state = conn.execute(in_force_state_sql()).fetchone()[0]
+        try:
+            if self.path.read_text(encoding="utf-8") == state:
+                return
+        except FileNotFoundError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        staged = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}")
+        staged.write_text(state, encoding="utf-8")
+        os.replace(staged, self.path)
+
+
 @dataclass
 class MapServices:
     """The loaded MapProxy applications and the sensitivity of every map name."""
 
     apps: dict[str, Any]
     sensitivity: dict[str, str]
+    plan_state: PlanStateWatch
 
     @classmethod
     def load(cls, settings: Settings, layers: list[Layer]) -> MapServices:
@@ -89,7 +130,7 @@ class MapServices:
         apps = {audience: make_wsgi_app(str(config_path(settings, audience))) for audience in AUDIENCES}
         sensitivity = {layer.id: layer.sensitivity for layer in layers}
         sensitivity |= group_sensitivity(load_tree(layers), layers)
-        return cls(apps, sensitivity)
+        return cls(apps, sensitivity, PlanStateWatch(plan_state_file(settings)))
 
     def names(self, path: str, args: Mapping[str, str]) -> list[str]:
         return requested_names(path, args, set(self.sensitivity))

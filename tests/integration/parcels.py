@@ -4,6 +4,7 @@ tests that read the pixels of a map (WMS, WMTS, the web viewer)."""
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 
 from PIL import Image
@@ -52,3 +53,19 @@ def assert_colour(pixel: tuple[int, int, int, int], expected: tuple[int, int, in
     assert pixel[3] == 255, f"{what}: transparent pixel {pixel}"
     assert all(abs(a - b) <= TOLERANCE for a, b in zip(pixel[:3], expected, strict=True)), \
         f"{what}: pixel {pixel[:3]} is not the style colour {expected}"
+
+
+def tile_of(parcel: Parcel, matrix_set: str) -> tuple[int, int, int, int, int]:
+    """(zoom, col, row, px, py) of the parcel centre at a zoom where the
+    parcel spans several pixels and the scale is below the label scale."""
+    if matrix_set == "WebMercatorQuad":
+        z = 14
+        n = 2**z
+        fx = (parcel.lon + 180) / 360 * n
+        lat = math.radians(parcel.lat)
+        fy = (1 - math.log(math.tan(lat) + 1 / math.cos(lat)) / math.pi) / 2 * n
+    else:  # CGCS2000: 0.703125 degrees per pixel at level 0, origin at (-180, 90)
+        z = 13
+        span = 256 * 0.703125 / 2**z
+        fx, fy = (parcel.lon + 180) / span, (90 - parcel.lat) / span
+    return z, int(fx), int(fy), int((fx % 1) * 256), int((fy % 1) * 256)

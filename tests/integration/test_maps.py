@@ -19,7 +19,7 @@ from PIL import Image
 from onemap.maps.service import requested_names
 from onemap.styles.model import load_style
 from tests.conftest import auth
-from tests.integration.parcels import Parcel, assert_colour, pixel_at
+from tests.integration.parcels import Parcel, assert_colour, pixel_at, tile_of
 
 INTERNAL_ONLY = {"DLTB", "STBHHX", "YJJBNT", "CZKFBJ", "JSXM", "SX"}
 TO_3857 = pyproj.Transformer.from_crs(4490, 3857, always_xy=True)
@@ -84,29 +84,13 @@ def test_wms_getmap_in_4490_and_3857_has_the_style_colour(wms_url, plan_parcel):
     assert_colour(pixel_at(png, 128, 128), plan_parcel.color, f"EPSG:3857 GHYDYH {plan_parcel.code}")
 
 
-def _tile_of(parcel: Parcel, matrix_set: str) -> tuple[int, int, int, int, int]:
-    """(zoom, col, row, px, py) of the parcel centre at a zoom where the
-    parcel spans several pixels and the scale is below the label scale."""
-    if matrix_set == "WebMercatorQuad":
-        z = 14
-        n = 2**z
-        fx = (parcel.lon + 180) / 360 * n
-        lat = math.radians(parcel.lat)
-        fy = (1 - math.log(math.tan(lat) + 1 / math.cos(lat)) / math.pi) / 2 * n
-    else:  # CGCS2000: 0.703125 degrees per pixel at level 0, origin at (-180, 90)
-        z = 13
-        span = 256 * 0.703125 / 2**z
-        fx, fy = (parcel.lon + 180) / span, (90 - parcel.lat) / span
-    return z, int(fx), int(fy), int((fx % 1) * 256), int((fy % 1) * 256)
-
-
 @pytest.mark.parametrize("matrix_set", ["WebMercatorQuad", "CGCS2000"])
 def test_wmts_gettile_has_the_style_colour(wmts_url, tokens, plan_parcel, current_parcel, matrix_set):
     wmts = WebMapTileService(wmts_url, timeout=60, headers=auth(tokens["staff"]))
     assert {"WebMercatorQuad", "CGCS2000"} <= set(wmts.tilematrixsets)
     assert wmts.tilematrixsets["CGCS2000"].crs.endswith("4490")
     for parcel in (plan_parcel, current_parcel):
-        z, col, row, px, py = _tile_of(parcel, matrix_set)
+        z, col, row, px, py = tile_of(parcel, matrix_set)
         tile = wmts.gettile(layer=parcel.layer_id, tilematrixset=matrix_set, tilematrix=str(z),
                             row=row, column=col, format="image/png").read()
         _assert_not_blank(tile)
@@ -122,7 +106,7 @@ def test_wmts_capabilities_hide_internal_layers(wmts_url, tokens):
 
 
 def test_rest_kvp_and_tms_serve_the_same_tile(base_url, plan_parcel):
-    z, col, row, _, _ = _tile_of(plan_parcel, "WebMercatorQuad")
+    z, col, row, _, _ = tile_of(plan_parcel, "WebMercatorQuad")
     rest = requests.get(f"{base_url}/mapproxy/wmts/GHYDYH/WebMercatorQuad/{z}/{col}/{row}.png", timeout=60)
     kvp = requests.get(f"{base_url}/mapproxy/service", params={
         "SERVICE": "WMTS", "REQUEST": "GetTile", "VERSION": "1.0.0", "LAYER": "GHYDYH", "STYLE": "default",
@@ -168,7 +152,7 @@ def test_getfeatureinfo_passes_through(wms_url, tokens, plan_parcel):
 def test_internal_maps_are_refused(base_url, wms_url, tokens, role, current_parcel):
     headers = auth(tokens[role]) if role else {}
     want = 401 if role is None else 403
-    z, col, row, _, _ = _tile_of(current_parcel, "WebMercatorQuad")
+    z, col, row, _, _ = tile_of(current_parcel, "WebMercatorQuad")
     requests_ = [
         (wms_url, {"SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "GHYDYH,DLTB",
                    "STYLES": "", "CRS": "EPSG:3857", "BBOX": "0,0,1000,1000", "WIDTH": 64, "HEIGHT": 64,

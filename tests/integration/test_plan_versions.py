@@ -21,6 +21,7 @@ from pyproj import Geod
 from onemap.core.inforce import in_force
 from tests import plan_packages as pp
 from tests.conftest import auth
+from tests.integration.parcels import Parcel, assert_colour, pixel_at, tile_of
 
 PLAN_LAYERS = {"GHYDYH": "plan.ghydyh", "STBHHX": "plan.stbhhx", "YJJBNT": "plan.yjjbnt",
                "CZKFBJ": "plan.czkfbj", "LSWHBHX": "plan.lswhbhx"}
@@ -58,6 +59,7 @@ def changed(plan_package, tmp_path_factory, restore):
     layers = pp.read(plan_package)
     gh = layers["GHYDYH"]
     others = [i for i, r in enumerate(gh.rows) if r["YDYHDM"][:2] in ("07", "08", "09", "10", "12")]
+    others.sort(key=lambda i: -area(gh.geoms[i]))  # large ones: a map pixel well inside each
     reclassed = {}
     for i in others[:3]:
         new_code, new_name = ("1401", "公园绿地") if gh.rows[i]["YDYHDM"] != "1401" else ("1402", "防护绿地")
@@ -227,3 +229,38 @@ def test_area_statistics_totals_are_the_ellipsoidal_areas(ogc_url, tokens, db, r
                         timeout=60, json={"inputs": {"boundary": {"type": "LineString",
                                                                    "coordinates": [[112, 28], [113, 29]]}}})
     assert bad.status_code == 400 and bad.json()["field"] == "boundary"
+
+
+def test_cached_map_tiles_change_on_the_day_a_version_takes_effect(base_url, db, database_url, changed, restore):
+    """A future-dated version changes the cached WMTS tiles on its own day,
+    with nothing run then: the day is brought forward in the database."""
+    _, reclassed, _, _ = changed
+    circles = {bsm: db.execute("SELECT ST_X(c.center), ST_Y(c.center), c.radius FROM plan.ghydyh g, "
+                               "LATERAL ST_MaximumInscribedCircle(g.geom) c WHERE g.plan_version = %s "
+                               "AND g.bsm = %s", (NEW_VERSION, bsm)).fetchone() for bsm in reclassed}
+    bsm = max(circles, key=lambda key: circles[key][2])
+    old_code, new_code, _ = reclassed[bsm]
+    parcel = Parcel("GHYDYH", new_code, *circles[bsm])
+    z, col, row, px, py = tile_of(parcel, "WebMercatorQuad")
+    url = f"{base_url}/mapproxy/wmts/GHYDYH/WebMercatorQuad/{z}/{col}/{row}.png"
+
+    def tile() -> bytes:
+        r = requests.get(url, timeout=60)
+        assert r.status_code == 200 and r.headers["Content-Type"] == "image/png"
+        return r.content
+
+    today = Parcel.expected_color("GHYDYH", old_code)
+    assert_colour(pixel_at(tile(), px, py), today, f"the plan in force, {old_code}")
+    assert_colour(pixel_at(tile(), px, py), today, "the same tile from the cache")
+    with psycopg.connect(database_url) as conn:  # one transaction
+        for table in ("plan.plan_version", *PLAN_LAYERS.values()):
+            conn.execute(f"UPDATE {table} SET valid_from = now() WHERE valid_from = %s", (VALID_FROM,))
+            conn.execute(f"UPDATE {table} SET valid_to = now() WHERE valid_to = %s", (VALID_FROM,))
+    deadline = time.monotonic() + 600  # a hang guard: the change shows on the next check
+    while time.monotonic() < deadline:
+        pixel = pixel_at(tile(), px, py)
+        if pixel[:3] != today:
+            break
+        time.sleep(0.5)
+    assert_colour(pixel, parcel.color, f"the version in force from today, {new_code}")
+
