@@ -206,6 +206,15 @@ BEGIN
     END LOOP;
 END $$;
 
+-- Token buckets of the anonymous rate limit (onemap/core/ratelimit.py):
+-- shared by every gateway worker; unlogged, since losing them in a crash
+-- only refills them.
+CREATE UNLOGGED TABLE IF NOT EXISTS ops.rate_bucket (
+    bucket  text PRIMARY KEY,            -- limit and client address
+    tokens  double precision NOT NULL,
+    updated timestamptz NOT NULL
+);
+
 -- Spatial and lookup indexes.
 CREATE INDEX IF NOT EXISTS xzq_geom_idx     ON base.xzq     USING gist (geom);
 CREATE INDEX IF NOT EXISTS dltb_geom_idx    ON base.dltb    USING gist (geom);
