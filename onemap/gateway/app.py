@@ -190,10 +190,11 @@ def create_app(settings: Settings | None = None,
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
-        english = exc.name
         if code == 413:
-            english = f"The request body is larger than the limit of {settings.gateway['limits']['upload_max_mb']} MB"
-        return problem_response(Problem(code, exc.name.replace(" ", ""), chinese_for(code, english)[0], english))
+            limit_mb = settings.gateway["limits"]["upload_max_mb"]
+            return problem_response(Problem(413, "PayloadTooLarge", f"请求内容过大：超过 {limit_mb} MB 的上限",
+                                            f"The request body is larger than the limit of {limit_mb} MB"))
+        return problem_response(Problem(code, exc.name.replace(" ", ""), chinese_for(code, exc.name)[0], exc.name))
 
     @app.get("/healthz")
     def healthz() -> Response:
