@@ -83,7 +83,7 @@ def run_with_limit(run: Callable[[], Any], seconds: float | None) -> Any:
         with lock:
             if state["running"]:
                 state["fired"] = True
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(thread, ctypes.py_object(ProcessTimeout(seconds)))
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(thread, ctypes.py_object(ProcessTimeout))
 
     timer = threading.Timer(seconds, stop)
     timer.daemon = True
