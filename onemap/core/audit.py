@@ -60,8 +60,10 @@ def verify(conn: psycopg.Connection) -> tuple[int, Break | None]:
     break (None: intact). A row whose stored hash differs from its fields'
     was changed; a row whose prev_hash names an earlier row than the one
     before it follows inserted rows; one whose prev_hash names no row follows
-    deleted rows; a head that names another row than the last says the last
-    rows were deleted."""
+    deleted rows; a head that names a row that is not there says the last
+    rows were deleted. The head is read first: rows that writers append
+    while the walk runs come after the row it names and chain on from it."""
+    head_id, head_hash = conn.execute("SELECT last_id, last_hash FROM ops.audit_head").fetchone()
     seen: dict[str, int] = {}
     prev_id: int | None = None
     prev_hash: str | None = None
@@ -70,7 +72,10 @@ def verify(conn: psycopg.Connection) -> tuple[int, Break | None]:
                         "ORDER BY a.id")
     for row_id, stored_prev, stored, computed in rows:
         count += 1
-        if stored is None or stored != computed:
+        if stored is None:
+            return count, Break(row_id, f"第 {row_id} 条记录不是审计写入器写入的（没有哈希）",
+                                f"row {row_id} was not written by the audit writer (it has no hash)")
+        if stored != computed:
             return count, Break(row_id, f"第 {row_id} 条记录被修改（内容与其哈希不符）",
                                 f"row {row_id} was changed (its fields do not match its hash)")
         if stored_prev != prev_hash:
@@ -83,8 +88,7 @@ def verify(conn: psycopg.Connection) -> tuple[int, Break | None]:
                                 f"rows before row {row_id} were deleted (the row before it now: {prev_id or 'none'})")
         seen[stored] = row_id
         prev_id, prev_hash = row_id, stored
-    head_id, head_hash = conn.execute("SELECT last_id, last_hash FROM ops.audit_head").fetchone()
-    if head_hash != prev_hash:
+    if (seen.get(head_hash) != head_id) if head_hash is not None else count > 0:
         return count, Break(head_id, f"链尾记录被删除：链头指向第 {head_id} 条，最后一条为第 {prev_id or '无'} 条",
                             f"the last rows were deleted: the chain head names row {head_id}, "
                             f"the last row is {prev_id or 'none'}")

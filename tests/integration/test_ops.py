@@ -163,6 +163,26 @@ def test_audit_verify_names_a_changed_and_a_deleted_row(database_url, db, ogc_ur
             [json.dumps(v) if isinstance(v, dict) else v for v in saved])
     assert _verify(database_url).returncode == 0
 
+    # the last row deleted: the chain head names a row that is gone
+    saved = db.execute("SELECT * FROM ops.audit WHERE id = (SELECT last_id FROM ops.audit_head)").fetchone()
+    db.execute("DELETE FROM ops.audit WHERE id = %s", (saved[0],))
+    try:
+        tail = _verify(database_url)
+        assert tail.returncode == 1 and f"the chain head names row {saved[0]}" in tail.stdout, tail.stdout
+    finally:
+        db.execute(sql.SQL("INSERT INTO ops.audit ({}) VALUES ({})").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", ").join(sql.Placeholder() * len(columns))),
+            [json.dumps(v) if isinstance(v, dict) else v for v in saved])
+
+    # a row added by hand, not by the writer
+    (forged,) = db.execute("INSERT INTO ops.audit (actor, action) VALUES ('intruder', 'X') RETURNING id").fetchone()
+    try:
+        added = _verify(database_url)
+        assert added.returncode == 1 and f"row {forged} was not written by the audit writer" in added.stdout
+    finally:
+        db.execute("DELETE FROM ops.audit WHERE id = %s", (forged,))
+    assert _verify(database_url).returncode == 0
+
 
 def test_concurrent_writers_keep_one_chain(database_url, db, ogc_url, tokens):
     """Gateway workers (requests in parallel) and other writers (connections
