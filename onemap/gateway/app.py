@@ -2,9 +2,9 @@
 
 It gives every request an id (X-Request-Id), authenticates the caller,
 limits anonymous callers' rate, applies the access policy, records state
-changes in the audit trail, logs each request as a JSON line, and hands the request to the component behind
-the path (pygeoapi at /ogc; the others as they are added). Every error it
-returns is bilingual JSON.
+changes in the audit trail, logs each request as a JSON line, and hands the
+request to the component behind the path (pygeoapi at /ogc; the others as
+they are added). Every error it returns is bilingual JSON.
 """
 
 from __future__ import annotations
@@ -140,8 +140,13 @@ def create_app(settings: Settings | None = None,
     def _rate_limit() -> Response | None:
         if not g.principal.is_anonymous or request.path == "/healthz":
             return None
-        with pool.connection() as conn:
-            wait = rate.take(conn, request.remote_addr or "")
+        try:
+            with pool.connection(timeout=_RATE_LIMIT_WAIT_S) as conn:
+                wait = rate.take(conn, request.remote_addr or "")
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            # open when the database is away: the viewer and cached tiles need none
+            LOGGER.warning("rate limit not checked: %s", exc)
+            return None
         if wait is None:
             return None
         return problem_response(Problem(
@@ -262,6 +267,7 @@ def create_app(settings: Settings | None = None,
     return app
 
 
+_RATE_LIMIT_WAIT_S = 2
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _VIEWER_DIR = ROOT / "viewer" / "src"
 # served from the npm package as installed (scripts/bootstrap): no copy to keep in step

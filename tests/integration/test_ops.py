@@ -134,7 +134,16 @@ def _verify(database_url: str) -> subprocess.CompletedProcess:
     return onemap("audit", "verify", database_url=database_url)
 
 
-def test_audit_verify_names_a_changed_and_a_deleted_row(database_url, db, ogc_url, tokens):
+def _put_back(db, row: tuple) -> None:
+    """A deleted audit row inserted again as it was (the chain is whole again)."""
+    columns = [c for (c,) in db.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                                        "'ops' AND table_name = 'audit' ORDER BY ordinal_position")]
+    db.execute(sql.SQL("INSERT INTO ops.audit ({}) VALUES ({})").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", ").join(sql.Placeholder() * len(columns))),
+        [json.dumps(v) if isinstance(v, dict) else v for v in row])
+
+
+def test_audit_verify_names_a_changed_a_deleted_and_a_forged_row(database_url, db, ogc_url, tokens):
     for _ in range(3):  # rows of our own in the middle of the chain
         requests.post(f"{ogc_url}/collections/GHYDYH/items", data="{}", timeout=30,
                       headers={**auth(tokens["staff"]), "Content-Type": "application/json"})
@@ -150,17 +159,13 @@ def test_audit_verify_names_a_changed_and_a_deleted_row(database_url, db, ogc_ur
     db.execute("UPDATE ops.audit SET actor = %s WHERE id = %s", (actor, middle))
     assert _verify(database_url).returncode == 0
 
-    columns = [c for (c,) in db.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = "
-                                        "'ops' AND table_name = 'audit' ORDER BY ordinal_position")]
     saved = db.execute("SELECT * FROM ops.audit WHERE id = %s", (middle,)).fetchone()
     db.execute("DELETE FROM ops.audit WHERE id = %s", (middle,))
     try:
         deleted = _verify(database_url)
         assert deleted.returncode == 1 and f"rows before row {last} were deleted" in deleted.stdout, deleted.stdout
-    finally:  # the row put back as it was: the chain is whole again
-        db.execute(sql.SQL("INSERT INTO ops.audit ({}) VALUES ({})").format(
-            sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", ").join(sql.Placeholder() * len(columns))),
-            [json.dumps(v) if isinstance(v, dict) else v for v in saved])
+    finally:
+        _put_back(db, saved)
     assert _verify(database_url).returncode == 0
 
     # the last row deleted: the chain head names a row that is gone
@@ -170,9 +175,7 @@ def test_audit_verify_names_a_changed_and_a_deleted_row(database_url, db, ogc_ur
         tail = _verify(database_url)
         assert tail.returncode == 1 and f"the chain head names row {saved[0]}" in tail.stdout, tail.stdout
     finally:
-        db.execute(sql.SQL("INSERT INTO ops.audit ({}) VALUES ({})").format(
-            sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", ").join(sql.Placeholder() * len(columns))),
-            [json.dumps(v) if isinstance(v, dict) else v for v in saved])
+        _put_back(db, saved)
 
     # a row added by hand, not by the writer
     (forged,) = db.execute("INSERT INTO ops.audit (actor, action) VALUES ('intruder', 'X') RETURNING id").fetchone()
