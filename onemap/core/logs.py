@@ -74,6 +74,8 @@ def configure(component: str, log_dir: Path, settings: dict[str, Any]) -> Path:
     handler.addFilter(_Context(component))
     root.addHandler(handler)
     root.setLevel(settings.get("level", "INFO"))
+    for name, level in (settings.get("loggers") or {}).items():
+        logging.getLogger(name).setLevel(level)
     return path
 
 

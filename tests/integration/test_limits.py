@@ -126,9 +126,10 @@ def test_a_job_over_its_time_limit_is_stopped_and_failed(limited_url, tokens, db
                      f"WHERE {in_force()} ORDER BY id LIMIT 1) s").fetchone()
     boundary = mapping(box(row[0] - 0.001, row[1] - 0.001, row[0] + 0.001, row[1] + 0.001))
     case = f"TIMEOUT-{time.time_ns()}"
+    rid = f"pytest-{case}"
     r = requests.post(f"{limited_url}/ogc/processes/compliance-check/execution", timeout=60,
                       json={"inputs": {"boundary": boundary, "stage": "用地预审", "use_code": "0701", "case_id": case}},
-                      headers={**auth(tokens["staff"]), "Prefer": "respond-async"})
+                      headers={**auth(tokens["staff"]), "Prefer": "respond-async", "X-Request-Id": rid})
     assert r.status_code == 201, r.text
     location = r.headers["Location"]
     deadline = time.monotonic() + 600  # a hang guard, not a time limit
@@ -142,3 +143,7 @@ def test_a_job_over_its_time_limit_is_stopped_and_failed(limited_url, tokens, db
     assert "处理超时" in job["message"] and f"limit of {TIME_LIMIT_S:g} s" in job["message"]
     # stopped before it stored anything: no half-written check
     assert db.execute("SELECT count(*) FROM supervision.compliance_check WHERE ajbh = %s", (case,)).fetchone()[0] == 0
+    # the failure is logged by the job, with the id of the request that started it
+    lines = requests.get(f"{limited_url}/admin/logs", params={"request_id": rid, "component": "jobs"},
+                         headers=auth(tokens["admin"]), timeout=60).json()["lines"]
+    assert any(line["level"] == "ERROR" and "compliance-check" in line["message"] for line in lines), lines
