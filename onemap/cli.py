@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import shutil
 import subprocess
@@ -18,12 +19,14 @@ from catalogue import service as catalogue_service
 from catalogue.config import config_dir
 from catalogue.directory import DIRECTORY_FILE, CatalogueError
 from onemap import stack
-from onemap.core import configstore
+from onemap.core import configstore, logs
 from onemap.core.auth import Principal, known_roles
 from onemap.core.components import Components, load_object
 from onemap.core.db import connect
 from onemap.core.errors import OneMapError
 from onemap.core.settings import ROOT, Settings
+
+LOGGER = logging.getLogger("onemap.cli")
 
 
 def say(message: str) -> None:
@@ -31,8 +34,13 @@ def say(message: str) -> None:
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """国土空间规划"一张图" / One Map service stack."""
+    settings = Settings.from_env()
+    logs.configure("cli", settings.log_dir, settings.gateway["logging"])
+    logs.REQUEST_ID.set(logs.request_id_from(None))  # one id a command: its log lines and audit rows
+    LOGGER.info("onemap %s", ctx.invoked_subcommand)
 
 
 @main.command()
@@ -275,6 +283,66 @@ def _cli_errors() -> Iterator[None]:
         yield
     except OneMapError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """审计日志（全过程留痕）/ the audit trail."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """校验审计哈希链 / walk the audit hash chain; exit status 1 at the first changed, inserted or deleted row."""
+    from onemap.core import audit
+    from onemap.core.db import connect
+
+    with connect(Settings.from_env().database_url) as conn:
+        count, broken = audit.verify(conn)
+    if broken is None:
+        say(f"审计链完整 / the audit chain is intact: {count} rows")
+        return
+    LOGGER.error("audit chain broken at row %s: %s", broken.id, broken.en)
+    say(f"审计链被破坏 / the audit chain is broken: {broken.zh} / {broken.en}")
+    sys.exit(1)
+
+
+@main.command("backup")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def backup_command(directory: Path) -> None:
+    """备份数据库与配置 / back up the database (pg_dump), config/ and the styles and map sources, with a manifest."""
+    from onemap.backup import BackupError, backup
+
+    settings = Settings.from_env()
+    try:
+        manifest = backup(settings.database_url, settings.config_dir, ROOT, directory)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rows = sum(t["rows"] for t in manifest["tables"].values())
+    LOGGER.info("backup written to %s: %d tables, %d rows", directory, len(manifest["tables"]), rows)
+    say(f"已备份 / backed up: {len(manifest['tables'])} tables, {rows} rows, "
+        f"{len(manifest['files'])} files -> {directory}")
+
+
+@main.command("restore")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="覆盖非空数据库 / replace the contents of a non-empty database")
+@click.option("--config", "with_config", is_flag=True,
+              help="同时恢复配置到 config 目录 / also restore the configuration into the config directory")
+def restore_command(directory: Path, force: bool, with_config: bool) -> None:
+    """恢复备份到空数据库 / restore a backup into an empty database and check it against the manifest."""
+    from onemap.backup import BackupError, restore
+
+    settings = Settings.from_env()
+    try:
+        differences = restore(directory, settings.database_url, force,
+                              settings.config_dir if with_config else None)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if differences:
+        LOGGER.error("restore differs from the manifest: %s", differences)
+        say("恢复结果与清单不符 / the restored database differs from the manifest:\n  " + "\n  ".join(differences))
+        sys.exit(1)
+    say(f"已恢复并核对 / restored and checked against the manifest: {directory}")
 
 
 for _command in Components.load(Settings.from_env().config_dir).commands:

@@ -110,12 +110,13 @@ def gunicorn_command(settings: Settings, daemon: bool) -> list[str]:
         "--timeout", str(gunicorn["timeout"]),
         "--chdir", str(ROOT),
     ]
+    # no gunicorn access log: the gateway writes each request as a JSON line
+    # with its id and caller (var/log/onemap.log, onemap.core.logs)
     if daemon:
         cmd += ["--daemon", "--pid", str(_pidfile(settings)),
-                "--access-logfile", str(settings.log_dir / "gateway-access.log"),
                 "--error-logfile", str(settings.log_dir / "gateway.log")]
     else:
-        cmd += ["--access-logfile", "-", "--error-logfile", "-"]
+        cmd += ["--error-logfile", "-"]
     return [*cmd, "onemap.gateway.app:wsgi_app()"]
 
 

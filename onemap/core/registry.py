@@ -97,6 +97,7 @@ class ProcessEntry:
     roles: tuple[str, ...]
     upload_input: str | None = None
     allow_internal_callbacks: bool = False
+    time_limit_s: float | None = None  # None: the gateway's limits.process_seconds
 
 
 def load_processes(path: Path | None = None) -> list[ProcessEntry]:
@@ -105,7 +106,8 @@ def load_processes(path: Path | None = None) -> list[ProcessEntry]:
     try:
         processes = [ProcessEntry(id=e["id"], plugin=e["plugin"], roles=tuple(e["roles"]),
                                   upload_input=e.get("upload_input"),
-                                  allow_internal_callbacks=bool(e.get("allow_internal_callbacks", False)))
+                                  allow_internal_callbacks=bool(e.get("allow_internal_callbacks", False)),
+                                  time_limit_s=float(e["time_limit_s"]) if "time_limit_s" in e else None)
                      for e in entries]
     except (KeyError, TypeError) as exc:
         raise RegistryError(f"{path}: bad process entry {exc}") from exc

@@ -161,6 +161,60 @@ CREATE TABLE IF NOT EXISTS ops.audit (
     detail      jsonb
 );
 
+-- The audit trail as a hash chain (tamper-evident): each row carries the hash
+-- of the row before it (prev_hash) and its own (row_hash, over the canonical
+-- JSON array of its fields, defined once here and used by the writer, the
+-- migration and `onemap audit verify`). ops.audit_head names the last row;
+-- the writer locks it FOR UPDATE, so concurrent writers (gunicorn workers,
+-- process jobs, the CLI) append one after another and never fork the chain,
+-- and deleting the last rows shows as a head that names a missing row.
+ALTER TABLE ops.audit ADD COLUMN IF NOT EXISTS request_id text;
+ALTER TABLE ops.audit ADD COLUMN IF NOT EXISTS prev_hash char(64);
+ALTER TABLE ops.audit ADD COLUMN IF NOT EXISTS row_hash char(64);
+
+CREATE OR REPLACE FUNCTION ops.audit_row_hash(a ops.audit) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT encode(sha256(convert_to(jsonb_build_array(
+        a.id, to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), a.actor, a.role, a.action,
+        a.target, a.status, a.input_sha256, a.output_sha256, a.detail, a.request_id, a.prev_hash)::text,
+        'UTF8')), 'hex')
+$$;
+
+CREATE TABLE IF NOT EXISTS ops.audit_head (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    last_id   bigint,
+    last_hash char(64)
+);
+INSERT INTO ops.audit_head (singleton) VALUES (true) ON CONFLICT DO NOTHING;
+
+-- Rows written before the chain existed are chained once, in id order (a
+-- database with any chained row is left alone: an unchained row there is
+-- one the writer did not write, which `onemap audit verify` reports).
+DO $$
+DECLARE
+    r record;
+    prev text;
+BEGIN
+    PERFORM 1 FROM ops.audit_head FOR UPDATE;
+    IF EXISTS (SELECT 1 FROM ops.audit WHERE row_hash IS NOT NULL)
+       OR NOT EXISTS (SELECT 1 FROM ops.audit) THEN
+        RETURN;
+    END IF;
+    FOR r IN SELECT id FROM ops.audit ORDER BY id LOOP
+        UPDATE ops.audit SET prev_hash = prev WHERE id = r.id;
+        UPDATE ops.audit a SET row_hash = ops.audit_row_hash(a) WHERE a.id = r.id RETURNING a.row_hash INTO prev;
+        UPDATE ops.audit_head SET last_id = r.id, last_hash = prev;
+    END LOOP;
+END $$;
+
+-- Token buckets of the anonymous rate limit (onemap/core/ratelimit.py):
+-- shared by every gateway worker; unlogged, since losing them in a crash
+-- only refills them.
+CREATE UNLOGGED TABLE IF NOT EXISTS ops.rate_bucket (
+    bucket  text PRIMARY KEY,            -- limit and client address
+    tokens  double precision NOT NULL,
+    updated timestamptz NOT NULL
+);
+
 -- Spatial and lookup indexes.
 CREATE INDEX IF NOT EXISTS xzq_geom_idx     ON base.xzq     USING gist (geom);
 CREATE INDEX IF NOT EXISTS dltb_geom_idx    ON base.dltb    USING gist (geom);
@@ -175,3 +229,4 @@ CREATE INDEX IF NOT EXISTS czkfbj_geom_idx  ON plan.czkfbj  USING gist (geom);
 CREATE INDEX IF NOT EXISTS lswhbhx_geom_idx ON plan.lswhbhx USING gist (geom);
 CREATE INDEX IF NOT EXISTS jsxm_geom_idx    ON impl.jsxm    USING gist (geom);
 CREATE INDEX IF NOT EXISTS audit_at_idx     ON ops.audit    (at);
+CREATE INDEX IF NOT EXISTS audit_request_idx ON ops.audit    (request_id);

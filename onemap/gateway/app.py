@@ -1,9 +1,10 @@
 """The gateway: the one front door on ONEMAP_PORT.
 
-It authenticates the caller, applies the access policy, records state
-changes in the audit trail, and hands the request to the component behind
-the path (pygeoapi at /ogc; the others as they are added). Every error it
-returns is bilingual JSON.
+It gives every request an id (X-Request-Id), authenticates the caller,
+limits anonymous callers' rate, applies the access policy, records state
+changes in the audit trail, logs each request as a JSON line, and hands the
+request to the component behind the path (pygeoapi at /ogc; the others as
+they are added). Every error it returns is bilingual JSON.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import base64
 import importlib.util
 import io
 import json
+import logging
 import os
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
@@ -26,9 +29,9 @@ from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.test import run_wsgi_app
 
-from onemap.core import audit
+from onemap.core import audit, logs
 from onemap.core.access import AccessPolicy
-from onemap.core.auth import ANONYMOUS, Principal, challenge, lookup_token, token_of
+from onemap.core.auth import ANONYMOUS, Principal, lookup_token, token_of
 from onemap.core.components import Components, load_object
 from onemap.core.db import open_pool
 from onemap.core.errors import (
@@ -39,17 +42,21 @@ from onemap.core.errors import (
     bilingual,
     chinese_for,
 )
+from onemap.core.ratelimit import RateLimit
 from onemap.core.registry import ProcessEntry, load_layers, load_processes
 from onemap.core.settings import ROOT, Settings
 from onemap.gateway import admin_config
+from onemap.gateway.admin import admin_blueprint
 from onemap.gateway.csw import csw_checks, register_csw
 from onemap.gateway.health import HealthCheck, default_checks, map_checks, run_checks
+from onemap.gateway.responses import problem_response
 from onemap.maps.service import MapServices, bilingual_exception, check_parameters
 from onemap.ogc import patches
 from onemap.ogc.config import AUDIENCES, config_path, openapi_path
 from onemap.styles.documents import style_document, style_layer
 
 _load_lock = threading.Lock()
+LOGGER = logging.getLogger("onemap.gateway")
 
 
 def load_pygeoapi(settings: Settings, audience: str) -> Flask:
@@ -75,23 +82,11 @@ def load_pygeoapi(settings: Settings, audience: str) -> Flask:
         return module.APP
 
 
-
-
-def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response:
-    response = Response(problem.to_json(), status=problem.status,
-                        content_type="application/json; charset=utf-8")
-    if problem.status == 401:
-        response.headers["WWW-Authenticate"] = challenge(request.headers.get("Authorization", ""))
-    if problem.status == 503:
-        response.headers["Retry-After"] = RETRY_AFTER_S
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
-
-
 def create_app(settings: Settings | None = None,
                checks: list[HealthCheck] | None = None) -> Flask:
     settings = settings or Settings.from_env()
+    logs.configure("gateway", settings.log_dir, settings.gateway["logging"])
+    rate = RateLimit.from_config(settings.gateway["limits"])
     layers = load_layers(settings.config_dir / "layers.yaml")
     processes = {p.id: p for p in load_processes(settings.config_dir / "processes.yaml")}
     policy = AccessPolicy.from_config(settings.gateway, layers, list(processes.values()))
@@ -108,7 +103,8 @@ def create_app(settings: Settings | None = None,
     for factory in components.blueprints:
         app.register_blueprint(load_object(factory)(settings, policy))
     app.register_blueprint(admin_config.blueprint(settings, policy, pool))
-    app.config["MAX_CONTENT_LENGTH"] = int(settings.gateway["limits"]["upload_max_mb"]) * 1024 * 1024
+    app.register_blueprint(admin_blueprint(settings, policy, pool))
+    app.config["MAX_CONTENT_LENGTH"] = int(float(settings.gateway["limits"]["upload_max_mb"]) * 1024 * 1024)
 
     def authenticate() -> Principal | Problem:
         header = request.headers.get("Authorization", "")
@@ -126,12 +122,51 @@ def create_app(settings: Settings | None = None,
         return principal
 
     @app.before_request
+    def _request_id() -> None:
+        # set in every request: a worker thread keeps its context variables
+        g.request_id = logs.request_id_from(request.headers.get("X-Request-Id"))
+        g.started = time.monotonic()
+        logs.REQUEST_ID.set(g.request_id)
+        logs.PRINCIPAL.set(None)
+
+    @app.before_request
     def _authenticate() -> Response | None:
         result = authenticate()
         if isinstance(result, Problem):
             return problem_response(result)
         g.principal = result
+        logs.PRINCIPAL.set(result.name)
         return None
+
+    @app.before_request
+    def _rate_limit() -> Response | None:
+        if not g.principal.is_anonymous or request.path == "/healthz":
+            return None
+        try:
+            with pool.connection(timeout=_RATE_LIMIT_WAIT_S) as conn:
+                wait = rate.take(conn, request.remote_addr or "")
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            # open when the database is away: the viewer and cached tiles need none
+            LOGGER.warning("rate limit not checked: %s", exc)
+            return None
+        if wait is None:
+            return None
+        return problem_response(Problem(
+            429, "TooManyRequests",
+            f"请求过于频繁：匿名访问每个地址每秒 {rate.per_second:g} 次（可突发 {rate.burst} 次），请 {wait} 秒后重试",
+            f"Too many requests: anonymous clients may make {rate.per_second:g} requests a second per address "
+            f"(bursts of {rate.burst}): retry in {wait} s"), {"Retry-After": str(wait)})
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        # registered before _audit, so it runs after it: the status is final
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        status = response.status_code
+        level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+        LOGGER.log(level, "%s %s %s", request.method, request.path, status, extra={
+            "component": "gateway.access", "method": request.method, "path": request.path, "status": status,
+            "duration_ms": round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 1)})
+        return response
 
     @app.after_request
     def _audit(response: Response) -> Response:
@@ -156,16 +191,17 @@ def create_app(settings: Settings | None = None,
     @app.errorhandler(psycopg.OperationalError)
     @app.errorhandler(PoolTimeout)
     def _database_down(exc: Exception) -> Response:
-        app.logger.error("database unavailable: %s", exc)
+        LOGGER.error("database unavailable: %s", exc)
         return problem_response(DATABASE_DOWN)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
-        english = exc.name
         if code == 413:
-            english = f"The request body is larger than the limit of {settings.gateway['limits']['upload_max_mb']} MB"
-        return problem_response(Problem(code, exc.name.replace(" ", ""), chinese_for(code, english)[0], english))
+            limit_mb = settings.gateway["limits"]["upload_max_mb"]
+            return problem_response(Problem(413, "PayloadTooLarge", f"请求内容过大：超过 {limit_mb} MB 的上限",
+                                            f"The request body is larger than the limit of {limit_mb} MB"))
+        return problem_response(Problem(code, exc.name.replace(" ", ""), chinese_for(code, exc.name)[0], exc.name))
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -234,6 +270,7 @@ def create_app(settings: Settings | None = None,
     return app
 
 
+_RATE_LIMIT_WAIT_S = 2
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _VIEWER_DIR = ROOT / "viewer" / "src"
 # served from the npm package as installed (scripts/bootstrap): no copy to keep in step

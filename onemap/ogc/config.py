@@ -126,7 +126,9 @@ def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
             "limits": {
                 "default_items": gw["limits"]["default_items"],
                 "max_items": gw["limits"]["max_items"],
-                "on_exceed": "error",
+                # above the maximum, limit is the maximum: OGC API Features
+                # Part 1 (7.15.3) says a larger limit SHALL NOT be an error
+                "on_exceed": "throttle",
             },
             # The HTML pages' map: our own service, the machine has no internet.
             "map": {"url": f"{settings.base_url}/mapproxy/wmts/one_map/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png",
@@ -168,7 +170,9 @@ def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
             # Processes are listed for every audience (the e-government system
             # reads the public configuration); the gateway checks who executes.
             **{p.id: {"type": "process", "processor": {"name": p.plugin},
-                      "allow_internal_requests": p.allow_internal_callbacks} for p in processes},
+                      "allow_internal_requests": p.allow_internal_callbacks,
+                      "time_limit_s": p.time_limit_s or float(gw["limits"]["process_seconds"])}
+               for p in processes},
             RECORDS_COLLECTION: records_collection(conn, audience, settings.base_url, extents),
         },
     }

@@ -14,6 +14,10 @@ completed where One Map needs it.
 * Subscriber callbacks (successUri, inProgressUri, failedUri) are retried and
   never fail a job that succeeded.
 * The job list pages in SQL and does not load results.
+* A job knows the request that created it (`request_id`, in its row, its
+  log lines and its audit rows) and runs at most its time limit
+  (`time_limit_s` of processes.yaml, else `limits.process_seconds`): then it
+  is stopped and failed with a bilingual message.
 * Jobs belong to their creator (`owner`): another caller gets 404 on a
   job's status, results and dismissal, and the list shows one's own jobs;
   a role whose `jobs` permission in config/gateway.yaml is `all` sees all.
@@ -21,9 +25,12 @@ completed where One Map needs it.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
+import threading
 import time
+from collections.abc import Callable
 from multiprocessing import dummy
 from typing import Any
 
@@ -46,6 +53,7 @@ from pygeoapi.util import (
 from sqlalchemy import Column, String, func, select, text
 from sqlalchemy.orm import Session
 
+from onemap.core import logs
 from onemap.core.auth import Principal, sees_all_jobs
 from onemap.core.errors import OneMapError, Problem
 
@@ -53,10 +61,50 @@ LOGGER = logging.getLogger(__name__)
 CALLBACK_TRIES = 3
 
 
-def problem_of(exc: Exception) -> Problem:
+class ProcessTimeout(BaseException):
+    """Raised inside a job's thread when its time is up: a BaseException,
+    so that a process's own `except Exception` does not swallow it."""
+
+
+def run_with_limit(run: Callable[[], Any], seconds: float | None) -> Any:
+    """`run()` in this thread, stopped by ProcessTimeout after `seconds`.
+
+    Python cannot kill a thread: a timer raises the exception in it (at its
+    next Python instruction: a database statement under way finishes
+    first, and the `with` blocks around it roll back). An exception still
+    pending when `run` returns in time is withdrawn."""
+    if not seconds:
+        return run()
+    thread = ctypes.c_ulong(threading.get_ident())
+    lock = threading.Lock()
+    state = {"running": True, "fired": False}
+
+    def stop() -> None:
+        with lock:
+            if state["running"]:
+                state["fired"] = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(thread, ctypes.py_object(ProcessTimeout))
+
+    timer = threading.Timer(seconds, stop)
+    timer.daemon = True
+    timer.start()
+    try:
+        return run()
+    finally:
+        timer.cancel()
+        with lock:
+            state["running"] = False
+            if state["fired"]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(thread, None)
+
+
+def problem_of(exc: BaseException, time_limit_s: float | None = None) -> Problem:
     """What a failed execution tells its caller."""
     if isinstance(exc, OneMapError):
         return exc.problem
+    if isinstance(exc, ProcessTimeout):
+        return Problem(500, "ProcessTimeout", f"处理超时：运行超过 {time_limit_s:g} 秒的上限，已停止",
+                       f"The process ran longer than its limit of {time_limit_s:g} s and was stopped")
     if isinstance(exc, ProcessorExecuteError):
         return Problem(int(exc.http_status_code), exc.ogc_exception_code, "处理服务执行失败", exc.message)
     return Problem(500, "NoApplicableCode", f"处理服务内部错误（{exc.__class__.__name__}）",
@@ -79,8 +127,10 @@ class OneMapJobManager(PostgreSQLManager):
         # pygeoapi's table has no owner: added (idempotent), and to the model
         with self._engine.begin() as conn:
             conn.execute(text("ALTER TABLE jobs.jobs ADD COLUMN IF NOT EXISTS owner text"))
-        if "owner" not in self.table_model.c:
-            self.table_model.append_column(Column("owner", String))
+            conn.execute(text("ALTER TABLE jobs.jobs ADD COLUMN IF NOT EXISTS request_id text"))
+        for column in ("owner", "request_id"):
+            if column not in self.table_model.c:
+                self.table_model.append_column(Column(column, String))
         self._listed = [c for c in self.table_model.c if c.name != "output"]
 
     # --- ownership ----------------------------------------------------------
@@ -100,12 +150,14 @@ class OneMapJobManager(PostgreSQLManager):
 
     def add_job(self, job_metadata: dict) -> str:
         caller = self._caller()
-        return super().add_job({**job_metadata, "owner": caller.name if caller else None})
+        return super().add_job({**job_metadata, "owner": caller.name if caller else None,
+                                "request_id": logs.REQUEST_ID.get()})
 
     # --- the request's context, handed to the processor ------------------
     def get_processor(self, process_id: str) -> BaseProcessor:
         processor = super().get_processor(process_id)
-        context: dict[str, Any] = {"principal": None}
+        context: dict[str, Any] = {"principal": None, "request_id": logs.REQUEST_ID.get(),
+                                   "time_limit_s": self.processes[process_id].get("time_limit_s")}
         if flask.has_request_context():
             context["principal"] = flask.request.environ.get("onemap.principal")
         processor.context = context
@@ -135,14 +187,18 @@ class OneMapJobManager(PostgreSQLManager):
                                          "message": message, "updated": get_current_datetime()})
 
         p.context["progress"] = progress  # p.context: set by get_processor
+        # a job's thread starts with empty context variables: its lines and
+        # audit rows carry the id of the request that started it
+        logs.REQUEST_ID.set(p.context.get("request_id"))
+        logs.COMPONENT.set("jobs")
         progress(10, "运行中 / running")
         if subscriber and subscriber.in_progress_uri:
             self._callback(p, subscriber.in_progress_uri, self._status_info(job_id))
         try:
             extra = {"outputs": requested_outputs} if p.supports_outputs else {}
-            mimetype, outputs = p.execute(data_dict, **extra)
-        except Exception as exc:  # every failure is reported: to the caller, the job, the failedUri
-            problem = problem_of(exc)
+            mimetype, outputs = run_with_limit(lambda: p.execute(data_dict, **extra), p.context.get("time_limit_s"))
+        except (Exception, ProcessTimeout) as exc:  # every failure is reported: to the caller, the job, the failedUri
+            problem = problem_of(exc, p.context.get("time_limit_s"))
             if problem.status >= 500:
                 LOGGER.exception("process %s failed", p.metadata.get("id"))
             if not background and problem.status < 500:

@@ -51,7 +51,8 @@ def test_statuses_during_and_after_a_database_restart(base_url, ogc_url, tokens)
         while not done.is_set():
             for method, url, headers in routes:
                 r = _call(method, url, headers)
-                seen.append((url, r.status_code, r.headers.get("Retry-After", ""), r.text[:300]))
+                seen.append((url, r.status_code, r.headers.get("Retry-After", ""), r.text[:300],
+                             r.headers.get("X-Request-Id")))
 
     workers = [threading.Thread(target=load) for _ in range(4)]
     for worker in workers:
@@ -62,11 +63,16 @@ def test_statuses_during_and_after_a_database_restart(base_url, ogc_url, tokens)
         done.set()
         for worker in workers:
             worker.join()
-    odd = [(url, status, body) for url, status, _, body in seen if status not in (200, 204, 503)]
+    odd = [(url, status, body) for url, status, _, body, _ in seen if status not in (200, 204, 503)]
     assert not odd, odd
-    assert all(retry for _, status, retry, _ in seen if status == 503)
+    assert all(retry for _, status, retry, _, _ in seen if status == 503)
     # back: every route, several times over (more than any pool holds), answers at once
     for _ in range(3):
         for method, url, headers in routes:
             r = _call(method, url, headers)
             assert r.status_code in (200, 204), (url, r.status_code, r.text[:300])
+    # each database fault answered is in the logs as an error, with its request id
+    for request_id in [rid for _, status, _, _, rid in seen if status == 503][:5]:
+        lines = requests.get(f"{base_url}/admin/logs", params={"request_id": request_id, "level": "error"},
+                             headers=auth(tokens["admin"]), timeout=60).json()["lines"]
+        assert any(line.get("status") == 503 for line in lines), (request_id, lines)

@@ -22,7 +22,7 @@ def test_public_config_holds_public_layers_only():
     assert feature["data"]["password"] == "p@ss" and feature["data"]["search_path"][0] == "base"
     assert internal["resources"]["DLTB"]["title"] == {"zh": "地类图斑", "en": "Current land use parcels"}
     assert internal["server"]["languages"][0] == "zh"
-    assert internal["server"]["limits"]["on_exceed"] == "error"
+    assert internal["server"]["limits"]["on_exceed"] == "throttle"  # OGC API Features Part 1, 7.15.3
 
 
 def test_connection_from_url():

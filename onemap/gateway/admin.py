@@ -1,0 +1,122 @@
+"""/admin/…: the operators' API (系统运维) — the audit trail and the logs.
+Each route is guarded by the administration function it belongs to
+(`administers:` of config/gateway.yaml); the queries are the plain
+functions of onemap.core.audit and onemap.core.logs."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from typing import Any
+
+from flask import Blueprint, Response, g, request
+from psycopg_pool import ConnectionPool
+
+from onemap.core import audit, logs
+from onemap.core.access import AccessPolicy
+from onemap.core.errors import OneMapError, invalid
+from onemap.core.settings import Settings
+from onemap.gateway.responses import problem_response
+
+
+def admin_blueprint(settings: Settings, policy: AccessPolicy, pool: ConnectionPool) -> Blueprint:
+    max_items = int(settings.gateway["limits"]["max_items"])
+    admin = Blueprint("admin", __name__, url_prefix="/admin")
+
+    def guard(function: str) -> Response | None:
+        problem = policy.check_admin(g.principal, function)
+        return problem_response(problem) if problem else None
+
+    @admin.get("/audit")
+    def audit_query() -> Response:
+        refused = guard("audit")
+        if refused:
+            return refused
+        try:
+            q = audit.AuditQuery(
+                actor=request.args.get("actor") or None, action=request.args.get("action") or None,
+                target=request.args.get("target") or None, status=_integer("status", None),
+                since=_time("from"), until=_time("to"), request_id=request.args.get("request_id") or None,
+                limit=_limit(max_items), offset=_integer("offset", 0))
+        except OneMapError as exc:
+            return problem_response(exc.problem)
+        with pool.connection() as conn:
+            rows, total = audit.query(conn, q)
+        if request.args.get("f") == "csv":
+            return _csv(rows)
+        return _json({"numberMatched": total, "numberReturned": len(rows), "offset": q.offset, "records": rows})
+
+    @admin.get("/logs")
+    def log_query() -> Response:
+        refused = guard("logs")
+        if refused:
+            return refused
+        try:
+            level = (request.args.get("level") or "").upper() or None
+            if level is not None and level not in logs.LEVELS:
+                raise invalid("level", f"level 应为 {' / '.join(logs.LEVELS)} 之一",
+                              f"level must be one of {', '.join(logs.LEVELS)}")
+            q = logs.LogQuery(level=level, component=request.args.get("component") or None,
+                              request_id=request.args.get("request_id") or None, since=_time("since"),
+                              limit=_limit(max_items))
+        except OneMapError as exc:
+            return problem_response(exc.problem)
+        lines = logs.recent_lines(settings.log_dir, q)
+        return _json({"numberReturned": len(lines), "lines": lines})
+
+    return admin
+
+
+def _json(body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, default=str),
+                    content_type="application/json; charset=utf-8")
+
+
+def _csv(rows: list[dict[str, Any]]) -> Response:
+    """UTF-8 with a byte-order mark: Excel then reads the Chinese right."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(audit.COLUMNS)
+    for row in rows:
+        writer.writerow([json.dumps(v, ensure_ascii=False) if isinstance(v, dict)
+                         else v.isoformat() if isinstance(v, dt.datetime) else v for v in row.values()])
+    return Response("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="audit.csv"'})
+
+
+def _integer(name: str, default: int | None) -> int | None:
+    text = request.args.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise invalid(name, f"{name} 应为整数", f"{name} must be an integer") from None
+    if value < 0:
+        raise invalid(name, f"{name} 不能为负数", f"{name} must not be negative")
+    return value
+
+
+def _limit(max_items: int) -> int:
+    """The page size; above the maximum it is the maximum, as OGC API
+    Features does with `limit` (Part 1, 7.15.3: not an error)."""
+    value = _integer("limit", 100)
+    if value == 0:
+        raise invalid("limit", "limit 应为正整数", "limit must be a positive integer")
+    return min(value or 100, max_items)
+
+
+def _time(name: str) -> dt.datetime | None:
+    text = request.args.get(name)
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise invalid(name, f"{name} 应为带时区的 RFC 3339 时间，如 2026-01-01T00:00:00+08:00",
+                      f"{name} must be an RFC 3339 time with a time zone, e.g. 2026-01-01T00:00:00+08:00")
+    return value
