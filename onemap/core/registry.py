@@ -94,7 +94,6 @@ class ProcessEntry:
 
     id: str
     plugin: str
-    roles: tuple[str, ...]
     upload_input: str | None = None
     allow_internal_callbacks: bool = False
 
@@ -103,8 +102,7 @@ def load_processes(path: Path | None = None) -> list[ProcessEntry]:
     path = path or config_dir() / "processes.yaml"
     entries = load_yaml(path).get("processes") or []
     try:
-        processes = [ProcessEntry(id=e["id"], plugin=e["plugin"], roles=tuple(e["roles"]),
-                                  upload_input=e.get("upload_input"),
+        processes = [ProcessEntry(id=e["id"], plugin=e["plugin"], upload_input=e.get("upload_input"),
                                   allow_internal_callbacks=bool(e.get("allow_internal_callbacks", False)))
                      for e in entries]
     except (KeyError, TypeError) as exc:
