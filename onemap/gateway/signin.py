@@ -86,7 +86,9 @@ class SignIn:
         if session is None:
             return ANONYMOUS, None
         identity, csrf = session
-        if req.method not in _SAFE_METHODS and req.headers.get(CSRF_HEADER) != csrf:
+        # signing in again needs no token: SameSite=Strict keeps other sites' forms out
+        if (req.method not in _SAFE_METHODS and req.path != "/auth/login"
+                and req.headers.get(CSRF_HEADER) != csrf):
             return Problem(403, "Forbidden", f"缺少或错误的 CSRF 令牌（请求头 {CSRF_HEADER}，取自 /auth/me）",
                            f"Missing or wrong CSRF token (header {CSRF_HEADER}, from /auth/me)", field=CSRF_HEADER)
         return self.policy.principal(identity.name, identity.roles), csrf
