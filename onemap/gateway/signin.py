@@ -9,8 +9,9 @@
 
 A verified Basic password is cached in memory per worker for a short time:
 QGIS sends it with every tile, and Argon2 is slow on purpose. Any change to
-accounts, roles or tokens raises ops.access_version; each request compares it
-(one indexed single-row read), and a worker that sees it move reloads the
+accounts, roles or tokens raises ops.access_version; each request that
+carries credentials compares it (a single-row read; anonymous requests need
+no database here), and a worker that sees it move reloads the
 stored roles and forgets its cache — deactivation, lockout and role changes
 apply at once, in every gunicorn worker.
 """
@@ -120,6 +121,7 @@ def auth_blueprint(settings: Settings, signin: SignIn, pool: ConnectionPool) -> 
             if not isinstance(value, str) or not value:
                 raise invalid(field, f"缺少 {field}", f"{field} is required")
         with pool.connection() as conn:
+            signin.refresh(conn)
             identity = accounts.sign_in(conn, name, password, signin.settings)
             if isinstance(identity, Problem):
                 conn.commit()  # the failure count stays
@@ -165,6 +167,12 @@ def install(app: Flask, settings: Settings, policy: AccessPolicy, pool: Connecti
 
     @app.before_request
     def _authenticate() -> Response | None:
+        g.csrf = None
+        if not request.headers.get("Authorization") and not request.cookies.get(SESSION_COOKIE):
+            # no credentials, no database: anonymous access (and /healthz
+            # while PostgreSQL is down) depends on config alone
+            g.principal = ANONYMOUS
+            return None
         with pool.connection() as conn:
             signin.refresh(conn)
             result = signin.authenticate(conn, request)
