@@ -354,5 +354,6 @@ def close_session(conn: psycopg.Connection, session_id: str) -> None:
     conn.execute("DELETE FROM ops.session WHERE id_sha256 = %s", (token_hash(session_id),))
 
 
-def unknown_credentials() -> Problem:
-    return _wrong_password().problem
+def unknown_token() -> Problem:
+    return Problem(401, "Unauthorized", "访问令牌无效、已过期或已吊销", "The access token is unknown, expired or revoked",
+                   field="Authorization")

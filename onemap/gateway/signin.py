@@ -76,7 +76,7 @@ class SignIn:
                     identity = Identity(identity.name, tuple(
                         r for r in identity.roles if r in self.policy.roles and not self.policy.roles[r].administers))
             elif credentials.scheme == "bearer":
-                identity = accounts.lookup_token(conn, credentials.secret) or accounts.unknown_credentials()
+                identity = accounts.lookup_token(conn, credentials.secret) or accounts.unknown_token()
             else:
                 identity = self._basic(conn, credentials.user, credentials.secret)
             if isinstance(identity, Problem):
