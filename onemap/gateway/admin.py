@@ -42,8 +42,9 @@ def admin_blueprint(signin: SignIn, pool: ConnectionPool) -> Blueprint:
         return send_from_directory(_PAGE_DIR, "admin.js")
 
     def change(action: str, target: str, work: Callable[[psycopg.Connection], Any], detail: dict[str, Any] | None = None) -> Any:
-        """Run `work(conn)` and its audit row in one transaction."""
-        with pool.connection() as conn:
+        """Run `work(conn)` and its audit row in one transaction (the pool's
+        connections autocommit: a refused change leaves nothing behind)."""
+        with pool.connection() as conn, conn.transaction():
             result = work(conn)
             audit.record(conn, g.principal, action, target, 200, detail=detail or {})
         return result

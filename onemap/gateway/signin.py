@@ -124,8 +124,7 @@ def auth_blueprint(settings: Settings, signin: SignIn, pool: ConnectionPool) -> 
             signin.refresh(conn)
             identity = accounts.sign_in(conn, name, password, signin.settings)
             if isinstance(identity, Problem):
-                conn.commit()  # the failure count stays
-                raise OneMapError(identity)
+                raise OneMapError(identity)  # the failure count stays: the pool's connections autocommit
             session_id, csrf = accounts.open_session(conn, identity.name, signin.settings.session_hours)
         g.principal = signin.policy.principal(identity.name, identity.roles)
         response = jsonify(me(g.principal, csrf))

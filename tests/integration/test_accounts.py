@@ -73,6 +73,20 @@ def test_bad_user_input_is_a_bilingual_400_naming_the_field(base_url, admin, db,
     assert db.execute("SELECT count(*) FROM ops.account").fetchone()[0] == before  # nothing half-written
 
 
+def test_a_refused_change_leaves_nothing_half_written(base_url, admin, db):
+    name = new_user(base_url, admin, ["staff"], display_name="原名")
+    audit_rows = db.execute("SELECT count(*) FROM ops.audit WHERE target = %s", (f"user:{name}",)).fetchone()[0]
+    r = requests.patch(f"{base_url}/admin/users/{name}", headers=admin, timeout=30,
+                       json={"display_name": "新名", "roles": ["staff", "root"]})
+    assert r.status_code == 400 and r.json()["field"] == "roles"
+    user = requests.get(f"{base_url}/admin/users/{name}", headers=admin, timeout=30).json()
+    assert user["display_name"] == "原名" and user["roles"] == ["staff"]
+    assert db.execute("SELECT count(*) FROM ops.audit WHERE target = %s",
+                      (f"user:{name}",)).fetchone()[0] == audit_rows  # no change recorded: none was made
+    extra = requests.patch(f"{base_url}/admin/users/{name}", headers=admin, json={"name": "other"}, timeout=30)
+    assert extra.status_code == 400 and extra.json()["field"] == "name"
+
+
 def test_a_user_signs_in_with_basic_and_gdal_reads_an_internal_layer(base_url, ogc_url, admin, db):
     name = new_user(base_url, admin, ["staff"], display_name="张规划", department="规划科")
     assert requests.post(f"{base_url}/admin/users", headers=admin, timeout=30,

@@ -131,3 +131,11 @@ def test_unsafe_sso_settings_are_refused_at_start(tmp_path, change, message):
     gateway = Settings.from_env().gateway
     with pytest.raises(ValueError, match=message):
         SsoSettings.from_gateway({**gateway, "sso": {**gateway["sso"], **change}}, tmp_path, {"admin"})
+
+
+def test_a_process_entry_with_roles_is_refused_so_a_stale_list_is_not_silently_ignored(tmp_path):
+    from onemap.core.registry import RegistryError
+
+    (tmp_path / "processes.yaml").write_text("processes:\n  - {id: p, plugin: a.B, roles: [staff]}\n")
+    with pytest.raises(RegistryError, match="runs: \\[p\\]"):
+        load_processes(tmp_path / "processes.yaml")
