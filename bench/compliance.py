@@ -35,7 +35,7 @@ import shapely
 from common import HEADER, ROOT, Result, env_int, run_load, stack_settings
 from features import ensure_city
 
-from onemap.core.auth import create_token
+from onemap.core.accounts import create_token
 from processes.compliance.boundary import Boundary
 from processes.compliance.check import load_config, measure
 from processes.compliance.overlay import overlay

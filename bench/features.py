@@ -23,7 +23,7 @@ import requests
 from common import HEADER, ROOT, Result, env_int, run_load, stack_settings, tipg_python, wait_http
 
 from onemap import stack
-from onemap.core.auth import create_token
+from onemap.core.accounts import create_token
 
 N_REQUESTS = env_int("BENCH_REQUESTS", 400)
 CONCURRENCY = 8

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from catalogue.config import config_dir
 from catalogue.directory import DIRECTORY_FILE, CatalogueError
 from onemap import stack
 from onemap.core import configstore, logs
-from onemap.core.auth import Principal, known_roles
+from onemap.core.auth import Principal
 from onemap.core.components import Components, load_object
 from onemap.core.db import connect
 from onemap.core.errors import OneMapError
@@ -131,23 +131,102 @@ def token() -> None:
 
 
 @token.command("create")
-@click.option("--role", type=click.Choice(known_roles()), required=True,
-              help="config/gateway.yaml 中的角色 / a role of config/gateway.yaml")
-@click.option("--name", required=True, help="持有人 / holder of the token")
-def token_create(role: str, name: str) -> None:
+@click.option("--role", required=True, help="角色（配置或管理接口中定义）/ a role (config/gateway.yaml or made in /admin/)")
+@click.option("--name", required=True, help="持有人（系统账户名）/ holder of the token (a system account)")
+@click.option("--days", type=click.IntRange(1, 3650), default=None,
+              help="有效天数（默认见 accounts.token_days）/ lifetime in days (default: accounts.token_days)")
+def token_create(role: str, name: str, days: int | None) -> None:
     """创建令牌并打印 / create a token and print it (shown only once)."""
-    from onemap.core.auth import create_token
+    from onemap.core.accounts import create_token
 
-    click.echo(create_token(Settings.from_env().database_url, role, name))
+    try:
+        click.echo(create_token(Settings.from_env().database_url, role, name, days))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--role") from None
 
 
 @token.command("revoke")
 @click.option("--name", required=True)
 def token_revoke(name: str) -> None:
     """吊销某持有人的全部令牌 / revoke every token of a holder."""
-    from onemap.core.auth import revoke_token
+    from onemap.core.accounts import revoke_token
 
     say(f"已吊销 / revoked: {revoke_token(Settings.from_env().database_url, name)}")
+
+
+@main.group()
+def user() -> None:
+    """用户 / user accounts (the same functions as /admin/users)."""
+
+
+def _account_change(action: str, name: str, work: Callable[..., dict]) -> dict:
+    """Run `work(conn, known roles, account settings)` with its audit row,
+    as the operating-system user at the console; bad input is a usage error."""
+    from onemap.core import accounts, audit
+
+    settings = Settings.from_env()
+    try:
+        with connect(settings.database_url) as conn:
+            result = work(conn, accounts.role_names(conn, settings.gateway),
+                          accounts.AccountSettings.from_gateway(settings.gateway))
+            audit.record(conn, _operator(), action, f"user:{name}", 200)
+    except OneMapError as exc:
+        raise click.UsageError(f"{exc.problem.zh} / {exc.problem.en}") from None
+    return result
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, help="角色，可多次 / a role (repeatable)")
+@click.option("--display-name", default="", help="显示名称 / display name")
+@click.option("--department", default="", help="部门 / department")
+@click.password_option(help="密码（不给出则提示输入）/ password (prompted when not given)")
+def user_add(name: str, roles: tuple[str, ...], display_name: str, department: str, password: str) -> None:
+    """新建用户 / add a user."""
+    from onemap.core.accounts import create_account
+
+    data = {"name": name, "roles": list(roles), "display_name": display_name, "department": department,
+            "password": password}
+    _account_change("accounts.user.create", name, lambda conn, known, cfg: create_account(conn, data, known, cfg))
+    say(f"已创建用户 / user added: {name} ({', '.join(roles) or '-'})")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.password_option(help="新密码 / the new password")
+def user_passwd(name: str, password: str) -> None:
+    """重设密码（并解除锁定）/ reset a password (and unlock)."""
+    from onemap.core.accounts import update_account
+
+    _account_change("accounts.user.password", name,
+                    lambda conn, known, cfg: update_account(conn, name, {"password": password}, known, cfg))
+    say(f"已重设密码 / password reset: {name}")
+
+
+@user.command("disable")
+@click.argument("name")
+def user_disable(name: str) -> None:
+    """停用用户（令牌与会话随之失效）/ deactivate a user (its tokens and sessions stop working)."""
+    from onemap.core.accounts import update_account
+
+    _account_change("accounts.user.deactivate", name,
+                    lambda conn, known, cfg: update_account(conn, name, {"active": False}, known, cfg))
+    say(f"已停用 / deactivated: {name}")
+
+
+@user.command("list")
+def user_list() -> None:
+    """列出用户 / list the users."""
+    from onemap.core.accounts import list_accounts
+    from onemap.core.db import connect
+
+    with connect(Settings.from_env().database_url) as conn:
+        rows = list_accounts(conn)
+    for row in rows:
+        state = "启用 active" if row["active"] else "停用 inactive"
+        kind = "系统 system" if row["system"] else "用户 user"
+        click.echo(f"{row['name']:<24} {kind:<10} {state:<12} {','.join(row['roles']) or '-':<20} "
+                   f"{row['display_name']} {row['department']}".rstrip())
 
 
 @main.group()
@@ -233,7 +312,7 @@ def config_generate() -> None:
 
 def _operator() -> Principal:
     # the CLI runs on the server: whoever can run it is the operator
-    return Principal(name=f"cli:{getpass.getuser()}", role="admin")
+    return Principal(f"cli:{getpass.getuser()}", "cli")
 
 
 def _applied(version: configstore.ConfigVersion, settings: Settings) -> None:

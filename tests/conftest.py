@@ -10,7 +10,7 @@ import psycopg
 import pytest
 import requests
 
-from onemap.core.auth import create_token
+from onemap.core.accounts import create_token
 from onemap.core.registry import load_layers
 
 

@@ -1,29 +1,29 @@
-"""Access tokens and roles. A token is shown once when created; only its
-SHA-256 is stored (ops.token)."""
+"""Who is calling (Principal) and the credentials a request carries. The
+stored side — accounts, passwords, tokens, sessions — is onemap.core.accounts;
+what a caller's roles permit is onemap.core.access."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hashlib
-import secrets
-from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
+from dataclasses import dataclass, field
 
-import psycopg
-
-from onemap.core.db import connect
 from onemap.core.errors import OneMapError, Problem
-from onemap.core.settings import Settings, config_dir, load_yaml
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: an anonymous client or the holder of a token."""
+    """Who is calling: an anonymous client, a user, or a system account."""
 
     name: str
-    role: str | None  # None: anonymous
+    role: str | None  # the roles as one text (the audit trail's role column); None: anonymous
+    roles: frozenset[str] = field(default=frozenset())
+    all_jobs: bool = False  # sees every process job and check result, not only its own
+
+    def __post_init__(self) -> None:
+        if self.role and not self.roles:
+            object.__setattr__(self, "roles", frozenset(self.role.split(",")))
 
     @property
     def is_anonymous(self) -> bool:
@@ -33,21 +33,21 @@ class Principal:
 ANONYMOUS = Principal(name="anonymous", role=None)
 
 
-def known_roles() -> tuple[str, ...]:
-    """The roles of config/gateway.yaml: the one list of them."""
-    return tuple(Settings.from_env().gateway["roles"])
-
-
-@cache
-def _all_jobs_roles(config_dir: Path) -> frozenset[str]:
-    roles = load_yaml(config_dir / "gateway.yaml")["roles"]
-    return frozenset(role for role, spec in roles.items() if spec.get("jobs") == "all")
-
-
 def sees_all_jobs(principal: Principal) -> bool:
     """Whether the caller sees every process job and check result, not only
-    its own (the role's `jobs: all` in config/gateway.yaml)."""
-    return principal.role in _all_jobs_roles(config_dir())
+    its own (a role's `jobs: all`)."""
+    return principal.all_jobs
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What an Authorization header carries: a bearer token (an access token
+    or a signed JWT), or HTTP Basic user name and password (the password may
+    be an access token)."""
+
+    scheme: str  # bearer | basic
+    secret: str
+    user: str = ""
 
 
 def challenge(authorization: str) -> str:
@@ -60,56 +60,25 @@ def challenge(authorization: str) -> str:
     return 'Basic realm="onemap", charset="UTF-8", Bearer realm="onemap"'
 
 
-def token_of(authorization: str) -> str:
-    """The token an Authorization header carries: `Bearer <token>`, or HTTP
-    Basic with the token as the password (any user name: the token says
-    who). Raises OneMapError (401) for any other form."""
+def credentials_of(authorization: str) -> Credentials:
+    """The credentials of an Authorization header. Raises OneMapError (401)
+    for any other form."""
     scheme, _, value = authorization.strip().partition(" ")
     value = value.strip()
     if scheme.lower() == "bearer" and value:
-        return value
+        return Credentials("bearer", value)
     if scheme.lower() == "basic" and value:
         try:
-            _, colon, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
+            user, colon, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            colon, password = "", ""
+            user, colon, password = "", "", ""
         if colon and password:
-            return password
+            return Credentials("basic", password, user)
     raise OneMapError(Problem(
-        401, "Unauthorized", "Authorization 头格式应为 Bearer <令牌>，或 Basic（用户名任意，密码为令牌）",
-        "The Authorization header must be 'Bearer <token>', or Basic with the token as the password",
-        field="Authorization"))
+        401, "Unauthorized", "Authorization 头格式应为 Bearer <令牌>，或 Basic（用户名和密码，或以令牌为密码）",
+        "The Authorization header must be 'Bearer <token>', or Basic with a user name and password "
+        "(or a token as the password)", field="Authorization"))
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def create_token(database_url: str, role: str, name: str) -> str:
-    """Create a token for `role`, store its hash, return the token itself."""
-    roles = known_roles()
-    if role not in roles:
-        raise ValueError(f"角色无效 / unknown role {role!r}: one of {', '.join(roles)}")
-    if not name.strip():
-        raise ValueError("名称不能为空 / name must not be empty")
-    token = "om_" + secrets.token_urlsafe(32)
-    with connect(database_url) as conn:
-        conn.execute("INSERT INTO ops.token (name, role, token_sha256) VALUES (%s, %s, %s)",
-                     (name, role, token_hash(token)))
-    return token
-
-
-def revoke_token(database_url: str, name: str) -> int:
-    with connect(database_url) as conn:
-        cur = conn.execute("UPDATE ops.token SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL",
-                           (name,))
-        return cur.rowcount
-
-
-def lookup_token(conn: psycopg.Connection, token: str) -> Principal | None:
-    """The principal of a valid token, or None for an unknown or revoked one."""
-    row = conn.execute(
-        "SELECT name, role FROM ops.token WHERE token_sha256 = %s AND revoked_at IS NULL",
-        (token_hash(token),),
-    ).fetchone()
-    return Principal(name=row[0], role=row[1]) if row else None

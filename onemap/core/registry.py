@@ -94,7 +94,6 @@ class ProcessEntry:
 
     id: str
     plugin: str
-    roles: tuple[str, ...]
     upload_input: str | None = None
     allow_internal_callbacks: bool = False
     time_limit_s: float | None = None  # None: the gateway's limits.process_seconds
@@ -103,9 +102,13 @@ class ProcessEntry:
 def load_processes(path: Path | None = None) -> list[ProcessEntry]:
     path = path or config_dir() / "processes.yaml"
     entries = load_yaml(path).get("processes") or []
+    for entry in entries:
+        if isinstance(entry, dict) and "roles" in entry:
+            # who runs a process is a permission of the roles now: one place for it
+            raise RegistryError(f"{path}: process {entry.get('id')}: `roles` is no longer read here; "
+                                f"give the roles `runs: [{entry.get('id')}]` in config/gateway.yaml")
     try:
-        processes = [ProcessEntry(id=e["id"], plugin=e["plugin"], roles=tuple(e["roles"]),
-                                  upload_input=e.get("upload_input"),
+        processes = [ProcessEntry(id=e["id"], plugin=e["plugin"], upload_input=e.get("upload_input"),
                                   allow_internal_callbacks=bool(e.get("allow_internal_callbacks", False)),
                                   time_limit_s=float(e["time_limit_s"]) if "time_limit_s" in e else None)
                      for e in entries]

@@ -136,16 +136,77 @@ CREATE TABLE IF NOT EXISTS impl.jsxm (
 );
 
 -- Access tokens: only the SHA-256 of a token is stored.
+-- Accounts (用户): people sign in with a password (Argon2 hash); system
+-- accounts (the e-government system, tools) hold tokens only. `roles` names
+-- roles of config/gateway.yaml or ops.role.
+CREATE TABLE IF NOT EXISTS ops.account (
+    id            serial PRIMARY KEY,
+    name          text NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$'),
+    display_name  text NOT NULL DEFAULT '',
+    department    text NOT NULL DEFAULT '',
+    password_hash text,                 -- NULL: no password sign-in (system account)
+    system        boolean NOT NULL DEFAULT false,
+    active        boolean NOT NULL DEFAULT true,
+    roles         text[] NOT NULL DEFAULT '{}',
+    failed_logins integer NOT NULL DEFAULT 0,
+    locked_until  timestamptz,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now()
+);
+
+-- Roles operators create through the admin API; the defaults are in
+-- config/gateway.yaml. permissions: reads, layers, runs, jobs, administers.
+CREATE TABLE IF NOT EXISTS ops.role (
+    name        text PRIMARY KEY,
+    zh          text NOT NULL,
+    en          text NOT NULL,
+    permissions jsonb NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- One counter, raised by every change to accounts, roles and tokens: each
+-- gateway worker compares it per request and reloads roles and drops its
+-- sign-in cache when it moved.
+CREATE TABLE IF NOT EXISTS ops.access_version (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    version  bigint NOT NULL
+);
+INSERT INTO ops.access_version (version) VALUES (1) ON CONFLICT DO NOTHING;
+
+-- Access tokens: only the SHA-256 is stored; a token belongs to an account.
 CREATE TABLE IF NOT EXISTS ops.token (
     id          serial PRIMARY KEY,
     name        text NOT NULL,
-    role        text NOT NULL,  -- a role of config/gateway.yaml (checked there: roles are data)
     token_sha256 char(64) NOT NULL UNIQUE,
     created_at  timestamptz NOT NULL DEFAULT now(),
     revoked_at  timestamptz
 );
-
 ALTER TABLE ops.token DROP CONSTRAINT IF EXISTS token_role_check;  -- databases made before roles were data
+ALTER TABLE ops.token ADD COLUMN IF NOT EXISTS account_id integer REFERENCES ops.account (id) ON DELETE CASCADE;
+ALTER TABLE ops.token ADD COLUMN IF NOT EXISTS expires_at timestamptz;
+-- databases made before tokens belonged to accounts: a system account per token name
+DO $$ BEGIN
+    IF EXISTS (SELECT FROM information_schema.columns
+               WHERE table_schema = 'ops' AND table_name = 'token' AND column_name = 'role') THEN
+        INSERT INTO ops.account (name, system, roles)
+            SELECT DISTINCT ON (name) name, true, ARRAY[role] FROM ops.token ORDER BY name, id DESC
+            ON CONFLICT (name) DO NOTHING;
+        UPDATE ops.token t SET account_id = a.id FROM ops.account a
+            WHERE t.account_id IS NULL AND a.name = t.name;
+        ALTER TABLE ops.token DROP COLUMN role;
+    END IF;
+END $$;
+ALTER TABLE ops.token ALTER COLUMN account_id SET NOT NULL;
+
+-- Browser sessions (POST /auth/login): the cookie's SHA-256, the CSRF token
+-- the page sends back, the expiry.
+CREATE TABLE IF NOT EXISTS ops.session (
+    id_sha256   char(64) PRIMARY KEY,
+    account_id  integer NOT NULL REFERENCES ops.account (id) ON DELETE CASCADE,
+    csrf        text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    expires_at  timestamptz NOT NULL
+);
 
 -- Audit trail (全过程留痕): every state-changing request and process run.
 CREATE TABLE IF NOT EXISTS ops.audit (

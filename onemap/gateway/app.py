@@ -31,7 +31,7 @@ from werkzeug.test import run_wsgi_app
 
 from onemap.core import audit, logs
 from onemap.core.access import AccessPolicy
-from onemap.core.auth import ANONYMOUS, Principal, lookup_token, token_of
+from onemap.core.auth import ANONYMOUS, Principal
 from onemap.core.components import Components, load_object
 from onemap.core.db import open_pool
 from onemap.core.errors import (
@@ -45,8 +45,9 @@ from onemap.core.errors import (
 from onemap.core.ratelimit import RateLimit
 from onemap.core.registry import ProcessEntry, load_layers, load_processes
 from onemap.core.settings import ROOT, Settings
-from onemap.gateway import admin_config
+from onemap.gateway import admin_config, signin
 from onemap.gateway.admin import admin_blueprint
+from onemap.gateway.admin_accounts import admin_blueprint as accounts_blueprint
 from onemap.gateway.csw import csw_checks, register_csw
 from onemap.gateway.health import HealthCheck, default_checks, map_checks, run_checks
 from onemap.gateway.responses import problem_response
@@ -106,37 +107,20 @@ def create_app(settings: Settings | None = None,
     app.register_blueprint(admin_blueprint(settings, policy, pool))
     app.config["MAX_CONTENT_LENGTH"] = int(float(settings.gateway["limits"]["upload_max_mb"]) * 1024 * 1024)
 
-    def authenticate() -> Principal | Problem:
-        header = request.headers.get("Authorization", "")
-        if not header:
-            return ANONYMOUS
-        try:
-            token = token_of(header)
-        except OneMapError as exc:
-            return exc.problem
-        with pool.connection() as conn:
-            principal = lookup_token(conn, token)
-        if principal is None:
-            return Problem(401, "Unauthorized", "访问令牌无效或已吊销",
-                           "The access token is unknown or revoked", field="Authorization")
-        return principal
-
     @app.before_request
     def _request_id() -> None:
-        # set in every request: a worker thread keeps its context variables
+        # first of all, so sign-in failures are logged with it too; set in
+        # every request: a worker thread keeps its context variables
         g.request_id = logs.request_id_from(request.headers.get("X-Request-Id"))
         g.started = time.monotonic()
         logs.REQUEST_ID.set(g.request_id)
         logs.PRINCIPAL.set(None)
 
+    app.register_blueprint(accounts_blueprint(signin.install(app, settings, policy, pool), pool))
+
     @app.before_request
-    def _authenticate() -> Response | None:
-        result = authenticate()
-        if isinstance(result, Problem):
-            return problem_response(result)
-        g.principal = result
-        logs.PRINCIPAL.set(result.name)
-        return None
+    def _principal_to_logs() -> None:
+        logs.PRINCIPAL.set(g.principal.name)
 
     @app.before_request
     def _rate_limit() -> Response | None:
@@ -178,8 +162,9 @@ def create_app(settings: Settings | None = None,
             except RequestEntityTooLarge:
                 body = b""  # refused unread (413): nothing to hash
             with pool.connection() as conn:
+                # a password in the body: its hash would let a guess be checked offline
                 audit.record(conn, principal, request.method, request.path, response.status_code,
-                             audit.sha256_hex(body),
+                             None if g.get("secret_body") else audit.sha256_hex(body),
                              detail={"query": request.query_string.decode(errors="replace"),
                                      "remote": request.remote_addr})
         return response
@@ -235,7 +220,7 @@ def create_app(settings: Settings | None = None,
                    or policy.check_process_path(sub_path, request.method, principal))
         if problem is not None:
             return problem_response(problem)
-        target = ogc_apps[policy.audience(principal)]
+        target = ogc_apps[policy.audience(principal, policy.collection_of(sub_path))]
         upload = _UPLOAD_PATH.match(sub_path)
         if upload and request.method == "POST":
             body = execute_request_from_upload(processes.get(upload.group(1)))
@@ -246,7 +231,8 @@ def create_app(settings: Settings | None = None,
     @app.route("/mapproxy/<path:path>", methods=["GET", "HEAD"])
     def mapproxy(path: str) -> Response:
         principal: Principal = g.principal
-        for name in maps.names("/" + path, request.args):
+        names = maps.names("/" + path, request.args)
+        for name in names:
             problem = policy.check_layer(name, principal, maps.sensitivity)
             if problem is not None:
                 return problem_response(problem)
@@ -254,7 +240,7 @@ def create_app(settings: Settings | None = None,
         if problem is not None:
             return problem_response(problem)
         maps.plan_state.check(pool)
-        return forward(maps.apps[policy.audience(principal)], "/mapproxy", "/" + path,
+        return forward(maps.apps[policy.audience(principal, names)], "/mapproxy", "/" + path,
                        rewrite_error=bilingual_exception)
 
     @app.get("/styles/<style_id>.<fmt>")

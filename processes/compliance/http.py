@@ -18,17 +18,13 @@ from processes.compliance import service, store
 def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
     """The download routes, for the roles that may run the check."""
     bp = Blueprint("compliance_reports", __name__)
-    roles = policy.process_roles[store.PROCESS_ID]
 
     @bp.get("/reports/compliance/<check_id>.<fmt>")
     def download(check_id: str, fmt: str) -> Response:
         principal = g.principal
-        if principal.role not in roles:
-            status = 401 if principal.is_anonymous else 403
-            raise OneMapError(Problem(status, "Unauthorized" if status == 401 else "Forbidden",
-                                      f"下载检测报告需要以下角色的访问令牌：{' / '.join(sorted(roles))}",
-                                      f"Downloading check reports needs a token of role {' / '.join(sorted(roles))}",
-                                      field="Authorization"))
+        problem = policy.check_run(principal, store.PROCESS_ID)
+        if problem is not None:
+            raise OneMapError(problem)
         url = settings.database_url
         stored = service.find(url, check_id)
         if stored.checked_by != principal.name and not sees_all_jobs(principal):

@@ -70,7 +70,7 @@ def test_wrong_or_malformed_token_is_401(ogc_url):
 
 
 def test_revoked_token_is_401(ogc_url, database_url):
-    from onemap.core.auth import create_token, revoke_token
+    from onemap.core.accounts import create_token, revoke_token
 
     token = create_token(database_url, "staff", "pytest-revoked")
     assert requests.get(f"{ogc_url}/collections/DLTB/items?f=json&limit=1", headers=auth(token),

@@ -63,4 +63,4 @@ def test_malformed_credentials_are_a_bilingual_401_with_both_challenges(ogc_url,
 
 def test_a_wrong_password_is_refused(ogc_url):
     r = requests.get(f"{ogc_url}/collections/{INTERNAL}/items", headers=_basic("planner", "om_wrong"), timeout=30)
-    assert r.status_code == 401 and r.json()["message_en"].startswith("The access token is unknown")
+    assert r.status_code == 401 and r.json()["message_en"].startswith("Wrong user name or password")

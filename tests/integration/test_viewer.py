@@ -172,5 +172,5 @@ def test_token_brings_the_internal_layers_and_errors_are_bilingual(base_url, bro
 
     browser.run(submit, "not-a-token")
     assert browser.wait_for_map() == "error"
-    assert _error(browser) == "访问令牌无效或已吊销\nThe access token is unknown or revoked"
+    assert _error(browser) == "访问令牌无效、已过期或已吊销\nThe access token is unknown, expired or revoked"
     assert _layer_list(browser) == {}
