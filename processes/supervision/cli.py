@@ -16,7 +16,8 @@ from onemap.core import audit
 from onemap.core.auth import Principal
 from onemap.core.errors import OneMapError
 from onemap.core.settings import Settings
-from processes.supervision import catalogue, monitoring
+from processes.base import pdf_from_html
+from processes.supervision import catalogue, monitoring, transmission, warning
 
 
 def _principal() -> Principal:
@@ -118,3 +119,59 @@ def model_add(model: str, params: str) -> None:
         audit.record(conn, _principal(), "indicators.model-add", f"model/{model}/{version}", 200,
                      detail={"params": parsed})
     click.echo(f"{model} v{version} 已启用 / active")
+
+
+@indicators.command()
+@click.option("--year", type=int, required=True, help="监测年度 / year")
+def warn(year: int) -> None:
+    """监测预警 / assess a year's stored values and raise new warnings."""
+    try:
+        result = warning.evaluate(_url(), year, _principal())
+    except OneMapError as exc:
+        _fail(exc)
+    levels = result["levels"]
+    click.echo(f"{year} 年：绿色 {levels['green']}，黄色 {levels['yellow']}，红色 {levels['red']}；"
+               f"新预警 {len(result['raised'])} / new warnings")
+
+
+@indicators.command()
+@click.option("--year", type=int, help="监测年度 / year")
+@click.option("--all", "everything", is_flag=True, help="含已关闭 / include closed ones")
+def warnings(year: int | None, everything: bool) -> None:
+    """预警列表 / the warnings, reddest first."""
+    names = {"red": "红色", "yellow": "黄色"}
+    for w in warning.listing(_url(), period=year, open_only=not everything):
+        click.echo(f"#{w['id']:<5} {names[w['level']]} {w['period']} {w['xzqdm']:<10} {w['xzqmc'] or '':<8} "
+                   f"{w['code']:<6} {w['name_zh']}: {w['value']:.4f} {w['unit']}（目标 target {w['target']:.4f}，"
+                   f"{w['target_year']}） {w['state']}")
+
+
+@indicators.command("warning-handle")
+@click.argument("warning_id", type=int)
+@click.argument("action", type=click.Choice(list(warning.ACTIONS)))
+@click.option("--comment", required=True, help="处理意见 / comment")
+def warning_handle(warning_id: int, action: str, comment: str) -> None:
+    """预警处置 / acknowledge or close a warning with a comment."""
+    try:
+        w = warning.handle(_url(), warning_id, action, comment, _principal())
+    except OneMapError as exc:
+        _fail(exc)
+    click.echo(f"#{w['id']} {w['state']}")
+
+
+@indicators.command()
+@click.argument("code")
+@click.option("--target-year", type=int, required=True, help="目标年 / target year (2025, 2035)")
+@click.option("--year", type=int, help="监测年度，默认同目标年 / year of the values")
+@click.option("--pdf", type=click.Path(dir_okay=False, path_type=Path), help="报告 / write the PDF report")
+def transmit(code: str, target_year: int, year: int | None, pdf: Path | None) -> None:
+    """指标传导检查 / check the allocations of an indicator, city → counties → townships."""
+    try:
+        result = transmission.run(_url(), code, target_year, year or target_year, _principal())
+    except OneMapError as exc:
+        _fail(exc)
+    click.echo(f"{result['indicator']['name_zh']} {target_year}：{result['status']}，"
+               f"不合格节点 {result['violations']} / violations")
+    if pdf:
+        pdf.write_bytes(pdf_from_html(transmission.report_html(result)))
+        click.echo(f"  → {pdf}")

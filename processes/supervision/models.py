@@ -75,7 +75,7 @@ def _class_column(conn: psycopg.Connection, layer: Layer) -> str | None:
     return next((c for c in CLASS_COLUMNS if c in columns), None)
 
 
-def _features(conn: psycopg.Connection, layer: Layer, year: int) -> tuple[sql.Composable, list[Any], dict[str, Any]]:
+def features_of_year(conn: psycopg.Connection, layer: Layer, year: int) -> tuple[sql.Composable, list[Any], dict[str, Any]]:
     """The layer's features of the year (id, code, geom), with the data
     versions they come from."""
     table = sql.Identifier(layer.schema, layer.table_name)
@@ -106,7 +106,7 @@ def areas_by_class(conn: psycopg.Connection, layer: Layer, year: int) -> tuple[M
     """Ellipsoidal area (m²) of a layer's features by township and class, in
     one statement: a feature inside a township takes its own area, the
     others the area of their part in it."""
-    features, params, versions = _features(conn, layer, year)
+    features, params, versions = features_of_year(conn, layer, year)
     rows = conn.execute(sql.SQL("""
         WITH f AS ({features})
         SELECT t.xzqdm, f.code,
@@ -120,7 +120,7 @@ def areas_by_class(conn: psycopg.Connection, layer: Layer, year: int) -> tuple[M
 def counts_by_class(conn: psycopg.Connection, layer: Layer, year: int) -> tuple[Measure, dict[str, Any]]:
     """Number of a layer's features by township and class (a feature counts
     where a point on its surface lies, so it counts once)."""
-    features, params, versions = _features(conn, layer, year)
+    features, params, versions = features_of_year(conn, layer, year)
     rows = conn.execute(sql.SQL("""
         WITH f AS (SELECT id, code, ST_PointOnSurface(geom) AS geom FROM ({features}) s)
         SELECT t.xzqdm, f.code, count(*) FROM base.xzq t JOIN f ON ST_Intersects(f.geom, t.geom)

@@ -80,3 +80,26 @@ CREATE TABLE IF NOT EXISTS supervision.indicator_target (
     recorded_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (code, xzqdm, target_year)
 );
+
+-- 预警 warnings: one row a raised warning (黄色/红色) with what it was
+-- computed from; a state (indicator, unit, period, level) is raised once
+-- while it is not closed.
+CREATE TABLE IF NOT EXISTS supervision.warning (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    code          text NOT NULL REFERENCES supervision.indicator ON DELETE CASCADE,
+    xzqdm         varchar(12) NOT NULL,
+    period        integer NOT NULL,
+    level         text NOT NULL CHECK (level IN ('yellow', 'red')),
+    rule          text NOT NULL,
+    value         double precision NOT NULL,
+    threshold     double precision NOT NULL,  -- the value at which the level begins
+    target        double precision NOT NULL,
+    target_year   integer NOT NULL,
+    data_versions jsonb NOT NULL,
+    state         text NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'acknowledged', 'closed')),
+    raised_at     timestamptz NOT NULL DEFAULT now(),
+    raised_by     text NOT NULL,
+    history       jsonb NOT NULL DEFAULT '[]'  -- [{state, by, at, comment}]
+);
+CREATE UNIQUE INDEX IF NOT EXISTS warning_state_idx ON supervision.warning (code, xzqdm, period, level)
+    WHERE state <> 'closed';
