@@ -17,7 +17,7 @@ from onemap.core.auth import Principal
 from onemap.core.errors import OneMapError
 from onemap.core.settings import Settings
 from processes.base import pdf_from_html
-from processes.supervision import catalogue, monitoring, transmission, warning
+from processes.supervision import catalogue, evaluation, monitoring, transmission, warning
 
 
 def _principal() -> Principal:
@@ -175,3 +175,33 @@ def transmit(code: str, target_year: int, year: int | None, pdf: Path | None) ->
     if pdf:
         pdf.write_bytes(pdf_from_html(transmission.report_html(result)))
         click.echo(f"  → {pdf}")
+
+
+@click.group()
+def supervise() -> None:
+    """实施监督 / supervision runs."""
+
+
+@supervise.command("run")
+@click.option("--year", type=int, required=True, help="年度 / year")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+              help="报告目录 / where the reports are written")
+def supervise_run(year: int, out: Path) -> None:
+    """监测、预警、评估一次完成（可用于 cron）/ monitoring, warnings and the
+    evaluation of every system for a year in one go (cron-ready)."""
+    principal = _principal()
+    try:
+        click.echo(f"  [ 10%] 计算监测值 / computing {year}", err=True)
+        values = monitoring.compute_and_store(_url(), year, principal)
+        click.echo(f"  [ 60%] 预警 / warnings ({len(values)} values)", err=True)
+        warned = warning.evaluate(_url(), year, principal)
+        out.mkdir(parents=True, exist_ok=True)
+        for system in catalogue.load_systems():
+            click.echo(f"  [ 80%] 评估 / evaluating {system.id}", err=True)
+            _, pdf = evaluation.run(_url(), system.id, year, principal)
+            (out / f"evaluation-{system.id}-{year}.pdf").write_bytes(pdf)
+    except OneMapError as exc:
+        _fail(exc)
+    levels = warned["levels"]
+    click.echo(f"{year}：{len(values)} 个监测值；绿色 {levels['green']}，黄色 {levels['yellow']}，红色 {levels['red']}；"
+               f"新预警 {len(warned['raised'])}；报告 / reports in {out}")

@@ -1,6 +1,6 @@
 """pygeoapi plugins: indicator-compute (指标计算), indicator-warning (监测预警),
-indicator-warning-handle (预警处置) and indicator-transmission (指标传导).
-Thin shells over monitoring, warning and transmission."""
+indicator-warning-handle (预警处置), indicator-transmission (指标传导) and
+implementation-evaluation (实施评估). Thin shells over the domain modules."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from processes.base import (
     pdf_from_html,
     text_input,
 )
-from processes.supervision import monitoring, transmission, warning
+from processes.supervision import evaluation, monitoring, transmission, warning
 
 _YEAR = describe(("监测年度", "Year"), ("如 2025", "e.g. 2025"), {"type": "integer"})
 _CODES = describe(("指标编码", "Indicators"), ("默认全部", "Default: all"), {"type": "array", "items": {"type": "string"}}, 0)
@@ -134,3 +134,29 @@ class IndicatorTransmissionProcessor(OneMapProcessor):
                                   period, self.principal)
         return {"tree": Output(lambda: result),
                 "report": Output(lambda: pdf_from_html(transmission.report_html(result)))}
+
+
+EVALUATION_METADATA = metadata(
+    "implementation-evaluation", ("实施评估", "Implementation evaluation"),
+    ("年度实施评估（城市体检）：某指标体系全部指标的市级年度值、较上年变化、目标与级别，及带趋势图的中文 PDF 报告",
+     "Annual evaluation (city check-up): every indicator of a system for the city - value, change, target and "
+     "level - and a Chinese PDF report with trend charts"),
+    {"year": _YEAR,
+     "system": describe(("指标体系", "System"), ("guide-35 或 checkup，默认 checkup", "guide-35 or checkup"),
+                        {"type": "string"}, 0)},
+    {"evaluation": describe(("评估结果", "Evaluation"), ("", ""), {"type": "object"}),
+     "report": describe(("报告", "Report"), ("中文 PDF", "Chinese PDF"),
+                        {"type": "string", "contentEncoding": "base64", "contentMediaType": "application/pdf"})},
+    ["实施评估", "城市体检", "evaluation"], {"inputs": {"year": 2025, "system": "checkup"}})
+
+
+class ImplementationEvaluationProcessor(OneMapProcessor):
+    def __init__(self, processor_def: dict) -> None:
+        super().__init__(processor_def, EVALUATION_METADATA)
+
+    def run(self, data: dict) -> dict[str, Output]:
+        year = _year(data)
+        self.progress(20, f"评估 {year} 年 / evaluating {year}")
+        result, pdf = evaluation.run(self.database_url, text_input(data, "system", default="checkup"), year,
+                                     self.principal)
+        return {"evaluation": Output(lambda: result), "report": Output(lambda: pdf)}

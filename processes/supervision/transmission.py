@@ -48,7 +48,7 @@ def check(conn: psycopg.Connection, code: str, target_year: int, period: int) ->
     for x, _, _, parent, _, _ in units:
         (nodes[parent]["children"] if parent in nodes else roots).append(nodes[x])
     for root in roots:
-        _judge(root, direction)
+        judge(root, direction)
     violations = [n for n in _walk(roots) if n["status"]["en"] == "violation"]
     return {"indicator": {"code": code, "name_zh": name_zh, "name_en": name_en, "unit": unit,
                           "direction": direction},
@@ -57,10 +57,10 @@ def check(conn: psycopg.Connection, code: str, target_year: int, period: int) ->
             "tree": roots}
 
 
-def _judge(node: dict[str, Any], direction: str) -> None:
+def judge(node: dict[str, Any], direction: str) -> None:
     """The two checks of a node and its status (violation if either fails)."""
     for child in node["children"]:
-        _judge(child, direction)
+        judge(child, direction)
     allocated = [c["target"] for c in node["children"]]
     node["children_sum"] = sum(allocated) if allocated and None not in allocated else None
     node["allocation_ok"] = (None if node["children_sum"] is None or node["target"] is None
