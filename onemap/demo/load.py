@@ -16,6 +16,7 @@ import shapely
 from psycopg import sql
 
 from onemap.core.db import core_schema
+from onemap.demo import supervision
 from onemap.demo.generate import COLUMNS, DemoCity, Table, generate_city
 
 SRID = 4490
@@ -55,6 +56,7 @@ def load_city(database_url: str, scale: str = "small", seed: int = 1,
             conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
             for _, definition in indexes:
                 conn.execute(definition)
+            counts.update(supervision.load(conn, seed))
         conn.autocommit = True
         say("analyze")
         for name in DEMO_TABLES:

@@ -1,0 +1,1 @@
+"""实施监督 supervision: indicator catalogue, models, monitoring values."""

@@ -1,0 +1,53 @@
+"""The indicator catalogue as data: the configured files hold together, and
+an official table is checked row by row."""
+
+from __future__ import annotations
+
+import pytest
+
+from onemap.core.errors import OneMapError
+from processes.supervision import catalogue
+
+HEADER = "code,name_zh,name_en,system,dimension,category,unit,type,direction,definition\n"
+GOOD = "TJ-X1,城市特色指标,City indicator,checkup,安全,推荐,%,预期性,higher,口径\n"
+
+
+def test_configured_catalogue_resolves():
+    catalogue.check_catalogue()
+    systems = {s.id: s for s in catalogue.load_systems()}
+    guide = [c for codes in systems["guide-35"].groups.values() for c in codes]
+    assert len(guide) == len(set(guide)) == 35
+    assert set(systems["checkup"].groups) == {"安全", "创新", "协调", "绿色", "开放", "共享"}
+
+
+def test_the_land_indicators_are_computed_from_the_map():
+    indicators = catalogue.load_indicators()
+    computable = {c for c, i in indicators.items() if i.model}
+    # the One Map data computes at least the land indicators of the guide
+    assert {"ZB01", "ZB03", "ZB04", "ZB05", "ZB06", "ZB07", "ZB09"} <= computable
+
+
+def test_a_good_table_parses():
+    rows = catalogue.parse_official_table(HEADER + GOOD)
+    assert [r.code for r in rows] == ["TJ-X1"]
+    assert rows[0].item["dimension"] == "安全"
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    (GOOD + "TJ-X2,名称,Name,checkup,安全,推荐,%,约束,higher,口径\n", "row 3: type"),
+    (GOOD + "TJ-X2,名称,Name,checkup,安全,推荐,%,预期性,up,口径\n", "row 3: direction"),
+    (GOOD + GOOD, "row 3: code"),
+    ("TJ-X2,,Name,checkup,安全,推荐,%,预期性,higher,口径\n", "row 2: name_zh"),
+])
+def test_a_bad_row_is_named(body, field):
+    with pytest.raises(OneMapError) as caught:
+        catalogue.parse_official_table(HEADER + body)
+    assert caught.value.problem.field == field
+    assert caught.value.problem.status == 422
+    assert "行" in caught.value.problem.zh and "Row" in caught.value.problem.en
+
+
+def test_a_missing_column_is_named():
+    with pytest.raises(OneMapError) as caught:
+        catalogue.parse_official_table("code,name_zh\nX,名\n")
+    assert "name_en" in caught.value.problem.en

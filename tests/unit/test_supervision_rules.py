@@ -1,0 +1,39 @@
+"""Warning levels and the transmission judgement, as plain functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from processes.supervision.transmission import judge
+from processes.supervision.warning import target_level
+
+
+@pytest.mark.parametrize(("value", "direction", "level", "threshold"), [
+    (99.0, "higher", "red", 100.0),      # below a protection target
+    (100.5, "higher", "yellow", 101.0),  # within 1 % above it
+    (101.5, "higher", "green", 101.0),
+    (100.5, "lower", "red", 100.0),      # above a construction limit
+    (99.5, "lower", "yellow", 99.0),
+    (98.0, "lower", "green", 99.0),
+])
+def test_target_levels(value, direction, level, threshold):
+    assert target_level(value, 100.0, direction, 1.0) == (level, pytest.approx(threshold))
+
+
+def node(code, target, value, children=()):
+    return {"xzqdm": code, "target": target, "value": value, "children": list(children)}
+
+
+def test_a_short_allocation_is_a_violation_of_the_parent_only():
+    tree = node("city", 10.0, 12.0, [node("a", 4.0, 5.0), node("b", 5.0, 6.0)])  # 4 + 5 < 10
+    judge(tree, "higher")
+    assert tree["allocation_ok"] is False and tree["value_ok"] is True and tree["status"]["en"] == "violation"
+    assert [c["status"]["en"] for c in tree["children"]] == ["pass", "pass"]
+
+
+def test_a_unit_below_its_allocation_and_missing_data():
+    tree = node("city", 10.0, None, [node("a", 6.0, 5.0), node("b", 5.0, None)])
+    judge(tree, "higher")
+    assert tree["allocation_ok"] is True and tree["value_ok"] is None and tree["status"]["en"] == "pass"
+    assert tree["children"][0]["status"]["en"] == "violation"
+    assert tree["children"][1]["status"]["en"] == "no data"
