@@ -20,6 +20,9 @@ from onemap.core.settings import config_dir
 FACTORS = ("elevation", "slope", "rainfall", "soil_texture", "soil_organic", "landcover",
            "ecological_source", "hazard_density", "distance_road", "distance_town")
 SUITABILITY_MODELS = ("agriculture", "construction")
+# 承载规模 parameters: the water available and what a hectare or a person uses
+CAPACITY_NUMBERS = {"agriculture": ("water_available_m3", "irrigation_quota_m3_per_ha"),
+                    "construction": ("water_available_m3", "per_capita_water_m3", "per_capita_land_m2")}
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,9 @@ class _Reader:
             node = self.get(capacity, name, "carrying_capacity", dict)
             for c in self.get(node, "classes", f"carrying_capacity.{name}", list):
                 self.index(suitability[name].scale, c, f"carrying_capacity.{name}.classes")
+            for key in CAPACITY_NUMBERS[name]:
+                if self.get(node, key, f"carrying_capacity.{name}", int | float) <= 0:
+                    raise self.fail(f"carrying_capacity.{name}.{key}", "应为正数", "must be positive")
         return Method(version, doc.get("title") or {"zh": version, "en": version}, scales, singles, eco_scale,
                       components, suitability, capacity, self.source)
 
