@@ -173,6 +173,8 @@ def up(settings: Settings, say: Say, scale: str = "small", seed: int = 1, reload
     url = start_database(settings, say)
     if reload or not demo_loaded(url):
         load_demo(url, scale, seed, say)
+    elif not (settings.evaluation_dir / "factors").exists():
+        _write_factor_rasters(url, scale, seed, say)
     start_catalogue(settings, url, say)
     generate_config(settings, url)
     start_gateway(settings, url, say)

@@ -101,7 +101,7 @@ def _units(conn: psycopg.Connection, region: shapely.Geometry) -> tuple[list[Uni
     return ([Unit(r[0], r[1], r[3]) for r in towns], [shapely.from_wkb(r[4]) for r in towns], counties)
 
 
-def _to_grid(geoms: list[shapely.Geometry]) -> list[shapely.Geometry]:
+def to_grid(geoms: list[shapely.Geometry]) -> list[shapely.Geometry]:
     to_gk = Transformer.from_crs("EPSG:4490", GRID_CRS, always_xy=True)
     return list(shapely.transform(np.array(geoms, dtype=object),
                                   lambda c: np.column_stack(to_gk.transform(c[:, 0], c[:, 1]))))
@@ -177,7 +177,7 @@ def evaluate(settings: Settings, request: Request, principal: Principal, job_id:
     work.mkdir(parents=True)
     try:
         progress(5, "读取评价因子 / reading the factor rasters")
-        region_gk, *towns_gk = _to_grid([region, *towns])
+        region_gk, *towns_gk = to_grid([region, *towns])
         areas = run_evaluation(method, settings.evaluation_dir / "factors", Zones(region_gk, towns_gk),
                                request.resolution, work, progress, client)
         table = tabulate(method, areas, units, counties)

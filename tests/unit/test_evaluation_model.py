@@ -80,7 +80,7 @@ def test_slope_above_the_limit_is_unsuitable_whatever_else() -> None:
 
 
 def test_hazard_corrections_lower_one_grade_and_extreme_hazard_excludes() -> None:
-    hazard = np.array([[0.0, 0.3, 0.6, 0.6]] * 4)       # 低, 高, 极高
+    hazard = np.array([[0.0, 0.2, 0.3, 0.3]] * 4)       # 低, 高, 极高
     slope = np.full((4, 4), 10.0)                        # construction land 中等 × water 高 -> 较高
     got = run(hazard_density=hazard, slope=slope)["construction"]
     np.testing.assert_array_equal(got[0], [SUITABLE, FAIR, UNSUITABLE, UNSUITABLE])
