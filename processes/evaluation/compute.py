@@ -104,13 +104,13 @@ def grid_for(transform: rasterio.Affine, width: int, height: int, bounds: tuple[
         raise invalid("resolution", f"分辨率应为评价因子分辨率 {base:g} 米的整数倍",
                       f"The resolution must be a whole multiple of the factor rasters' {base:g} m", 400)
     inv = ~transform
-    c0, r0 = inv * (bounds[0], bounds[3])
-    c1, r1 = inv * (bounds[2], bounds[1])
+    c0, r0 = inv @ (bounds[0], bounds[3])
+    c1, r1 = inv @ (bounds[2], bounds[1])
     c0, r0 = max(int(np.floor(c0)) // step * step, 0), max(int(np.floor(r0)) // step * step, 0)
     c1, r1 = min(int(np.ceil(c1)), width), min(int(np.ceil(r1)), height)
     window = Window(c0, r0, c1 - c0, r1 - r0)
     out_w, out_h = -(-window.width // step), -(-window.height // step)
-    out_transform = transform * rasterio.Affine.translation(c0, r0) * rasterio.Affine.scale(step)
+    out_transform = transform @ rasterio.Affine.translation(c0, r0) @ rasterio.Affine.scale(step)
     return Grid(out_transform, out_w, out_h, step, window)
 
 
@@ -143,21 +143,32 @@ def _block(stack: np.ndarray, method: Method, names: Sequence[str], grid: Grid, 
            block_info: dict | None = None) -> np.ndarray:
     """Class codes (output, y, x) of one block, then its zone codes."""
     (_, _), (r0, r1), (c0, c1) = block_info[0]["array-location"]
-    transform = grid.transform * rasterio.Affine.translation(c0, r0)
+    transform = grid.transform @ rasterio.Affine.translation(c0, r0)
     shape = (r1 - r0, c1 - c0)
     factors = dict(zip(names, stack, strict=True))
-    inside = rasterize([(zones.region, 1)], out_shape=shape, transform=transform, fill=0, dtype="uint8") == 1
+    # Only the parts of the polygons over the block: rasterio converts whole
+    # geometries to GeoJSON, which for city-wide outlines costs more than the model.
+    left, top = transform.c, transform.f
+    bounds = (left - grid.resolution, top - (shape[0] + 1) * grid.resolution,
+              left + (shape[1] + 1) * grid.resolution, top + grid.resolution)
+    polygons = np.array([zones.region, *zones.townships], dtype=object)
+    hit = np.flatnonzero(shapely.intersects(polygons, shapely.box(*bounds)))
+    parts = shapely.clip_by_rect(polygons[hit], *bounds)
+    burn = [(g, 1) for i, g in zip(hit, parts, strict=True) if i == 0 and not g.is_empty]
+    inside = (rasterize(burn, out_shape=shape, transform=transform, fill=0, dtype="uint8") == 1
+              if burn else np.zeros(shape, bool))
     valid = inside & ~np.isnan(stack).any(axis=0)
     classes = evaluate(method, {k: np.nan_to_num(v) for k, v in factors.items()}, valid)
-    zone = rasterize(((g, i + 1) for i, g in enumerate(zones.townships)), out_shape=shape, transform=transform,
-                     fill=0, dtype="int32")
+    burn = [(g, int(i)) for i, g in zip(hit, parts, strict=True) if i > 0 and not g.is_empty]
+    zone = (rasterize(burn, out_shape=shape, transform=transform, fill=0, dtype="int32")
+            if burn else np.zeros(shape, np.int32))
     return np.stack([*(classes[name] for name in OUTPUTS), zone]).astype(np.uint16)
 
 
 def _cell_area(grid: Grid, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
     """Ellipsoidal area (m²) of the cells of columns c0..c1 at the rows' middle."""
     cols = c0 + np.arange(c1 - c0) + 0.5
-    x, y = grid.transform * (cols, np.full(cols.shape, (r0 + r1) / 2))
+    x, y = grid.transform @ (cols, np.full(cols.shape, (r0 + r1) / 2))
     proj = Proj(GRID_CRS)
     lon, lat = proj(x, y, inverse=True)
     scale = proj.get_factors(lon, lat).areal_scale

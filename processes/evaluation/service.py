@@ -176,7 +176,7 @@ def evaluate(settings: Settings, request: Request, principal: Principal, job_id:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        progress(5, "读取评价因子 / reading the factor rasters")
+        progress(10, "读取评价因子 / reading the factor rasters")
         region_gk, *towns_gk = to_grid([region, *towns])
         areas = run_evaluation(method, settings.evaluation_dir / "factors", Zones(region_gk, towns_gk),
                                request.resolution, work, progress, client)
