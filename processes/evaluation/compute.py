@@ -165,7 +165,7 @@ def _block(stack: np.ndarray, method: Method, names: Sequence[str], grid: Grid, 
     return np.stack([*(classes[name] for name in OUTPUTS), zone]).astype(np.uint16)
 
 
-def _cell_area(grid: Grid, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+def cell_area(grid: Grid, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
     """Ellipsoidal area (m²) of the cells of columns c0..c1 at the rows' middle."""
     cols = c0 + np.arange(c1 - c0) + 0.5
     x, y = grid.transform @ (cols, np.full(cols.shape, (r0 + r1) / 2))
@@ -177,7 +177,7 @@ def _cell_area(grid: Grid, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
 
 def _block_areas(block: np.ndarray, location: tuple[int, int, int, int], grid: Grid, n_zones: int) -> np.ndarray:
     """Area (m²) per output, zone code and class code of one block."""
-    area = np.broadcast_to(_cell_area(grid, *location), block.shape[1:])
+    area = np.broadcast_to(cell_area(grid, *location), block.shape[1:])
     zone = block[-1].astype(np.int64)
     out = np.zeros((len(OUTPUTS), n_zones + 1, 256))
     for i in range(len(OUTPUTS)):

@@ -101,7 +101,7 @@ class Method:
         return tuple(f for f in FACTORS if f in used)
 
 
-class _Reader:
+class MethodReader:
     """Reads one method file; every fault names the file and the part."""
 
     def __init__(self, source: str) -> None:
@@ -238,26 +238,29 @@ class _Reader:
 
 def parse_method(doc: Any, source: str) -> Method:
     """A method from its YAML document; `source` names it in errors."""
-    return _Reader(source).method(doc)
+    return MethodReader(source).method(doc)
 
 
-def load_methods(directory: Path | None = None) -> dict[str, Method]:
-    """Every double-evaluation method of config/evaluation/, by version."""
+def load_methods(directory: Path | None = None, kind: str = "double-evaluation",
+                 parse: Any = None) -> dict[str, Any]:
+    """Every method of a kind in config/evaluation/, by version."""
+    parse = parse or parse_method
     directory = directory or config_dir() / "evaluation"
-    methods: dict[str, Method] = {}
+    methods: dict[str, Any] = {}
     for path in sorted(directory.glob("*.yaml")):
         try:
             doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as e:
-            raise _Reader(path.name).fail("", f"YAML 无法解析：{e}", f"is not valid YAML: {e}") from None
-        if isinstance(doc, dict) and doc.get("kind", "double-evaluation") == "double-evaluation":
-            method = parse_method(doc, path.name)
+            raise MethodReader(path.name).fail("", f"YAML 无法解析：{e}", f"is not valid YAML: {e}") from None
+        if isinstance(doc, dict) and doc.get("kind", "double-evaluation") == kind:
+            method = parse(doc, path.name)
             methods[method.version] = method
     return methods
 
 
-def find_method(version: str | None, directory: Path | None = None) -> Method:
-    methods = load_methods(directory)
+def find_method(version: str | None, directory: Path | None = None, kind: str = "double-evaluation",
+                parse: Any = None) -> Any:
+    methods = load_methods(directory, kind, parse)
     if not methods:
         raise invalid("method", "未配置评价方法（config/evaluation/）", "No evaluation method is configured", 500)
     if version is None:

@@ -107,3 +107,28 @@ class CarryingCapacityEvaluationProcessor(_EvaluationProcessor):
                                                     {"type": "object"}),
                       "report": _REPORT, "summary": _SUMMARY, **_RASTERS},
             ["双评价", "承载能力评价", "evaluation"], {"inputs": {}}))
+
+
+class RiskEvaluationProcessor(OneMapProcessor):
+    """开发保护风险评估: a risk level per township, with its reasons."""
+
+    process_id = "risk-evaluation"
+
+    def __init__(self, processor_def: dict) -> None:
+        super().__init__(processor_def, metadata(
+            self.process_id, ("开发保护风险评估", "Development and protection risk evaluation"),
+            ("规划建设用地（GHYDYH 建设类）与建设项目（JSXM）落在地质灾害暴露区、生态源地、现状耕地上的面积与占比，"
+             "按 config/evaluation/risk.yaml 给出各乡镇风险等级及原因",
+             "Planned construction (GHYDYH construction classes) and projects (JSXM) on hazard-exposed cells, "
+             "ecological sources and current cropland: areas, shares, and a risk level per township with the "
+             "reasons, by config/evaluation/risk.yaml"),
+            {k: _INPUTS[k] for k in ("xzqdm", "boundary", "method")},
+            {"risk": describe(("风险评估结果", "Risk evaluation"), ("各乡镇风险等级、原因与面积（公顷）",
+                                                         "Level, reasons and areas (ha) per township"),
+                              {"type": "object"})},
+            ["风险评估", "risk", "evaluation"], {"inputs": {"xzqdm": "430923"}}))
+
+    def run(self, data: dict) -> dict[str, Output]:
+        result = service.evaluate_risk(Settings.from_env(), _request(data), self.principal, self.progress,
+                                       self.process_id)
+        return {"risk": Output(lambda: result)}

@@ -225,3 +225,27 @@ def load_summary(settings: Settings, run_id: str) -> dict[str, Any]:
     if not path.exists():
         raise invalid("runId", f"评价运行 {run_id} 不存在", f"No evaluation run {run_id}", 404)
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def evaluate_risk(settings: Settings, request: Request, principal: Principal, progress: Progress,
+                  process_id: str) -> dict[str, Any]:
+    """开发保护风险评估 per township in the region, audited."""
+    from processes.evaluation.risk import find_risk_method, risk_by_township
+
+    method = find_risk_method(request.method)
+    url = settings.database_url
+    with psycopg.connect(url) as conn:
+        region, label, _ = _region(conn, request)
+    progress(10, "按乡镇评估风险 / evaluating the townships")
+    townships = risk_by_township(url, settings.evaluation_dir / "factors", method, shapely.to_wkb(region), to_grid)
+    levels = [level for level, _ in method.levels]
+    result = {"method": {"version": method.version, "file": method.source}, "region": label,
+              "levels": {level: sum(t["level"] == level for t in townships) for level in levels},
+              "townships": townships}
+    body = json.dumps(result, ensure_ascii=False, sort_keys=True).encode()
+    with psycopg.connect(url) as conn, conn.transaction():
+        audit.record(conn, principal, "EXECUTE", f"/processes/{process_id}", 200,
+                     input_sha256=hashlib.sha256(json.dumps(request.__dict__, sort_keys=True, default=str)
+                                                 .encode()).hexdigest(),
+                     output_sha256=audit.sha256_hex(body), detail={"method": method.version, "region": label})
+    return result

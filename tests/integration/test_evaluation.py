@@ -199,3 +199,22 @@ def test_a_distributed_cluster_gives_the_local_result(database_url, tmp_path):
         with rasterio.open(tmp_path / "local" / f"{name}.tif") as a, \
                 rasterio.open(tmp_path / "cluster" / f"{name}.tif") as b:
             np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_risk_evaluation_gives_a_level_and_reasons_per_township(ogc_url, tokens, db):
+    r = submit(ogc_url, tokens["staff"], {"xzqdm": COUNTY}, process="risk-evaluation")
+    assert r.status_code == 200, r.text
+    risk = r.json()["risk"]
+    assert risk["method"]["version"] == "风险评估-示例-v1"
+    townships = risk["townships"]
+    codes = {row[0] for row in db.execute("SELECT xzqdm FROM base.xzq WHERE sjxzqdm = %s", (COUNTY,))}
+    assert codes <= {t["xzqdm"] for t in townships}
+    assert sum(risk["levels"].values()) == len(townships)
+    for t in townships:
+        worst = max(e["share"] for e in t["exposures"].values())
+        expected = "高风险" if worst >= 0.15 else "中风险" if worst >= 0.05 else "低风险"
+        assert t["level"] == expected, t
+        assert len(t["reasons"]) == sum(e["area_ha"] > 0 for e in t["exposures"].values())
+        for e in t["exposures"].values():
+            assert e["area_ha"] <= t["construction_ha"] + 1e-6
+    assert any(t["reasons"] for t in townships)

@@ -129,3 +129,17 @@ def test_a_bad_method_names_the_part_in_both_languages(change, part: str) -> Non
     problem = caught.value.problem.as_dict()
     assert part in str(problem) and "bad.yaml" in str(problem)
     assert problem["status"] == 400
+
+
+def test_the_risk_method_loads_and_refuses_levels_out_of_order() -> None:
+    from processes.evaluation.risk import find_risk_method, parse_risk
+
+    doc = yaml.safe_load((CONFIG / "risk.yaml").read_text(encoding="utf-8"))
+    method = find_risk_method(None)
+    assert method.version == doc["version"]
+    assert method.level({"hazard": 0.2}) == "高风险" and method.level({"hazard": 0.06}) == "中风险"
+    assert method.level({}) == "低风险"
+    doc["levels"].reverse()
+    with pytest.raises(OneMapError) as caught:
+        parse_risk(doc, "risk.yaml")
+    assert "levels" in str(caught.value.problem.as_dict())
