@@ -197,12 +197,17 @@ def evaluate(settings: Settings, request: Request, principal: Principal, job_id:
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    _audit(url, principal, f"/processes/{process_id}/{run_id}", request, body, method.version, label)
+    return summary
+
+
+def _audit(url: str, principal: Principal, target: str, request: Request, body: bytes, version: str,
+           region: str) -> None:
     with psycopg.connect(url) as conn, conn.transaction():
-        audit.record(conn, principal, "EXECUTE", f"/processes/{process_id}/{run_id}", 200,
+        audit.record(conn, principal, "EXECUTE", target, 200,
                      input_sha256=hashlib.sha256(json.dumps(request.__dict__, sort_keys=True, default=str)
                                                  .encode()).hexdigest(),
-                     output_sha256=audit.sha256_hex(body), detail={"method": method.version, "region": label})
-    return summary
+                     output_sha256=audit.sha256_hex(body), detail={"method": version, "region": region})
 
 
 def _resolution(work: Path) -> float:
@@ -243,9 +248,5 @@ def evaluate_risk(settings: Settings, request: Request, principal: Principal, pr
               "levels": {level: sum(t["level"] == level for t in townships) for level in levels},
               "townships": townships}
     body = json.dumps(result, ensure_ascii=False, sort_keys=True).encode()
-    with psycopg.connect(url) as conn, conn.transaction():
-        audit.record(conn, principal, "EXECUTE", f"/processes/{process_id}", 200,
-                     input_sha256=hashlib.sha256(json.dumps(request.__dict__, sort_keys=True, default=str)
-                                                 .encode()).hexdigest(),
-                     output_sha256=audit.sha256_hex(body), detail={"method": method.version, "region": label})
+    _audit(url, principal, f"/processes/{process_id}", request, body, method.version, label)
     return result
