@@ -59,8 +59,18 @@ def load_demo(database_url: str, scale: str, seed: int, say: Say) -> None:
 
     started = time.monotonic()
     counts = load_city(database_url, scale=scale, seed=seed, progress=say)
+    _write_factor_rasters(database_url, scale, seed, say)
     say(f"示例城市已加载 / demo city loaded ({scale}, seed {seed}) in {time.monotonic() - started:.0f} s: "
         + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+def _write_factor_rasters(database_url: str, scale: str, seed: int, say: Say) -> None:
+    """The evaluation models' factor rasters (评价因子) from the city just loaded."""
+    from onemap.demo.factors import RESOLUTION_M, write_factors
+
+    started = time.monotonic()
+    write_factors(database_url, Settings.from_env().evaluation_dir / "factors", seed, RESOLUTION_M[scale], say)
+    say(f"评价因子已生成 / factor rasters written in {time.monotonic() - started:.0f} s")
 
 
 def generate_config(settings: Settings, database_url: str) -> list[Path]:
@@ -176,6 +186,8 @@ def up(settings: Settings, say: Say, scale: str = "small", seed: int = 1, reload
     url = start_database(settings, say)
     if reload or not demo_loaded(url):
         load_demo(url, scale, seed, say)
+    elif not (settings.evaluation_dir / "factors").exists():
+        _write_factor_rasters(url, scale, seed, say)
     start_catalogue(settings, url, say)
     generate_config(settings, url)
     start_gateway(settings, url, say)

@@ -65,6 +65,11 @@ class Settings:
         return self.var_dir / "generated"
 
     @property
+    def evaluation_dir(self) -> Path:
+        """Evaluation rasters: the factor rasters (factors/) and the runs (runs/)."""
+        return self.var_dir / "evaluation"
+
+    @property
     def mapserver_files(self) -> MapServerFiles:
         """The generated MapServer mapfile and configuration: MapProxy and
         the reports render maps with them."""

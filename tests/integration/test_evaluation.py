@@ -1,0 +1,220 @@
+"""The double evaluation through the running gateway: an async job with
+progress, the class rasters as COGs read by GDAL (rasterio) through their
+href, the class areas against an independent pyproj Geod computation, the
+carrying capacity, the report, the audit line; a Dask LocalCluster of two
+worker processes gives the same result as the local threads; bad input is
+refused with a bilingual error naming the part and leaves no run behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+import rasterio
+import requests
+import shapely
+from distributed import Client, LocalCluster
+from pyproj import Geod, Transformer
+from rasterio.features import shapes
+
+from onemap.core.settings import Settings
+from processes.evaluation.compute import Zones, run_evaluation
+from processes.evaluation.method import find_method
+from processes.evaluation.service import to_grid
+from tests.conftest import auth
+
+PROCESS = "suitability-evaluation"
+COUNTY = "430902"      # 资阳区
+GEOD = Geod(ellps="GRS80")
+
+
+def submit(ogc_url, token, inputs, process=PROCESS, **headers):
+    return requests.post(f"{ogc_url}/processes/{process}/execution", json={"inputs": inputs},
+                         headers={**auth(token), **headers}, timeout=600)
+
+
+def wait_done(location, token, timeout=600):  # a hang guard, not a time limit
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = requests.get(location, headers=auth(token), params={"f": "json"}, timeout=60).json()
+        seen.append((job["status"], job.get("progress")))
+        if job["status"] in ("successful", "failed"):
+            return job, seen
+        time.sleep(0.3)
+    raise AssertionError(f"job did not finish: {seen[-5:]}")
+
+
+def runs() -> set[str]:
+    directory = Settings.from_env().evaluation_dir / "runs"
+    return {p.name for p in directory.iterdir()} if directory.exists() else set()
+
+
+@pytest.fixture(scope="module")
+def county_run(ogc_url, tokens):
+    token = tokens["staff"]
+    r = submit(ogc_url, token, {"xzqdm": COUNTY}, Prefer="respond-async")
+    assert r.status_code == 201, r.text
+    job, seen = wait_done(r.headers["Location"], token)
+    assert job["status"] == "successful", job
+    results = requests.get(f"{r.headers['Location']}/results", headers=auth(token), params={"f": "json"},
+                           timeout=60)
+    assert results.status_code == 200, results.text
+    return results.json(), seen
+
+
+def download(href: str, token: str, path: Path) -> Path:
+    r = requests.get(href, headers=auth(token), timeout=120)
+    assert r.status_code == 200, r.text[:300]
+    path.write_bytes(r.content)
+    return path
+
+
+def test_async_run_reports_progress_and_records_the_method_version(county_run):
+    body, seen = county_run
+    assert any(status == "running" for status, _ in seen) or seen[-1][0] == "successful"
+    summary = body["summary"]
+    assert summary["method"]["version"] == "双评价-2020指南-示例-v1"
+    assert summary["crs"] == "EPSG:4546" and summary["region"].endswith(f"（{COUNTY}）")
+    for name in ("ecology", "agriculture", "construction"):
+        assert body[name]["type"].startswith("image/tiff") and "/evaluation/runs/" in body[name]["href"]
+    counties = {r["xzqdm"] for r in summary["areas"]["agriculture"]["county"]}
+    assert counties == {COUNTY}
+    township = summary["areas"]["agriculture"]["township"][0]
+    assert township["xzqdm"].startswith(COUNTY)
+    for c in township["classes"]:
+        assert c["area_ha"] == pytest.approx(c["area_m2"] / 10_000, abs=1e-3)
+        assert c["area_mu"] == pytest.approx(c["area_m2"] * 15 / 10_000, abs=0.01)
+
+
+def test_the_class_raster_is_a_cog_that_gdal_reads_through_its_href(county_run, tokens, tmp_path):
+    body, _ = county_run
+    path = download(body["agriculture"]["href"], tokens["staff"], tmp_path / "agriculture.tif")
+    info = json.loads(subprocess.run(["gdalinfo", "-json", str(path)], capture_output=True, text=True,
+                                     check=True).stdout)
+    assert info["metadata"]["IMAGE_STRUCTURE"].get("LAYOUT") == "COG"
+    with rasterio.open(path) as src:
+        assert src.crs.to_epsg() == 4546 and src.nodata == 0
+        codes = set(np.unique(src.read(1)).tolist())
+        assert {1, 3} <= codes <= {0, 1, 2, 3}
+        assert src.colormap(1)[1][:3] == (0x38, 0xa8, 0x00)   # 适宜 green
+
+
+def test_class_areas_equal_an_independent_geodesic_computation(county_run, tokens, tmp_path):
+    """Polygonise the class raster, project its cells back to longitude and
+    latitude, measure them on the GRS80 ellipsoid with pyproj's Geod."""
+    body, _ = county_run
+    path = download(body["construction"]["href"], tokens["staff"], tmp_path / "construction.tif")
+    to_lonlat = Transformer.from_crs("EPSG:4546", "EPSG:4490", always_xy=True)
+    measured: dict[int, float] = {}
+    with rasterio.open(path) as src:
+        codes = src.read(1)
+        for geom, code in shapes(codes, mask=codes > 0, transform=src.transform):
+            poly = shapely.geometry.shape(geom)
+            lonlat = shapely.transform(shapely.segmentize(poly, src.res[0]),
+                                       lambda c: np.column_stack(to_lonlat.transform(c[:, 0], c[:, 1])))
+            measured[int(code)] = measured.get(int(code), 0.0) + abs(GEOD.geometry_area_perimeter(lonlat)[0])
+    reported = {row["code"]: row["area_m2"] for row in body["summary"]["areas"]["construction"]["total"]}
+    for code, area in measured.items():
+        assert reported[code] == pytest.approx(area, rel=1e-4), code
+
+
+def test_the_report_is_a_chinese_pdf_and_the_run_is_audited(county_run, tokens, tmp_path, db):
+    body, _ = county_run
+    path = download(body["report"]["href"], tokens["staff"], tmp_path / "report.pdf")
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    assert "农业生产适宜性" in text and "承载规模" in text and body["summary"]["method"]["version"] in text
+    run_id = body["summary"]["run_id"]
+    row = db.execute("SELECT actor, status, output_sha256 FROM ops.audit WHERE target = %s",
+                     (f"/processes/{PROCESS}/{run_id}",)).fetchone()
+    assert row is not None and row[0] == "pytest-staff" and row[1] == 200 and row[2]
+
+
+def test_downloads_need_the_role_and_the_callers_own_run(county_run, tokens, base_url):
+    href = county_run[0]["summary"]["run_id"]
+    url = f"{base_url}/evaluation/runs/{href}/summary.json"
+    assert requests.get(url, timeout=30).status_code == 401
+    assert requests.get(url, headers=auth(tokens["egov"]), timeout=30).status_code == 403
+    assert requests.get(url, headers=auth(tokens["admin"]), timeout=30).status_code == 200
+    assert requests.get(f"{base_url}/evaluation/runs/not-a-run/summary.json", headers=auth(tokens["staff"]),
+                        timeout=30).status_code == 404
+
+
+def test_carrying_capacity_is_the_smaller_of_land_and_water(ogc_url, tokens):
+    r = submit(ogc_url, tokens["staff"], {"xzqdm": COUNTY}, process="carrying-capacity-evaluation")
+    assert r.status_code == 200, r.text
+    capacity = r.json()["carrying_capacity"]
+    for item in capacity.values():
+        assert item["scale_ha"] == pytest.approx(min(item["land_limit_ha"], item["water_limit_ha"]), abs=0.01)
+        assert item["scale_mu"] == pytest.approx(item["scale_ha"] * 15, rel=1e-6)
+
+
+@pytest.mark.parametrize(("inputs", "status", "field"), [
+    ({"boundary": {"type": "Polygon", "coordinates": [[[100, 20], [100.1, 20], [100.1, 20.1], [100, 20]]]}},
+     400, "boundary"),
+    ({"xzqdm": "999999"}, 404, "xzqdm"),
+    ({"method": "no-such-method"}, 404, "method"),
+    ({"xzqdm": COUNTY, "resolution": 150}, 400, "resolution"),
+])
+def test_bad_input_is_refused_naming_the_part_and_leaves_no_run(ogc_url, tokens, inputs, status, field):
+    before = runs()
+    r = submit(ogc_url, tokens["staff"], inputs)
+    assert r.status_code == status, r.text
+    text = r.text
+    assert field in text and any("\u4e00" <= ch <= "\u9fff" for ch in text)
+    assert runs() == before
+
+
+def test_anonymous_and_egov_may_not_run_it(ogc_url, tokens):
+    assert submit(ogc_url, None, {"xzqdm": COUNTY}).status_code == 401
+    assert submit(ogc_url, tokens["egov"], {"xzqdm": COUNTY}).status_code == 403
+
+
+def test_a_distributed_cluster_gives_the_local_result(database_url, tmp_path):
+    """Two worker processes (dask.distributed.LocalCluster) against the local
+    threads, on one township: the same class rasters, the same areas."""
+    with psycopg.connect(database_url) as conn:
+        (wkb,) = conn.execute("SELECT ST_AsBinary(geom) FROM base.xzq WHERE xzqjb = '乡' ORDER BY mj DESC "
+                              "LIMIT 1").fetchone()
+    region, = to_grid([shapely.from_wkb(wkb)])
+    zones = Zones(region, [region])
+    factors = Settings.from_env().evaluation_dir / "factors"
+    method = find_method(None)
+    (tmp_path / "local").mkdir()
+    (tmp_path / "cluster").mkdir()
+    local = run_evaluation(method, factors, zones, None, tmp_path / "local", lambda *_: None)
+    os.environ.pop("DASK_SCHEDULER_ADDRESS", None)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        remote = run_evaluation(method, factors, zones, None, tmp_path / "cluster", lambda *_: None, client)
+        assert len(client.scheduler_info()["workers"]) == 2
+    np.testing.assert_array_equal(local, remote)
+    assert local.sum() > 0
+    for name in ("ecology", "agriculture", "construction"):
+        with rasterio.open(tmp_path / "local" / f"{name}.tif") as a, \
+                rasterio.open(tmp_path / "cluster" / f"{name}.tif") as b:
+            np.testing.assert_array_equal(a.read(1), b.read(1))
+
+
+def test_risk_evaluation_gives_a_level_and_reasons_per_township(ogc_url, tokens, db):
+    r = submit(ogc_url, tokens["staff"], {"xzqdm": COUNTY}, process="risk-evaluation")
+    assert r.status_code == 200, r.text
+    risk = r.json()["risk"]
+    assert risk["method"]["version"] == "风险评估-示例-v1"
+    townships = risk["townships"]
+    codes = {row[0] for row in db.execute("SELECT xzqdm FROM base.xzq WHERE sjxzqdm = %s", (COUNTY,))}
+    assert codes <= {t["xzqdm"] for t in townships}
+    assert sum(risk["levels"].values()) == len(townships)
+    for t in townships:
+        worst = max(e["share"] for e in t["exposures"].values())
+        expected = "高风险" if worst >= 0.15 else "中风险" if worst >= 0.05 else "低风险"
+        assert t["level"] == expected, t
+        assert len(t["reasons"]) == sum(e["area_ha"] > 0 for e in t["exposures"].values())
+        for e in t["exposures"].values():
+            assert e["area_ha"] <= t["construction_ha"] + 1e-6
+    assert any(t["reasons"] for t in townships)
