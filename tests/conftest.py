@@ -67,4 +67,5 @@ def http() -> requests.Session:
 def pytest_collection_modifyitems(config, items):
     """Tests that restart the database run last: the session's connections
     (the `db` fixture) do not survive a restart."""
-    items.sort(key=lambda item: item.get_closest_marker("restarts_database") is not None)
+    items.sort(key=lambda item: (item.get_closest_marker("restarts_database") is not None,
+                                 item.get_closest_marker("stops_a_backend") is not None))

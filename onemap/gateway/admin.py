@@ -1,4 +1,4 @@
-"""/admin/…: the operators' API (系统运维) — the audit trail and the logs.
+"""/admin/…: the operators' API (系统运维) — the audit trail, the logs and backups.
 Each route is guarded by the administration function it belongs to
 (`administers:` of config/gateway.yaml); the queries are the plain
 functions of onemap.core.audit and onemap.core.logs."""
@@ -9,15 +9,17 @@ import csv
 import datetime as dt
 import io
 import json
+import shutil
 from typing import Any
 
 from flask import Blueprint, Response, g, request
 from psycopg_pool import ConnectionPool
 
+from onemap.backup import MANIFEST, BackupError, backup
 from onemap.core import audit, logs
 from onemap.core.access import AccessPolicy
-from onemap.core.errors import OneMapError, invalid
-from onemap.core.settings import Settings
+from onemap.core.errors import OneMapError, Problem, invalid
+from onemap.core.settings import ROOT, Settings
 from onemap.gateway.responses import problem_response
 
 
@@ -66,11 +68,44 @@ def admin_blueprint(settings: Settings, policy: AccessPolicy, pool: ConnectionPo
         lines = logs.recent_lines(settings.log_dir, q)
         return _json({"numberReturned": len(lines), "lines": lines})
 
+    backups_dir = settings.var_dir / "backups"
+
+    @admin.post("/backups")
+    def backup_now() -> Response:
+        """A backup (as `onemap backup`) into var/backups/<UTC time>; a
+        restore stays a console command: it replaces the database."""
+        refused = guard("backup")
+        if refused:
+            return refused
+        name = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        try:
+            manifest = backup(settings.database_url, settings.config_dir, ROOT, backups_dir / name)
+        except BackupError as exc:
+            shutil.rmtree(backups_dir / name, ignore_errors=True)  # no half backup to restore from later
+            return problem_response(Problem(500, "NoApplicableCode", f"备份失败：{exc}", f"The backup failed: {exc}"))
+        return _json(_backup_summary(name, manifest), 201)
+
+    @admin.get("/backups")
+    def backup_list() -> Response:
+        refused = guard("backup")
+        if refused:
+            return refused
+        found = []
+        for path in sorted(backups_dir.glob("*/" + MANIFEST), reverse=True):
+            found.append(_backup_summary(path.parent.name, json.loads(path.read_text(encoding="utf-8"))))
+        return _json({"directory": str(backups_dir), "backups": found})
+
     return admin
 
 
-def _json(body: dict[str, Any]) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, default=str),
+def _backup_summary(name: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "created": manifest["created"], "tables": len(manifest["tables"]),
+            "rows": sum(t["rows"] for t in manifest["tables"].values()), "files": len(manifest["files"]),
+            "rowsByTable": {table: t["rows"] for table, t in manifest["tables"].items()}}
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
                     content_type="application/json; charset=utf-8")
 
 

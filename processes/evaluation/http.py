@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, send_file
 
-from onemap.core.access import AccessPolicy, need_role
+from onemap.core.access import AccessPolicy
 from onemap.core.auth import sees_all_jobs
 from onemap.core.errors import OneMapError, Problem
 from onemap.core.settings import Settings
@@ -22,13 +22,12 @@ FILES = {**{f"{n}.tif": "image/tiff; application=geotiff; profile=cloud-optimize
 
 def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
     bp = Blueprint("evaluation_runs", __name__)
-    roles = frozenset().union(*(policy.process_roles.get(p, frozenset()) for p in PROCESS_IDS))
-
     @bp.get("/evaluation/runs/<run_id>/<name>")
     def download(run_id: str, name: str) -> Response:
-        problem = need_role(g.principal, roles, "下载评价结果", "download evaluation results")
-        if problem:
-            raise OneMapError(problem)
+        # asked of the policy at each request: roles change while it runs
+        problems = [policy.check_run(g.principal, process_id) for process_id in PROCESS_IDS]
+        if all(problems):
+            raise OneMapError(problems[0])
         summary = service.load_summary(settings, run_id)
         if summary.get("run_by") != g.principal.name and not sees_all_jobs(g.principal):
             raise OneMapError(Problem(404, "NotFound", f"评价运行 {run_id} 不存在", f"No evaluation run {run_id}",
