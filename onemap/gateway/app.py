@@ -45,7 +45,7 @@ from onemap.gateway.csw import csw_checks, register_csw
 from onemap.gateway.health import HealthCheck, default_checks, map_checks, run_checks
 from onemap.maps.service import MapServices, bilingual_exception, check_parameters
 from onemap.ogc import patches
-from onemap.ogc.config import AUDIENCES, config_path, openapi_path
+from onemap.ogc.config import AUDIENCES, SCHEMAS_DIR, config_path, openapi_path
 from onemap.styles.documents import style_document, style_layer
 
 _load_lock = threading.Lock()
@@ -186,6 +186,14 @@ def create_app(settings: Settings | None = None,
     @app.get("/viewer/<path:filename>")
     def viewer_file(filename: str) -> Response:
         return send_from_directory(_VIEWER_DIR, filename)
+
+    @app.get("/schemas/ogc/<path:filename>")
+    def ogc_schema(filename: str) -> Response:
+        # the OGC schemas the OpenAPI document references, bundled (offline)
+        response = send_from_directory(SCHEMAS_DIR, filename)
+        if filename.endswith(".yaml"):
+            response.headers["Content-Type"] = "application/yaml; charset=utf-8"
+        return response
 
     @app.route("/ogc", defaults={"path": ""}, methods=_METHODS)
     @app.route("/ogc/", defaults={"path": ""}, methods=_METHODS)

@@ -27,6 +27,8 @@ SERVED_CRS = [
     "http://www.opengis.net/def/crs/EPSG/0/4525",  # the same, zone 37 (zone in easting)
 ]
 AUDIENCES = ("public", "internal")
+OGC_SCHEMAS = "https://schemas.opengis.net/"
+SCHEMAS_DIR = Path(__file__).parent / "schemas"  # served at /schemas/ogc/ (onemap.gateway.app)
 LANGUAGES = ["zh-CN", "en-US"]
 
 
@@ -170,6 +172,18 @@ def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
     }
 
 
+def offline_refs(document: Any, schemas_url: str) -> Any:
+    """The OpenAPI document with every `$ref` to schemas.opengis.net pointed
+    at the bundled copies (SCHEMAS_DIR), so that it resolves without internet."""
+    if isinstance(document, dict):
+        return {key: (value.replace(OGC_SCHEMAS, schemas_url, 1) if key == "$ref" and isinstance(value, str)
+                      else offline_refs(value, schemas_url))
+                for key, value in document.items()}
+    if isinstance(document, list):
+        return [offline_refs(item, schemas_url) for item in document]
+    return document
+
+
 def config_path(settings: Settings, audience: str) -> Path:
     return settings.generated_dir / f"pygeoapi-{audience}.yml"
 
@@ -190,7 +204,7 @@ def write_configs(layers: list[Layer], settings: Settings, database_url: str,
         path = config_path(settings, audience)
         path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
         path.chmod(0o600)  # holds the database password
-        oas = get_oas(cfg)
+        oas = offline_refs(get_oas(cfg), f"{settings.base_url}/schemas/ogc/")
         openapi_path(settings, audience).write_text(
             yaml.safe_dump(oas, allow_unicode=True, sort_keys=False), encoding="utf-8")
         written.append(path)
