@@ -27,7 +27,9 @@ SERVED_CRS = [
     "http://www.opengis.net/def/crs/EPSG/0/4525",  # the same, zone 37 (zone in easting)
 ]
 AUDIENCES = ("public", "internal")
-OGC_SCHEMAS = "https://schemas.opengis.net/"
+# where pygeoapi's OpenAPI document takes schemas from -> the bundled copies' folder
+OGC_SCHEMAS = {"https://schemas.opengis.net/": "",
+               "https://raw.githubusercontent.com/opengeospatial/ogcapi-records/master/": "ogcapi-records/"}
 SCHEMAS_DIR = Path(__file__).parent / "schemas"  # served at /schemas/ogc/ (onemap.gateway.app)
 LANGUAGES = ["zh-CN", "en-US"]
 
@@ -173,15 +175,22 @@ def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
 
 
 def offline_refs(document: Any, schemas_url: str) -> Any:
-    """The OpenAPI document with every `$ref` to schemas.opengis.net pointed
-    at the bundled copies (SCHEMAS_DIR), so that it resolves without internet."""
+    """The OpenAPI document with every `$ref` to the OGC's schemas pointed at
+    the bundled copies (SCHEMAS_DIR), so that it resolves without internet."""
     if isinstance(document, dict):
-        return {key: (value.replace(OGC_SCHEMAS, schemas_url, 1) if key == "$ref" and isinstance(value, str)
+        return {key: (_offline_ref(value, schemas_url) if key == "$ref" and isinstance(value, str)
                       else offline_refs(value, schemas_url))
                 for key, value in document.items()}
     if isinstance(document, list):
         return [offline_refs(item, schemas_url) for item in document]
     return document
+
+
+def _offline_ref(ref: str, schemas_url: str) -> str:
+    for remote, local in OGC_SCHEMAS.items():
+        if ref.startswith(remote):
+            return schemas_url + local + ref[len(remote):]
+    return ref
 
 
 def config_path(settings: Settings, audience: str) -> Path:
