@@ -9,7 +9,6 @@ docs/conformance.md (class → client → test → result) from what ran."""
 from __future__ import annotations
 
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
