@@ -55,10 +55,14 @@ def pytest_sessionfinish(session) -> None:
         "|---|---|---|---|",
     ]
     for cls in [*declared, *SERVICES]:
-        rows = claimed.get(cls) or [("—", "—")]
-        for client, nodeid in rows:
-            result = _outcomes.get(nodeid, "not run") if nodeid != "—" else "**unclaimed**"
-            lines.append(f"| `{cls}` | {client} | `{nodeid}` | {result} |")
+        tests: dict[tuple[str, str], list[str]] = defaultdict(list)  # parametrized cases together
+        for client, nodeid in claimed.get(cls, []):
+            tests[client, nodeid.split("[")[0]].append(_outcomes.get(nodeid, "not run"))
+        if not tests:
+            lines.append(f"| `{cls}` | — | — | **unclaimed** |")
+        for (client, test), results in tests.items():
+            summary = ", ".join(f"{results.count(r)} {r}" for r in sorted(set(results)))
+            lines.append(f"| `{cls}` | {client} | `{test}` | {summary} |")
     REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -77,7 +77,7 @@ def owslib_features(ogc_url) -> Features:
     ("xzqjb = '县' AND mj > 0", "xzqjb = '县' AND mj > 0"),
     ("xzqjb <> '县' OR xzqdm = '430902'", "xzqjb <> '县' OR xzqdm = '430902'"),
     ("NOT (mj < 1000000)", "NOT (mj < 1000000)"),
-])
+], ids=["and", "or", "not"])
 def test_owslib_cql2_text_filters_select_what_the_database_selects(owslib_features, db, text, where):
     got = owslib_features.collection_items("XZQ", filter=text, limit=1000)
     expected = {r[0] for r in db.execute(f"SELECT xzqdm FROM base.xzq WHERE {where}")}
