@@ -296,7 +296,7 @@ def forward(target: Callable[..., Iterable[bytes]], mount: str, sub_path: str,
     or None) when given and it applies, else as bilingual JSON."""
     environ = dict(request.environ)
     environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + mount
-    environ["PATH_INFO"] = sub_path
+    environ["PATH_INFO"] = sub_path.encode("utf-8").decode("latin-1")  # WSGI: bytes as latin-1 text
     environ["onemap.principal"] = g.get("principal")  # who runs a process (onemap.ogc.jobs)
     if body is not None:
         environ["CONTENT_TYPE"] = "application/json"

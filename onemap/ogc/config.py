@@ -214,6 +214,9 @@ def write_configs(layers: list[Layer], settings: Settings, database_url: str,
         path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
         path.chmod(0o600)  # holds the database password
         oas = offline_refs(get_oas(cfg), f"{settings.base_url}/schemas/ogc/")
+        # pygeoapi 0.24 describes /conformance as a landing page (which must have links)
+        ok = oas["paths"]["/conformance"]["get"]["responses"]["200"]
+        ok["$ref"] = ok["$ref"].replace("/responses/LandingPage", "/responses/ConformanceDeclaration")
         openapi_path(settings, audience).write_text(
             yaml.safe_dump(oas, allow_unicode=True, sort_keys=False), encoding="utf-8")
         written.append(path)

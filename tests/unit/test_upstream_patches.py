@@ -8,6 +8,7 @@ import inspect
 
 import pygeoapi
 import pytest
+from babel import UnknownLocaleError
 from pygeoapi import crs as pygeoapi_crs
 from pygeoapi.api import itemtypes
 from pygeoapi.process.manager.postgresql import PostgreSQLManager
@@ -58,3 +59,18 @@ def test_the_job_manager_overrides_methods_upstream_still_has(method):
     ours = getattr(OneMapJobManager, method)
     assert ours is not upstream
     assert list(inspect.signature(ours).parameters) == list(inspect.signature(upstream).parameters)
+
+
+def test_pygeoapi_still_falls_back_to_a_locale_babel_refuses():
+    with pytest.raises(UnknownLocaleError):
+        patches._upstream_best_match(["AAA"], ["zh-CN", "en-US"])
+    assert str(patches.best_match(["AAA"], ["zh-CN", "en-US"])) == "zh_Hans_CN"
+    assert str(patches.best_match(["en"], ["zh-CN", "en-US"])) == "en_US"
+
+
+def test_pygeoapi_still_takes_true_as_a_limit():
+    limits = {"default_items": 10, "max_items": 100}
+    assert patches._upstream_evaluate_limit("true", limits, {}) is True
+    with pytest.raises(ValueError):
+        patches.evaluate_limit("true", limits, {})
+    assert patches.evaluate_limit("5", limits, {}) == 5
