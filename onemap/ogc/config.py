@@ -186,6 +186,34 @@ def offline_refs(document: Any, schemas_url: str) -> Any:
     return document
 
 
+def described_as_served(oas: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
+    """Where pygeoapi 0.24's OpenAPI document describes a response other than
+    the one it serves, the description of what it serves (found by the
+    fuzzer, bench/fuzz.py): /conformance is a conformance declaration, not a
+    landing page (which must have links); a tileset list is OGC API Tiles
+    1.0's `tilesets`, not the draft's `tileMatrixSetLinks`; and a process
+    answers its outputs by id (OneMapProcessor), not its first output alone."""
+    from pygeoapi.plugin import load_plugin
+
+    for process_id, resource in cfg["resources"].items():
+        path = oas["paths"].get(f"/processes/{process_id}/execution")
+        if resource["type"] != "process" or path is None:
+            continue
+        outputs = load_plugin("process", resource["processor"]).metadata["outputs"]
+        path["post"]["responses"]["200"]["content"]["application/json"]["schema"] = {
+            "type": "object", "required": list(outputs),
+            "properties": {name: output["schema"] for name, output in outputs.items()}}
+    ok = oas["paths"]["/conformance"]["get"]["responses"]["200"]
+    ok["$ref"] = ok["$ref"].replace("/responses/LandingPage", "/responses/ConformanceDeclaration")
+    schemas = oas["components"]["schemas"]
+    if "tiles" in schemas:
+        schemas["tiles"] = {"type": "object", "required": ["links", "tilesets"], "properties": {
+            "links": schemas["tiles"]["properties"]["links"],
+            "tilesets": {"type": "array", "items": {"type": "object", "required": ["links", "tileMatrixSetURI"],
+                                                    "properties": {"links": {"type": "array"}}}}}}
+    return oas
+
+
 def _offline_ref(ref: str, schemas_url: str) -> str:
     for remote, local in OGC_SCHEMAS.items():
         if ref.startswith(remote):
@@ -213,10 +241,7 @@ def write_configs(layers: list[Layer], settings: Settings, database_url: str,
         path = config_path(settings, audience)
         path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
         path.chmod(0o600)  # holds the database password
-        oas = offline_refs(get_oas(cfg), f"{settings.base_url}/schemas/ogc/")
-        # pygeoapi 0.24 describes /conformance as a landing page (which must have links)
-        ok = oas["paths"]["/conformance"]["get"]["responses"]["200"]
-        ok["$ref"] = ok["$ref"].replace("/responses/LandingPage", "/responses/ConformanceDeclaration")
+        oas = described_as_served(offline_refs(get_oas(cfg), f"{settings.base_url}/schemas/ogc/"), cfg)
         openapi_path(settings, audience).write_text(
             yaml.safe_dump(oas, allow_unicode=True, sort_keys=False), encoding="utf-8")
         written.append(path)
