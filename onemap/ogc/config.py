@@ -186,6 +186,9 @@ def offline_refs(document: Any, schemas_url: str) -> Any:
     return document
 
 
+_LINK = {"type": "object", "required": ["href"], "properties": {"href": {"type": "string"}}}
+
+
 def described_as_served(oas: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
     """Where pygeoapi 0.24's OpenAPI document describes a response other than
     the one it serves, the description of what it serves (found by the
@@ -199,10 +202,13 @@ def described_as_served(oas: dict[str, Any], cfg: dict[str, Any]) -> dict[str, A
         path = oas["paths"].get(f"/processes/{process_id}/execution")
         if resource["type"] != "process" or path is None:
             continue
-        outputs = load_plugin("process", resource["processor"]).metadata["outputs"]
+        processor = load_plugin("process", resource["processor"])
+        outputs = processor.metadata["outputs"]
+        by_reference = getattr(processor, "references", frozenset())  # these may come as a link
         path["post"]["responses"]["200"]["content"]["application/json"]["schema"] = {
-            "type": "object", "required": list(outputs),
-            "properties": {name: output["schema"] for name, output in outputs.items()}}
+            "type": "object",  # the outputs asked for (all by default), by id
+            "properties": {name: {"anyOf": [output["schema"], _LINK]} if name in by_reference else output["schema"]
+                           for name, output in outputs.items()}}
     ok = oas["paths"]["/conformance"]["get"]["responses"]["200"]
     ok["$ref"] = ok["$ref"].replace("/responses/LandingPage", "/responses/ConformanceDeclaration")
     schemas = oas["components"]["schemas"]
