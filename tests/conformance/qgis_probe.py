@@ -3,7 +3,8 @@
 
 stdin: {"extent": [west, south, east, north], "layers": [{"name", "provider",
 "uri", "basic_password"?}]}
-stdout: {name: {"valid", "features", "painted", "error"}}; `painted` counts the
+stdout: one JSON line a layer, {"name", "valid", "features", "painted", "error"},
+written as soon as the layer is done; `painted` counts the
 pixels of a 256 x 256 rendering of the extent (CRS84) that differ from the
 background. A layer with `basic_password` is opened through a QGIS Basic
 authentication configuration, kept in a QGIS authentication database with a
@@ -92,18 +93,18 @@ def main() -> None:
     QgsApplication.setPrefixPath("/usr", True)
     app = QgsApplication([], False)
     app.initQgis()
-    results = {}
     request = json.load(sys.stdin)
+    opened = []  # every layer kept to the end: a provider destroyed mid-run can crash QGIS 3.22
     for spec in request["layers"]:
         layer = open_layer(spec)
-        result = {"valid": layer.isValid(), "error": layer.error().summary() if not layer.isValid() else ""}
+        opened.append(layer)
+        result = {"name": spec["name"], "valid": layer.isValid(),
+                  "error": layer.error().summary() if not layer.isValid() else ""}
         if layer.isValid():
             if isinstance(layer, QgsVectorLayer):
                 result["features"] = sum(1 for _ in layer.getFeatures())
             result["painted"] = painted(layer, request["extent"])
-        results[spec["name"]] = result
-    json.dump(results, sys.stdout)
-    sys.stdout.flush()
+        print(json.dumps(result), flush=True)
     os._exit(0)  # QGIS 3.22's exitQgis() crashes offscreen after a rendering job
 
 

@@ -44,8 +44,10 @@ def qgis(base_url, db, tokens, internal_layer) -> dict:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(["/usr/bin/python3", str(PROBE)], input=json.dumps(request), capture_output=True,
                           text=True, timeout=300, env=env)  # a hang guard
-    assert done.stdout, f"QGIS probe failed ({done.returncode}): {done.stderr[-2000:]}"
-    return json.loads(done.stdout)
+    results = {r["name"]: r for r in map(json.loads, done.stdout.splitlines())}
+    return {spec["name"]: results.get(spec["name"]) or {"valid": False, "error": f"QGIS exited with {done.returncode}"
+                                                        f" before this layer: {done.stderr[-1500:]}"}
+            for spec in request["layers"]}
 
 
 def assert_rendered(result: dict) -> None:
