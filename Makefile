@@ -1,6 +1,6 @@
 # One Map: `make up` starts the whole stack, `make test` runs the whole suite
 # (lint, unit and integration tests), what CI runs.
-.PHONY: up down install lint unit integration test clean bench
+.PHONY: up down install lint unit integration conformance test clean bench
 
 up:
 	./scripts/bootstrap up
@@ -23,6 +23,11 @@ unit: install
 # tests/integration on a stack of their own (var/test, free ports)
 integration:
 	./scripts/bootstrap test tests/integration
+
+# tests/conformance: every declared class through independent clients;
+# writes docs/conformance.md
+conformance:
+	./scripts/bootstrap test tests/conformance
 
 # everything: lint, then unit and integration tests on their own stack; the
 # tests run even when lint fails (CI reports both), and then make fails

@@ -12,6 +12,7 @@ import requests
 
 from onemap.core.accounts import create_token
 from onemap.core.registry import load_layers
+from tests.receiver import Receiver
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +51,14 @@ def tokens(database_url: str) -> dict[str, str]:
 
 def auth(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+@pytest.fixture
+def receiver():
+    """A partner's callback endpoint on loopback (tests.receiver)."""
+    r = Receiver()
+    yield r
+    r.server.shutdown()
 
 
 @pytest.fixture(scope="session")

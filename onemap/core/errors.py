@@ -20,6 +20,7 @@ class Problem:
     def as_dict(self) -> dict[str, object]:
         body: dict[str, object] = {
             "code": self.code,
+            "type": self.code,  # OGC API Processes' exception (RFC 7807) requires `type`
             "description": f"{self.zh} / {self.en}",
             "message_zh": self.zh,
             "message_en": self.en,
@@ -92,14 +93,27 @@ def bilingual(status: int, body: dict[str, object]) -> dict[str, object]:
     embedded = _embedded_problem(body.get("description"))
     if embedded is not None:
         return embedded
+    body = {**body, **_wrapped_exception(body.get("description"))}
     english = str(body.get("description") or body.get("detail") or HTTPStatus(status).phrase)
     zh, field = chinese_for(status, english)
-    body = dict(body)
-    body.update({"description": f"{zh} / {english}", "message_zh": zh, "message_en": english,
-                 "status": status})
+    # the members the OGC exception schemas require (code; type for Processes)
+    code = str(body.get("code") or body.get("type") or _CODES.get(status, HTTPStatus(status).phrase.replace(" ", "")))
+    body.update({"code": code, "type": body.get("type") or code, "description": f"{zh} / {english}",
+                 "message_zh": zh, "message_en": english, "status": status})
     if field and "field" not in body:
         body["field"] = field
     return body
+
+
+def _wrapped_exception(description: object) -> dict[str, object]:
+    """pygeoapi's tiles API puts a whole exception, as JSON, in the description."""
+    if isinstance(description, str) and description.startswith("{"):
+        try:
+            wrapped = json.loads(description)
+        except ValueError:
+            return {}
+        return wrapped if isinstance(wrapped, dict) else {}
+    return {}
 
 
 def _embedded_problem(description: object) -> dict[str, object] | None:

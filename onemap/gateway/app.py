@@ -53,7 +53,7 @@ from onemap.gateway.health import HealthCheck, default_checks, map_checks, run_c
 from onemap.gateway.responses import problem_response
 from onemap.maps.service import MapServices, bilingual_exception, check_parameters
 from onemap.ogc import patches
-from onemap.ogc.config import AUDIENCES, config_path, openapi_path
+from onemap.ogc.config import AUDIENCES, SCHEMAS_DIR, config_path, openapi_path
 from onemap.styles.documents import style_document, style_layer
 
 _load_lock = threading.Lock()
@@ -210,6 +210,14 @@ def create_app(settings: Settings | None = None,
     def viewer_file(filename: str) -> Response:
         return send_from_directory(_VIEWER_DIR, filename)
 
+    @app.get("/schemas/ogc/<path:filename>")
+    def ogc_schema(filename: str) -> Response:
+        # the OGC schemas the OpenAPI document references, bundled (offline)
+        response = send_from_directory(SCHEMAS_DIR, filename)
+        if filename.endswith(".yaml"):
+            response.headers["Content-Type"] = "application/yaml; charset=utf-8"
+        return response
+
     @app.route("/ogc", defaults={"path": ""}, methods=_METHODS)
     @app.route("/ogc/", defaults={"path": ""}, methods=_METHODS)
     @app.route("/ogc/<path:path>", methods=_METHODS)
@@ -314,7 +322,7 @@ def forward(target: Callable[..., Iterable[bytes]], mount: str, sub_path: str,
     or None) when given and it applies, else as bilingual JSON."""
     environ = dict(request.environ)
     environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + mount
-    environ["PATH_INFO"] = sub_path
+    environ["PATH_INFO"] = sub_path.encode("utf-8").decode("latin-1")  # WSGI: bytes as latin-1 text
     environ["onemap.principal"] = g.get("principal")  # who runs a process (onemap.ogc.jobs)
     if body is not None:
         environ["CONTENT_TYPE"] = "application/json"

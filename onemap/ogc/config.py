@@ -27,6 +27,10 @@ SERVED_CRS = [
     "http://www.opengis.net/def/crs/EPSG/0/4525",  # the same, zone 37 (zone in easting)
 ]
 AUDIENCES = ("public", "internal")
+# where pygeoapi's OpenAPI document takes schemas from -> the bundled copies' folder
+OGC_SCHEMAS = {"https://schemas.opengis.net/": "",
+               "https://raw.githubusercontent.com/opengeospatial/ogcapi-records/master/": "ogcapi-records/"}
+SCHEMAS_DIR = Path(__file__).parent / "schemas"  # served at /schemas/ogc/ (onemap.gateway.app)
 # Languages without a territory: pygeoapi 0.24 builds Locale(language,
 # territory) for a request that names another territory, the bare language
 # or an unknown language, and babel knows no "zh_CN" without its script
@@ -178,6 +182,59 @@ def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
     }
 
 
+def offline_refs(document: Any, schemas_url: str) -> Any:
+    """The OpenAPI document with every `$ref` to the OGC's schemas pointed at
+    the bundled copies (SCHEMAS_DIR), so that it resolves without internet."""
+    if isinstance(document, dict):
+        return {key: (_offline_ref(value, schemas_url) if key == "$ref" and isinstance(value, str)
+                      else offline_refs(value, schemas_url))
+                for key, value in document.items()}
+    if isinstance(document, list):
+        return [offline_refs(item, schemas_url) for item in document]
+    return document
+
+
+_LINK = {"type": "object", "required": ["href"], "properties": {"href": {"type": "string"}}}
+
+
+def described_as_served(oas: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
+    """Where pygeoapi 0.24's OpenAPI document describes a response other than
+    the one it serves, the description of what it serves (found by the
+    fuzzer, bench/fuzz.py): /conformance is a conformance declaration, not a
+    landing page (which must have links); a tileset list is OGC API Tiles
+    1.0's `tilesets`, not the draft's `tileMatrixSetLinks`; and a process
+    answers its outputs by id (OneMapProcessor), not its first output alone."""
+    from pygeoapi.plugin import load_plugin
+
+    for process_id, resource in cfg["resources"].items():
+        path = oas["paths"].get(f"/processes/{process_id}/execution")
+        if resource["type"] != "process" or path is None:
+            continue
+        processor = load_plugin("process", resource["processor"])
+        outputs = processor.metadata["outputs"]
+        by_reference = getattr(processor, "references", frozenset())  # these may come as a link
+        path["post"]["responses"]["200"]["content"]["application/json"]["schema"] = {
+            "type": "object",  # the outputs asked for (all by default), by id
+            "properties": {name: {"anyOf": [output["schema"], _LINK]} if name in by_reference else output["schema"]
+                           for name, output in outputs.items()}}
+    ok = oas["paths"]["/conformance"]["get"]["responses"]["200"]
+    ok["$ref"] = ok["$ref"].replace("/responses/LandingPage", "/responses/ConformanceDeclaration")
+    schemas = oas["components"]["schemas"]
+    if "tiles" in schemas:
+        schemas["tiles"] = {"type": "object", "required": ["links", "tilesets"], "properties": {
+            "links": schemas["tiles"]["properties"]["links"],
+            "tilesets": {"type": "array", "items": {"type": "object", "required": ["links", "tileMatrixSetURI"],
+                                                    "properties": {"links": {"type": "array"}}}}}}
+    return oas
+
+
+def _offline_ref(ref: str, schemas_url: str) -> str:
+    for remote, local in OGC_SCHEMAS.items():
+        if ref.startswith(remote):
+            return schemas_url + local + ref[len(remote):]
+    return ref
+
+
 def config_path(settings: Settings, audience: str) -> Path:
     return settings.generated_dir / f"pygeoapi-{audience}.yml"
 
@@ -198,7 +255,7 @@ def write_configs(layers: list[Layer], settings: Settings, database_url: str,
         path = config_path(settings, audience)
         path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
         path.chmod(0o600)  # holds the database password
-        oas = get_oas(cfg)
+        oas = described_as_served(offline_refs(get_oas(cfg), f"{settings.base_url}/schemas/ogc/"), cfg)
         openapi_path(settings, audience).write_text(
             yaml.safe_dump(oas, allow_unicode=True, sort_keys=False), encoding="utf-8")
         written.append(path)

@@ -12,7 +12,15 @@ imports by name, builds a pyproj Transformer and identifies the target CRS
 with a `bbox`: two thirds of the time of a page of 100 features. The same
 few CRS pairs come back on every request, so the transformer and the
 answer are kept, per thread (a pyproj Transformer must not be shared
-between threads)."""
+between threads).
+
+3. pygeoapi 0.24 `evaluate_limit` takes `?limit=true` as a limit (a bool is
+   an int in Python) and hands `True` to the provider: a 500 where a 400
+   belongs. A bool is refused as upstream refuses any other non-integer.
+
+(3 was found by the schema-driven fuzzer, tests/integration/test_fuzz.py. It
+also found `?lang=` answered with a 500, which the languages offered without
+a territory avoid: onemap.ogc.config.LANGUAGES, no patch.)"""
 
 from __future__ import annotations
 
@@ -21,8 +29,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pyproj
+from pygeoapi import api as pygeoapi_api
 from pygeoapi import crs as pygeoapi_crs
-from pygeoapi.api import itemtypes
+from pygeoapi.api import itemtypes, processes
 
 _local = threading.local()
 
@@ -47,13 +56,24 @@ def transform_bbox(bbox: list, from_crs: Any, to_crs: Any, always_xy: bool = Fal
     return list(transform(*bbox[:n_dims]) + transform(*bbox[n_dims:]))
 
 
+_upstream_evaluate_limit = pygeoapi_api.evaluate_limit
+
+
+def evaluate_limit(requested: Any, server_limits: dict, collection_limits: dict) -> int:
+    """pygeoapi.api.evaluate_limit, refusing a boolean as it refuses text."""
+    if isinstance(requested, bool) or (isinstance(requested, str)
+                                       and isinstance(pygeoapi_api.get_typed_value(requested), bool)):
+        raise ValueError("limit value should be an integer")
+    return _upstream_evaluate_limit(requested, server_limits, collection_limits)
+
+
 PATCHED_VERSION = "0.24.0"  # the pygeoapi release these were written against
 FEATURES_PART4 = "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete"
 
 
 def install() -> None:
-    """Withdraw Part 4; put the cached helper where pygeoapi's items
-    handler looks it up."""
+    """Withdraw Part 4; put the replacements where pygeoapi looks them up."""
     if FEATURES_PART4 in itemtypes.CONFORMANCE_CLASSES_FEATURES:
         itemtypes.CONFORMANCE_CLASSES_FEATURES.remove(FEATURES_PART4)
     itemtypes.transform_bbox = transform_bbox
+    itemtypes.evaluate_limit = processes.evaluate_limit = evaluate_limit

@@ -8,11 +8,14 @@ import inspect
 
 import pygeoapi
 import pytest
+from babel import UnknownLocaleError
 from pygeoapi import crs as pygeoapi_crs
+from pygeoapi import l10n
 from pygeoapi.api import itemtypes
 from pygeoapi.process.manager.postgresql import PostgreSQLManager
 
 from onemap.ogc import patches
+from onemap.ogc.config import LANGUAGES
 from onemap.ogc.jobs import OneMapJobManager
 
 
@@ -58,3 +61,21 @@ def test_the_job_manager_overrides_methods_upstream_still_has(method):
     ours = getattr(OneMapJobManager, method)
     assert ours is not upstream
     assert list(inspect.signature(ours).parameters) == list(inspect.signature(upstream).parameters)
+
+
+def test_pygeoapi_still_builds_locales_babel_refuses_and_our_languages_avoid_them():
+    """Why onemap.ogc.config.LANGUAGES name no territory."""
+    with pytest.raises(UnknownLocaleError):
+        l10n.best_match(["AAA"], ["zh-CN", "en-US"])
+    with pytest.raises(UnknownLocaleError):
+        l10n.best_match(["zh-TW"], ["zh-CN", "en-US"])
+    for asked, expected in ((["AAA"], "zh"), (["zh-TW"], "zh"), (["zh-CN"], "zh"), (["en-GB"], "en"), ([], "zh")):
+        assert str(l10n.best_match(asked, LANGUAGES)) == expected
+
+
+def test_pygeoapi_still_takes_true_as_a_limit():
+    limits = {"default_items": 10, "max_items": 100}
+    assert patches._upstream_evaluate_limit("true", limits, {}) is True
+    with pytest.raises(ValueError):
+        patches.evaluate_limit("true", limits, {})
+    assert patches.evaluate_limit("5", limits, {}) == 5
