@@ -213,10 +213,13 @@ def described_as_served(oas: dict[str, Any], cfg: dict[str, Any]) -> dict[str, A
         processor = load_plugin("process", resource["processor"])
         outputs = processor.metadata["outputs"]
         by_reference = getattr(processor, "references", frozenset())  # these may come as a link
-        path["post"]["responses"]["200"]["content"]["application/json"]["schema"] = {
+        # pygeoapi describes the media type of the first output (a PDF, say);
+        # the default answer is the JSON document of the outputs asked for
+        content = path["post"]["responses"]["200"].setdefault("content", {})
+        content["application/json"] = {"schema": {
             "type": "object",  # the outputs asked for (all by default), by id
             "properties": {name: {"anyOf": [output["schema"], _LINK]} if name in by_reference else output["schema"]
-                           for name, output in outputs.items()}}
+                           for name, output in outputs.items()}}}
     ok = oas["paths"]["/conformance"]["get"]["responses"]["200"]
     ok["$ref"] = ok["$ref"].replace("/responses/LandingPage", "/responses/ConformanceDeclaration")
     schemas = oas["components"]["schemas"]
