@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from onemap.core.auth import create_token
+from onemap.core.accounts import create_token
 
 CHANGES_DATA = r"^/processes/plan-(submit|publish|qc)/"
 CHECKS = [not_a_server_error, response_schema_conformance]

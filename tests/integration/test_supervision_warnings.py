@@ -9,7 +9,8 @@ import pytest
 
 from onemap.core.settings import config_dir, load_yaml
 from tests.conftest import auth
-from tests.integration.test_compliance_jobs import Receiver, wait_done
+from tests.integration.test_compliance_jobs import wait_done
+from tests.receiver import Receiver
 
 
 def execute(http, ogc_url, token, process, inputs):
