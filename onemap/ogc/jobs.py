@@ -234,7 +234,12 @@ class OneMapJobManager(PostgreSQLManager):
     def _callback(self, p: BaseProcessor, url: str, payload: Any) -> None:
         """POST to a subscriber; a receiver that is down is retried, then
         logged: the job's own outcome stands either way."""
-        if not is_request_allowed(url, p.allow_internal_requests):
+        try:
+            allowed = is_request_allowed(url, p.allow_internal_requests)
+        except (OSError, ValueError) as exc:  # a host that does not resolve, a malformed URL
+            LOGGER.error("callback URL %s unusable: %s", url, exc)
+            return
+        if not allowed:
             LOGGER.error("callback URL not allowed: %s", url)
             return
         for attempt in range(CALLBACK_TRIES):

@@ -71,3 +71,13 @@ def test_check_reports_follow_the_same_rule(http, ogc_url, base_url, tokens, db)
     refused = http.get(report, headers=auth(tokens["staff"]))
     assert refused.status_code == 404 and refused.json()["field"] == "checkId"
     assert http.get(report, headers=auth(tokens["admin"])).status_code == 200
+
+
+def test_a_subscriber_whose_host_does_not_resolve_leaves_the_job_as_it_is(http, ogc_url, tokens):
+    """Found by the fuzzer: a callback host that does not resolve was a 500."""
+    body = {"inputs": {}, "subscriber": {"inProgressUri": "http://no-such-host.invalid/progress",
+                                         "successUri": "http://no-such-host.invalid/success"}}
+    r = http.post(f"{ogc_url}/processes/plan-history/execution", json=body, headers=auth(tokens["staff"]),
+                  timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["versions"]
