@@ -110,3 +110,75 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
+
+
+# --- HTTP at rates beyond run_load: wrk (C) walking a list of paths ------------
+
+_WRK_SCRIPT = """
+local paths, i = {}, 0
+for line in io.lines("%s") do paths[#paths + 1] = line end
+%s
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1], headers)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("WRK %%d %%d %%d %%d %%d %%d %%.1f\\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(95), latency.mean, summary.duration, 0))
+end
+"""
+
+
+@dataclass
+class WrkResult:
+    name: str
+    requests: int
+    errors: int
+    p50_us: int
+    p95_us: int
+    mean_us: float
+    seconds: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def row(self) -> str:
+        return (f"{self.name:<34} {self.requests:>6} {self.rps:>9.1f} {self.p50_us / 1000:>9.2f} "
+                f"{self.p95_us / 1000:>9.2f} {self.mean_us / 1000:>9.2f} {self.errors:>6}")
+
+
+def run_wrk(name: str, base: str, paths: list[str], headers: dict[str, str] | None = None,
+            seconds: int = 15, threads: int = 2, connections: int = 8) -> WrkResult:
+    """`wrk -t2 -c8` for `seconds` over `paths` (in turn) on `base`; errors
+    count non-2xx/3xx answers and socket errors."""
+    work = ROOT / "var" / "bench" / "wrk"
+    work.mkdir(parents=True, exist_ok=True)
+    listing = work / f"{abs(hash(name))}.paths"
+    listing.write_text("\n".join(paths) + "\n")
+    header_lua = "headers = {" + ", ".join(f'["{k}"] = "{v}"' for k, v in (headers or {}).items()) + "}"
+    script = work / f"{abs(hash(name))}.lua"
+    script.write_text(_WRK_SCRIPT % (listing, header_lua))
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base],
+                         capture_output=True, text=True, check=True).stdout
+    fields = next(line for line in out.splitlines() if line.startswith("WRK ")).split()[1:]
+    total, errors, p50, p95, mean, duration_us = (float(v) for v in fields[:6])
+    return WrkResult(name, int(total), int(errors), int(p50), int(p95), mean, duration_us / 1e6)
+
+
+def start_nginx(port: int, locations: dict[str, Path]) -> subprocess.Popen:
+    """Debian's nginx on loopback serving each URL prefix of `locations`
+    from a directory (the static-file peer)."""
+    work = ROOT / "var" / "bench" / "nginx"
+    work.mkdir(parents=True, exist_ok=True)
+    served = "".join(f"location {prefix} {{ alias {directory}/; }}\n" for prefix, directory in locations.items())
+    conf = work / "nginx.conf"
+    conf.write_text(f"""worker_processes 2; daemon off; pid {work}/nginx.pid; error_log {work}/error.log;
+events {{}}
+http {{ access_log off; sendfile on; default_type image/png;
+  server {{ listen 127.0.0.1:{port}; {served} }} }}
+""")
+    process = subprocess.Popen(["nginx", "-e", str(work / "error.log"), "-p", str(work), "-c", str(conf)])
+    wait_http(f"http://127.0.0.1:{port}/")
+    return process

@@ -6,6 +6,9 @@
 2. WMTS throughput for cached tiles: GetTile (REST) of the seeded tiles
    through the gateway from 8 concurrent clients, against reading the same
    tile files straight from disk from 8 threads (the limit).
+3. The same at HTTP rates (docs: shared anchors): wrk -t2 -c8 over 500 cached
+   tiles, the gateway (staff token: the anonymous rate limit would answer
+   429) against Debian's nginx serving the same files on loopback.
 
     .venv/bin/python bench/maps.py            # against the `make up` stack
 
@@ -17,14 +20,17 @@ from __future__ import annotations
 import io
 import os
 import random
+import shutil
 import sys
 
 import requests
-from common import HEADER, env_int, run_load, stack_settings
+from common import HEADER, env_int, run_load, run_wrk, stack_settings, start_nginx
 
 from onemap.core import db
+from onemap.core.accounts import create_token
 from onemap.core.registry import load_layers
 from onemap.maps.seed import parse_levels, seed, tile_dir
+from onemap.stack import free_port
 
 LAYER = "GHYDYH"
 GRID = "WebMercatorQuad"
@@ -70,14 +76,38 @@ def main() -> None:
     print(f"\n== {len(tasks)} GetTile requests of {len(files)} cached level-{levels[1]} tiles, "
           f"{CONCURRENCY} clients")
     print(HEADER)
-    via_gateway = run_load("WMTS REST via gateway (MapProxy)", tasks, gateway, requests.Session, CONCURRENCY)
+    via_gateway = run_load("WMTS REST via gateway", tasks, gateway, requests.Session, CONCURRENCY)
     print(via_gateway.row())
     from_disk = run_load("same files read from disk (limit)", tasks, disk, object, CONCURRENCY)
     print(from_disk.row())
     print(f"\nratio gateway / disk: {via_gateway.rps / from_disk.rps:.3f} of the requests/s, "
           f"p50 {via_gateway.pct(50) / from_disk.pct(50):.0f} x the latency")
+    http_limit(settings, base, tiles)
     print(f"seeding: {report.rate:.1f} tiles/s ({report.tiles} tiles, {report.seconds:.1f} s); "
           f"serving cached: {via_gateway.rps:.0f} tiles/s = {via_gateway.rps / max(report.rate, 1e-9):.0f} x seeding")
+
+
+def http_limit(settings, base: str, tiles: list[tuple]) -> None:
+    """wrk against the gateway and against nginx on the same tile files."""
+    if not (shutil.which("wrk") and shutil.which("nginx")):
+        sys.exit("wrk and nginx are needed (scripts/bootstrap installs them)")
+    prefix = f"/mapproxy/wmts/{LAYER}/{GRID}/"
+    paths = [f"{prefix}{z}/{x}/{y}.png" for z, x, y, _ in tiles[:500]]
+    token = create_token(settings.database_url, "staff", "bench-maps")
+    port = free_port()
+    nginx = start_nginx(port, {prefix: tile_dir(settings, f"{LAYER}_cache", GRID)})
+    try:
+        print(f"\n== wrk -t2 -c8 -d15s over {len(paths)} cached tiles "
+              f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+        print(HEADER)
+        static = run_wrk("nginx, same files", f"http://127.0.0.1:{port}", paths)
+        print(static.row())
+        ours = run_wrk("gateway /mapproxy/wmts (token)", base, paths, {"Authorization": f"Bearer {token}"})
+        print(ours.row())
+    finally:
+        nginx.terminate()
+        nginx.wait()
+    print(f"ratio gateway / nginx: {ours.rps / static.rps:.3f} of the requests/s")
 
 
 if __name__ == "__main__":

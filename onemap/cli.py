@@ -65,9 +65,10 @@ def serve(load_demo: bool) -> None:
     """前台运行网关（容器用）/ run the gateway in the foreground (for containers)."""
     settings = Settings.from_env()
     url = stack.start_database(settings, say)
-    if load_demo and not stack.demo_loaded(url):
-        stack.load_demo(url, "small", 1, say)
-    stack.generate_config(settings, url)
+    with stack.one_replica_at_a_time(url):  # replicas start together (docker-compose.yml)
+        if load_demo and not stack.demo_loaded(url):
+            stack.load_demo(url, "small", 1, say)
+        stack.generate_config(settings, url)
     cmd = stack.gunicorn_command(settings, daemon=False)
     os.execve(cmd[0], cmd, stack.gateway_env(settings, url))
 

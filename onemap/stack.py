@@ -10,7 +10,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -52,6 +53,19 @@ def start_database(settings: Settings, say: Say) -> str:
 def demo_loaded(database_url: str) -> bool:
     with db.connect(database_url) as conn:
         return conn.execute("SELECT EXISTS (SELECT 1 FROM base.xzq)").fetchone()[0]
+
+
+@contextmanager
+def one_replica_at_a_time(database_url: str) -> Iterator[None]:
+    """Held by one gateway replica at a time while it prepares the shared
+    database and var/ (demo load, generated configuration): a PostgreSQL
+    advisory lock, released when the block ends."""
+    with db.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('onemap.replica.start'))")
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('onemap.replica.start'))")
 
 
 def load_demo(database_url: str, scale: str, seed: int, say: Say) -> None:
@@ -133,7 +147,7 @@ def gunicorn_command(settings: Settings, daemon: bool) -> list[str]:
 def gateway_env(settings: Settings, database_url: str) -> dict[str, str]:
     return {**os.environ, "ONEMAP_VAR": str(settings.var_dir), "ONEMAP_PORT": str(settings.port),
             "ONEMAP_HOST": settings.host, "ONEMAP_PG_PORT": str(settings.pg_port),
-            "DATABASE_URL": database_url}
+            "DATABASE_URL": database_url, "ONEMAP_PROXIES": str(settings.proxies)}
 
 
 def start_gateway(settings: Settings, database_url: str, say: Say, timeout: float = 90) -> None:

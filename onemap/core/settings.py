@@ -34,6 +34,9 @@ class Settings:
     pg_port: int
     database_url_env: str | None
     config_dir: Path = field(default_factory=config_dir)
+    # load balancers in front that set X-Forwarded-For (scale-out): the
+    # client address (rate limit, audit) is then the one they saw
+    proxies: int = 0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -45,6 +48,7 @@ class Settings:
             pg_port=int(env.get("ONEMAP_PG_PORT", "55432")),
             database_url_env=env.get("DATABASE_URL") or None,
             config_dir=config_dir(env),
+            proxies=int(env.get("ONEMAP_PROXIES", "0")),
         )
 
     @property

@@ -24,9 +24,10 @@ from types import ModuleType
 from typing import Any
 
 import psycopg
-from flask import Flask, Response, g, request, send_from_directory
+from flask import Flask, Response, g, request, send_file, send_from_directory
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import run_wsgi_app
 
 from onemap.core import audit, logs
@@ -52,6 +53,7 @@ from onemap.gateway.csw import csw_checks, register_csw
 from onemap.gateway.health import HealthCheck, default_checks, map_checks, run_checks
 from onemap.gateway.responses import problem_response
 from onemap.maps.service import MapServices, bilingual_exception, check_parameters
+from onemap.maps.tilecache import CachedTile
 from onemap.ogc import patches
 from onemap.ogc.config import AUDIENCES, SCHEMAS_DIR, config_path, openapi_path
 from onemap.styles.documents import style_document, style_layer
@@ -100,6 +102,8 @@ def create_app(settings: Settings | None = None,
         + [HealthCheck(name, load_object(check)) for name, check in components.health_checks])
 
     app = Flask("onemap.gateway", static_folder=None)
+    if settings.proxies:  # behind a balancer: trust as many X-Forwarded-For entries, no more
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxies, x_proto=settings.proxies)  # type: ignore[method-assign]
     app.config["onemap.pool"] = pool
     for factory in components.blueprints:
         app.register_blueprint(load_object(factory)(settings, policy))
@@ -248,8 +252,11 @@ def create_app(settings: Settings | None = None,
         if problem is not None:
             return problem_response(problem)
         maps.plan_state.check(pool)
-        return forward(maps.apps[policy.audience(principal, names)], "/mapproxy", "/" + path,
-                       rewrite_error=bilingual_exception)
+        audience = policy.audience(principal, names)
+        cached = maps.tiles.lookup("/" + path, audience)
+        if cached is not None:
+            return tile_response(cached, public=all(maps.sensitivity[n] == "public" for n in names))
+        return forward(maps.apps[audience], "/mapproxy", "/" + path, rewrite_error=bilingual_exception)
 
     @app.get("/styles/<style_id>.<fmt>")
     def style(style_id: str, fmt: str) -> Response:
@@ -270,6 +277,22 @@ _VIEWER_DIR = ROOT / "viewer" / "src"
 # served from the npm package as installed (scripts/bootstrap): no copy to keep in step
 _MAPLIBRE_DIR = ROOT / "viewer" / "node_modules" / "maplibre-gl" / "dist"
 _UPLOAD_PATH = re.compile(r"^/processes/([^/]+)/upload/?$")
+_TILE_MAX_AGE_S = 3600
+
+
+def tile_response(tile: CachedTile, public: bool) -> Response:
+    """A cached tile as a file response: ETag and If-None-Match (304) by
+    werkzeug; a tile of a versioned layer is revalidated at every use (a
+    publish changes it), another kept for an hour, by shared caches only
+    when public."""
+    response = send_file(tile.path, mimetype="image/png", conditional=True, etag=True, max_age=None)
+    response.cache_control.public = public
+    response.cache_control.private = not public
+    # send_file says no-cache whatever the file
+    response.cache_control.no_cache = True if tile.versioned else None
+    if not tile.versioned:
+        response.cache_control.max_age = _TILE_MAX_AGE_S
+    return response
 
 
 def execute_request_from_upload(process: ProcessEntry | None) -> bytes:

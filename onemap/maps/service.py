@@ -32,6 +32,7 @@ from onemap.maps.config import (
     write_mapproxy_configs,
 )
 from onemap.maps.mapfile import use_mapserver_config, write_mapserver_files
+from onemap.maps.tilecache import TileCache
 from onemap.ogc.config import AUDIENCES
 from onemap.styles.model import Style, load_style
 
@@ -121,6 +122,7 @@ class MapServices:
     apps: dict[str, Any]
     sensitivity: dict[str, str]
     plan_state: PlanStateWatch
+    tiles: TileCache
 
     @classmethod
     def load(cls, settings: Settings, layers: list[Layer]) -> MapServices:
@@ -129,8 +131,9 @@ class MapServices:
         use_mapserver_config(settings)
         apps = {audience: make_wsgi_app(str(config_path(settings, audience))) for audience in AUDIENCES}
         sensitivity = {layer.id: layer.sensitivity for layer in layers}
-        sensitivity |= group_sensitivity(load_tree(layers), layers)
-        return cls(apps, sensitivity, PlanStateWatch(plan_state_file(settings)))
+        tree = load_tree(layers)
+        sensitivity |= group_sensitivity(tree, layers)
+        return cls(apps, sensitivity, PlanStateWatch(plan_state_file(settings)), TileCache.of(settings, layers, tree))
 
     def names(self, path: str, args: Mapping[str, str]) -> list[str]:
         return requested_names(path, args, set(self.sensitivity))

@@ -214,3 +214,25 @@ def test_legend_graphic_from_the_style(wms_url, tokens):
     assert requests.get(wms_url, params={**params, "LAYER": "DLTB"}, timeout=60).status_code == 401
     assert requests.get(wms_url, params={**params, "LAYER": "DLTB"}, headers=auth(tokens["staff"]),
                         timeout=60).status_code == 200
+
+
+def test_a_cached_tile_comes_with_its_etag_and_stays_behind_the_access_check(base_url, tokens, plan_parcel,
+                                                                             current_parcel):
+    """Cached WMTS tiles leave from the file cache: conditional requests get
+    304, an internal layer's tile stays refused to the anonymous caller and
+    private, a versioned layer's tile is revalidated at every use."""
+    cases = [("GHYDYH", plan_parcel, {}, "public", True),
+             ("DLTB", current_parcel, auth(tokens["staff"]), "private", False)]
+    for layer, parcel, headers, scope, versioned in cases:
+        z, col, row, _, _ = tile_of(parcel, "CGCS2000")
+        url = f"{base_url}/mapproxy/wmts/{layer}/CGCS2000/{z}/{col}/{row}.png"
+        first = requests.get(url, headers=headers, timeout=120)  # drawn by MapProxy unless cached
+        cached = requests.get(url, headers=headers, timeout=60)
+        assert cached.status_code == 200 and cached.headers["Content-Type"] == "image/png"
+        assert cached.content == first.content
+        control = cached.headers["Cache-Control"]
+        assert scope in control and ("no-cache" in control) == versioned, control
+        again = requests.get(url, headers={**headers, "If-None-Match": cached.headers["ETag"]}, timeout=60)
+        assert again.status_code == 304 and again.content == b""
+    refused = requests.get(url, timeout=60)
+    assert refused.status_code == 401 and refused.json()["field"] == "Authorization"
