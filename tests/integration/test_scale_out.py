@@ -7,10 +7,12 @@ through one is followed and dismissed through the other."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -75,8 +77,14 @@ def instances(base_url, database_url, tmp_path_factory):
         _answering(f"http://127.0.0.1:{port}/healthz", balancer)
         yield base_url, second_url, f"http://127.0.0.1:{port}"
     finally:
+        balancer.send_signal(signal.SIGINT)  # nginx: quick shutdown
+        # nothing of the second instance is left to finish (its job is
+        # done); gunicorn's own shutdown waits seconds for the worker's pool
+        workers = Path(f"/proc/{second.pid}/task/{second.pid}/children").read_text().split()
+        for pid in workers:
+            os.kill(int(pid), signal.SIGKILL)
+        second.kill()
         for process in (balancer, second):
-            process.send_signal(signal.SIGINT)  # both: quick shutdown
             process.wait(timeout=60)
 
 
