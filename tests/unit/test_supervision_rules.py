@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from processes.supervision.transmission import judge
-from processes.supervision.warning import target_level
+from processes.supervision.warning import moving_toward, target_level
 
 
 @pytest.mark.parametrize(("value", "direction", "level", "threshold"), [
@@ -37,3 +37,14 @@ def test_a_unit_below_its_allocation_and_missing_data():
     assert tree["allocation_ok"] is True and tree["value_ok"] is None and tree["status"]["en"] == "pass"
     assert tree["children"][0]["status"]["en"] == "violation"
     assert tree["children"][1]["status"]["en"] == "no data"
+
+
+@pytest.mark.parametrize(("series", "direction", "moving"), [
+    ([10.0, 9.0, 8.5, 8.0], "higher", True),      # falling every year: toward a floor
+    ([10.0, 9.0, 9.0, 8.0], "higher", False),     # one year standing still breaks the run
+    ([1.0, 2.0, 3.0], "lower", True),             # rising every year: toward a cap
+    ([3.0, 2.0, 4.0], "lower", False),
+    ([5.0], "higher", False),                     # one year is no trend
+])
+def test_a_trend_toward_the_target(series, direction, moving):
+    assert moving_toward(series, direction) is moving
