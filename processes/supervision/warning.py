@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -22,7 +23,7 @@ from onemap.core.errors import invalid
 from onemap.core.inforce import in_force
 from onemap.core.registry import load_layers
 from onemap.core.settings import load_yaml
-from processes.supervision.catalogue import indicators_dir
+from processes.supervision.catalogue import CatalogueError, indicators_dir, load_indicators
 from processes.supervision.models import AREA_UNITS, end_of_year
 
 ACTIONS = {"acknowledge": "acknowledged", "close": "closed"}
@@ -183,26 +184,59 @@ KINDS: dict[str, Rule] = {"target": _target_rule, "trend": _trend_rule, "control
 def rules_of(item_rules: Any, type_: str, rules: dict[str, Any]) -> list[str]:
     """The rule ids an indicator is assessed by: its own (one id or a list),
     else the rule of its type."""
-    own = [item_rules] if isinstance(item_rules, str) else list(item_rules or [])
-    return own or [rules["by_type"][type_]]
+    return own_rules(item_rules) or [rules["by_type"][type_]]
 
 
-def check_rules(rules: dict[str, Any]) -> None:
-    """Every rule names a known kind and its type rules exist (raises)."""
-    for rule_id, rule in rules["rules"].items():
-        if rule.get("kind") not in KINDS:
-            raise invalid("rule", f"预警规则 {rule_id} 的类型 {rule.get('kind')} 未实现",
-                          f"Warning rule {rule_id} is of unknown kind {rule.get('kind')}", 500)
+def own_rules(item_rules: Any) -> list[str]:
+    """The rules an indicator names itself (`warning:` one id or a list)."""
+    return [item_rules] if isinstance(item_rules, str) else list(item_rules or [])
+
+
+REQUIRED = {"target": ("yellow_margin_pct",), "trend": ("periods", "level"),
+            "control_line": ("layer", "changed_to", "level")}
+
+
+def rules_problem(rules: dict[str, Any], indicators: dict[str, Any]) -> tuple[str, str] | None:
+    """What is wrong with a warnings.yaml (zh, en), or None: every rule of a
+    known kind with its parameters and level, every type and indicator
+    naming known rules."""
+    for rule_id, rule in (rules.get("rules") or {}).items():
+        kind = rule.get("kind") if isinstance(rule, dict) else None
+        if kind not in KINDS:
+            return (f"预警规则 {rule_id} 的类型 {kind} 未实现（应为 {'/'.join(KINDS)}）",
+                    f"Warning rule {rule_id} is of unknown kind {kind} (one of {', '.join(KINDS)})")
+        missing = [p for p in REQUIRED[kind] if p not in rule]
+        if missing:
+            return (f"预警规则 {rule_id} 缺少参数 {'、'.join(missing)}",
+                    f"Warning rule {rule_id} lacks {', '.join(missing)}")
         if rule.get("level", "yellow") not in SEVERITY:
-            raise invalid("rule", f"预警规则 {rule_id} 的级别应为 {'/'.join(SEVERITY)}",
-                          f"Warning rule {rule_id}: level must be one of {', '.join(SEVERITY)}", 500)
+            return (f"预警规则 {rule_id} 的级别应为 {'/'.join(SEVERITY)}",
+                    f"Warning rule {rule_id}: level must be one of {', '.join(SEVERITY)}")
+    named = [(f"类型 {t}", f"type {t}", r) for t, r in (rules.get("by_type") or {}).items()]
+    named += [(f"指标 {code}", f"indicator {code}", r) for code, item in indicators.items()
+              for r in own_rules(item.get("warning"))]
+    for zh, en, rule_id in named:
+        if rule_id not in (rules.get("rules") or {}):
+            return f"{zh} 引用的预警规则 {rule_id} 不存在", f"The warning rule {rule_id} of {en} does not exist"
+    return None
+
+
+def check_config(directory: Path) -> None:
+    """配置校验 of config/indicators/warnings.yaml (config/components.yaml's
+    config_checks): raises with what is wrong."""
+    rules = load_yaml(indicators_dir(directory) / "warnings.yaml")
+    problem = rules_problem(rules, {code: i.item for code, i in load_indicators(directory).items()})
+    if problem:
+        raise CatalogueError(f"{problem[0]} / {problem[1]}")
 
 
 def assess(conn: psycopg.Connection, period: int, codes: list[str] | None = None) -> list[Assessment]:
     """Every stored value of the year that a rule of its indicator applies
     to, at the worst level its rules give (the first rule on a tie)."""
     rules = load_rules()
-    check_rules(rules)
+    problem = rules_problem(rules, {})
+    if problem:
+        raise invalid("rule", *problem, 500)
     rows = conn.execute("""
         SELECT v.code, v.xzqdm, v.value, v.unit, v.data_versions, i.direction, i.type, i.item->'warning',
                t.value, t.target_year

@@ -183,7 +183,7 @@ def test_model_versions_activate_and_roll_back(base_url, http, ogc_url, tokens, 
                       ).fetchone()[0] == newest
     missing = requests.post(f"{base_url}/admin/indicator-models/farmland-area/activate", json={"version": 999},
                             headers=admin, timeout=60)
-    assert missing.status_code == 404 and "没有版本" in missing.json()["detail"]
+    assert missing.status_code == 404 and "没有版本" in missing.json()["message_zh"]
     actions = [a for a, in db.execute("SELECT action FROM ops.audit WHERE target LIKE 'model/farmland-area/%%' "
                                       "ORDER BY id DESC LIMIT 2")]
     assert actions == ["indicators.model.activate", "indicators.model.rollback"]
