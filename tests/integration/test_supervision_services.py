@@ -1,6 +1,6 @@
 """Supervision results as standard services (指标监测服务): the indicator
 values as OGC API Features (ZBJC, `datetime` selects the year) read with
-OWSLib, the townships' warning map (ZBYJ) through WMS whose pixel has the
+OWSLib, the townships' warning map (ZBYJ) through WMS and WMTS whose pixel has the
 colour of the level computed here from values and targets; the trend and
 control-line warning rules against an independent reading of the data;
 model versions activated and rolled back through the admin API and the CLI,
@@ -16,6 +16,7 @@ import sys
 import pytest
 import requests
 from owslib.ogcapi.features import Features
+from owslib.util import Authentication
 from owslib.wms import WebMapService
 
 from onemap.core.settings import config_dir, load_yaml
@@ -26,6 +27,15 @@ from tests.integration.parcels import pixel_at
 YEAR = 2024  # the demo's land-use changes of 2024 put construction into the farmland
 CODES = ["ZB03", "ZB04", "ZB05"]
 CONSTRUCTION = ("05", "06", "07", "08", "09", "1003", "1004", "1005", "1007", "1008", "1009", "1109")
+
+
+class Bearer(requests.auth.AuthBase):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
 
 
 def execute(http, ogc_url, token, process, inputs):
@@ -79,7 +89,9 @@ def assessed(http, ogc_url, tokens, db):
 
 
 def test_indicator_values_as_features_by_year(ogc_url, tokens, db, assessed):
-    features = Features(ogc_url, headers=auth(tokens["staff"]))
+    # the token by an auth delegate: OWSLib's `headers` would stay in its
+    # module-wide defaults and reach every later client of the session
+    features = Features(ogc_url, auth=Authentication(auth_delegate=Bearer(tokens["staff"])))
     assert "ZBJC" in [c["id"] for c in features.collections()["collections"]]
     expected = target_levels(db)
     by_year = {}
@@ -118,9 +130,21 @@ def test_township_warning_map_has_the_level_colour(base_url, ogc_url, tokens, db
     png = wms.getmap(layers=["ZBYJ"], styles=[""], srs="EPSG:4490", format="image/png", transparent=True,
                      size=(16, 16), bbox=(lon - dlon, lat - dlat, lon + dlon, lat + dlat)).read()
     red = next(r for r in load_style("indicator-level").rules if r.name == "red")
-    pixel = pixel_at(png, 8, 8)
-    assert all(abs(a - b) <= 6 for a, b in zip(pixel[:3], rgb(red.symbol.fill), strict=True)), pixel
-    assert abs(pixel[3] - round(red.symbol.fill_opacity * 255)) <= 6, pixel
+    expected = (*rgb(red.symbol.fill), round(red.symbol.fill_opacity * 255))
+
+    def assert_red(pixel: tuple[int, int, int, int], what: str) -> None:
+        assert all(abs(a - b) <= 6 for a, b in zip(pixel, expected, strict=True)), f"{what}: {pixel} != {expected}"
+
+    assert_red(pixel_at(png, 8, 8), "WMS")
+    # WMTS: the tile of the circle's centre at a zoom where it spans pixels and no label is drawn
+    z = max(zoom for zoom in range(6, 11) if radius * 2 ** zoom * 256 / 360 >= 8)  # labels from 10.9
+    n = 2 ** z
+    fx = (lon + 180) / 360 * n
+    fy = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+    tile = requests.get(f"{base_url}/mapproxy/wmts/ZBYJ/WebMercatorQuad/{z}/{int(fx)}/{int(fy)}.png",
+                        headers=auth(tokens["staff"]), timeout=60)
+    assert tile.status_code == 200 and tile.headers["Content-Type"] == "image/png", tile.text[:300]
+    assert_red(pixel_at(tile.content, int(fx % 1 * 256), int(fy % 1 * 256)), f"WMTS {z}/{int(fx)}/{int(fy)}")
 
 
 def test_trend_and_control_line_rules(db, assessed):
