@@ -211,3 +211,14 @@ def test_model_versions_activate_and_roll_back(base_url, http, ogc_url, tokens, 
     actions = [a for a, in db.execute("SELECT action FROM ops.audit WHERE target LIKE 'model/farmland-area/%%' "
                                       "ORDER BY id DESC LIMIT 2")]
     assert actions == ["indicators.model.activate", "indicators.model.rollback"]
+
+
+def test_indicator_systems_are_catalogue_records_for_staff(ogc_url, tokens):
+    systems = load_yaml(config_dir() / "indicators" / "systems.yaml")["systems"]
+    for system in systems:
+        url = f"{ogc_url}/collections/catalogue/items/cn.gov.yiyang.onemap.indicators.{system['id']}"
+        assert requests.get(url, params={"f": "json"}, timeout=30).status_code == 404  # internal
+        record = requests.get(url, params={"f": "json"}, headers=auth(tokens["staff"]), timeout=30)
+        assert record.status_code == 200, record.text
+        assert record.json()["properties"]["title"] == system["name"]["zh"]
+        assert "OGC:API-Features ZBJC" in {link.get("title") for link in record.json()["links"]}
