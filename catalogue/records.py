@@ -174,9 +174,61 @@ def layer_record(layer: Layer, directory: Directory, extent: dict[str, Any], con
     )
 
 
+# 指标体系: the directory class of the indicator systems' records and the
+# layer that serves their values
+INDICATOR_SYSTEMS_CLASS = ("规划监督数据", "指标监测", "监测指标")
+INDICATOR_VALUES_LAYER = "ZBJC"
+
+
+def indicator_system_record(system: dict[str, Any], directory: Directory, config: CatalogueConfig,
+                            base_url: str, datestamp: datetime) -> MetadataRecord:
+    """The record of one indicator system of config/indicators/systems.yaml
+    (a non-geographic dataset): its groups and members in the abstract, its
+    values (the layer ZBJC, internal like them) and the evaluation process
+    as online resources."""
+    parent = next(c for c in directory.classes if c.path == INDICATOR_SYSTEMS_CLASS)
+    groups = {str(g): [str(c) for c in codes or ()] for g, codes in (system.get("members") or {}).items()}
+    members = "；".join(f"{g}：{'、'.join(codes) or '—'}" for g, codes in groups.items())
+    name = Text(**system["name"])
+    count = sum(len(codes) for codes in groups.values())
+    return MetadataRecord(
+        identifier=f"{config.identifier_prefix}.indicators.{system['id']}",
+        parent=config.directory_identifier(parent),
+        scope="nonGeographicDataset",
+        scope_name=Text("指标体系", "indicator system"),
+        title=name,
+        abstract=Text(f"{name.zh}（{system['id']}），{count} 项指标。{members}。",
+                      f"{name.en} ({system['id']}), {count} indicators in {len(groups)} groups."),
+        keywords_zh=("指标体系", "指标监测", *groups),
+        keywords_en=("indicator system", "indicator monitoring"),
+        topic="planningCadastre",
+        classification=INTERNAL_CLASSIFICATION,
+        access=Text("内部数据，凭访问令牌（规划业务人员、系统管理员）使用",
+                    "internal: access token of planning staff or administrators required"),
+        frequency="annually",
+        lineage=Text("按指标体系配置（config/indicators/systems.yaml）与监测值生成",
+                     "From the configured indicator system and its monitoring values"),
+        contact=config.contact,
+        datestamp=datestamp,
+        online=(
+            OnlineResource(url=f"{base_url}/ogc/collections/{INDICATOR_VALUES_LAYER}", protocol="OGC:API-Features",
+                           name=INDICATOR_VALUES_LAYER, function="download",
+                           description=Text("指标监测值（按 zbbm 过滤、按 datetime 选年度）",
+                                            "Indicator values (filter by zbbm, datetime selects the year)")),
+            OnlineResource(url=f"{base_url}/ogc/processes/implementation-evaluation", protocol="OGC:API-Processes",
+                           name="implementation-evaluation", function="information",
+                           description=Text(f"实施评估（system={system['id']}）",
+                                            f"Implementation evaluation (system={system['id']})"))),
+    )
+
+
 def catalogue_records(layers: list[Layer], directory: Directory, extents: dict[str, dict[str, Any]],
-                      config: CatalogueConfig, base_url: str, datestamp: datetime) -> list[MetadataRecord]:
-    """Every record `publish` owns: the directory classes, then the layers."""
+                      config: CatalogueConfig, base_url: str, datestamp: datetime,
+                      indicator_systems: list[dict[str, Any]] = ()) -> list[MetadataRecord]:
+    """Every record `publish` owns: the directory classes, the layers, then
+    the indicator systems."""
     return ([directory_record(cls, directory, config, datestamp) for cls in directory.classes]
             + [layer_record(layer, directory, extents[layer.id], config, base_url, datestamp)
-               for layer in layers])
+               for layer in layers]
+            + [indicator_system_record(system, directory, config, base_url, datestamp)
+               for system in indicator_systems])

@@ -24,7 +24,7 @@ from catalogue.records import CatalogueConfig, catalogue_records
 from onemap.core import db
 from onemap.core.daemon import running_pid, stop_pid
 from onemap.core.registry import load_layers
-from onemap.core.settings import ROOT, Settings
+from onemap.core.settings import ROOT, Settings, load_yaml
 
 Say = Callable[[str], None]
 PYCSW_VENV = ROOT / ".venv-pycsw"
@@ -170,12 +170,14 @@ def publish(settings: Settings, database_url: str, say: Say, directory_file: Pat
     layers = load_layers(settings.config_dir / "layers.yaml")
     directory = load_directory(directory_file)
     config = CatalogueConfig.load(settings.gateway)
+    systems = load_yaml(settings.config_dir / "indicators" / "systems.yaml").get("systems") or []
     records = catalogue_records(layers, directory, db.layer_extents(database_url, layers), config,
-                                settings.base_url, datetime.now(TIMEZONE).replace(microsecond=0))
+                                settings.base_url, datetime.now(TIMEZONE).replace(microsecond=0), systems)
     counts = load_records(config_dir(settings) / "internal.cfg", f"{config.identifier_prefix}.",
                           {r.identifier: to_iso19139(r) for r in records})
     top, middle, small = directory.counts()
-    say(f"元数据已发布 / catalogue published: 数据目录 {top}/{middle}/{small} 类, {len(layers)} 个图层 layers "
+    say(f"元数据已发布 / catalogue published: 数据目录 {top}/{middle}/{small} 类, {len(layers)} 个图层 layers, "
+        f"{len(systems)} 个指标体系 indicator systems "
         f"(new {counts['inserted']}, updated {counts['updated']}, deleted {counts['deleted']})")
     return counts
 

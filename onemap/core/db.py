@@ -91,7 +91,7 @@ def layer_extent(conn: psycopg.Connection, layer: Layer) -> dict[str, Any]:
                 "FROM (SELECT ST_Extent(geom) AS e FROM {}) s").format(table)).fetchone()
     bbox = [round(v, 6) for v in row] if row and row[0] is not None else [-180, -90, 180, 90]
     extent: dict[str, Any] = {"spatial": {"bbox": bbox, "crs": CRS84}}
-    if layer.versioned:
+    if layer.timed:
         begin, end, open_ended = conn.execute(
             sql.SQL("SELECT min(valid_from), max(valid_to), bool_or(valid_to IS NULL) FROM {}").format(table)
         ).fetchone()

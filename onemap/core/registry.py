@@ -35,6 +35,15 @@ class Layer:
     style: str
     directory: tuple[str, ...]
     key_fields: tuple[str, ...]
+    # monitoring layers (监测): features carry the validity interval of their
+    # period (valid_from, valid_to until the next period's value); `datetime`
+    # selects a period as for plan layers, without it the latest is shown
+    periodic: bool = False
+
+    @property
+    def timed(self) -> bool:
+        """Whether features answer `datetime` by their validity interval."""
+        return self.versioned or self.periodic
 
     @property
     def schema(self) -> str:
@@ -68,11 +77,14 @@ def _layer(entry: dict) -> Layer:
             style=entry["style"],
             directory=tuple(entry["directory"]),
             key_fields=tuple(entry.get("key_fields", ())),
+            periodic=bool(entry.get("periodic", False)),
         )
     except (KeyError, TypeError) as exc:
         raise RegistryError(f"layer {entry.get('id', '?')}: missing or bad entry {exc}") from exc
     if layer.sensitivity not in SENSITIVITIES:
         raise RegistryError(f"layer {layer.id}: sensitivity must be one of {SENSITIVITIES}")
+    if layer.versioned and layer.periodic:
+        raise RegistryError(f"layer {layer.id}: a layer is versioned (plan) or periodic (monitoring), not both")
     if "." not in layer.table:
         raise RegistryError(f"layer {layer.id}: table must be schema.table")
     return layer

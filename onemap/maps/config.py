@@ -154,10 +154,15 @@ def mapproxy_config(layers: list[Layer], tree: Tree, settings: Settings, files: 
     # a tile of a versioned layer shows the plan in force when it was drawn
     refresh = {"refresh_before": {"mtime": str(plan_state_file(settings))}}
 
+    # monitoring layers change with every run of the monitoring and the
+    # warnings: drawn for every request (a few hundred units), never stored
+    live = {"disable_storage": True}
+
     def cache_of(layer_ids: list[str]) -> dict[str, Any]:
         versioned = any(by_id[name].versioned for name in layer_ids)
+        periodic = any(by_id[name].periodic for name in layer_ids)
         return {"grids": list(GRIDS), "sources": [source_name(name) for name in layer_ids], **cache_opts,
-                **(refresh if versioned else {})}
+                **(refresh if versioned else {}), **(live if periodic else {})}
 
     caches = {layer_cache(layer.id): cache_of([layer.id]) for layer in visible}
 

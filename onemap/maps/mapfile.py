@@ -46,7 +46,7 @@ def _bbox(extent: dict[str, Any]) -> list[float]:
 def layer_block(layer: Layer, style: Style, dsn: str, extent: dict[str, Any]) -> list[str]:
     """The LAYER of one registry layer: its table (the plan in force for
     versioned layers), its metadata for WMS/GML, its style's classes."""
-    where = f" WHERE {in_force()}" if layer.versioned else ""
+    where = f" WHERE {in_force()}" if layer.timed else ""
     data = f"geom FROM (SELECT * FROM {layer.table}{where}) AS t USING UNIQUE id USING SRID=4490"
     fields = ",".join(layer.key_fields)
     lines = [

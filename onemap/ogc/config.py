@@ -50,7 +50,7 @@ def collection(layer: Layer, conn: dict[str, Any], extent: dict[str, Any],
     """One pygeoapi resource for one registry layer: features and vector tiles."""
     data = {**conn, "search_path": [layer.schema, "public"]}
     common = {"data": data, "id_field": "id", "table": layer.table_name, "geom_field": "geom",
-              "versioned": layer.versioned}
+              "versioned": layer.timed}
     keywords = {"zh": list(layer.keywords_zh), "en": list(layer.keywords_en)}
     resource: dict[str, Any] = {
         "type": "collection",

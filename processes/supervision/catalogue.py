@@ -271,3 +271,43 @@ def describe(conn: psycopg.Connection, code: str) -> dict[str, Any]:
     return {**item, "origin": origin, "systems": systems,
             "model_version": {"model": model, "version": active[0], "kind": active[1], "params": active[2]}
             if active else None}
+
+
+def model_versions(conn: psycopg.Connection, model: str | None = None) -> list[dict[str, Any]]:
+    """Every stored version of a model (or of all), oldest first."""
+    rows = conn.execute(
+        "SELECT model, version, kind, params, active, created_at, created_by FROM supervision.model_version "
+        "WHERE %(m)s::text IS NULL OR model = %(m)s ORDER BY model, version", {"m": model}).fetchall()
+    if model is not None and not rows:
+        raise invalid("model", f"模型 {model} 不存在", f"No model {model}", 404)
+    keys = ("model", "version", "kind", "params", "active", "created_at", "created_by")
+    return [{**dict(zip(keys, row, strict=True)), "created_at": row[5].isoformat()} for row in rows]
+
+
+def activate_model(database_url: str, model: str, version: int | None, principal: Principal) -> dict[str, Any]:
+    """Make a stored version of a model the active one (启用); with no
+    version, the one before the active version (回退 rollback). One
+    transaction, audited. Values computed from then on record it."""
+    with psycopg.connect(database_url) as conn:
+        sync(conn, principal.name)
+        versions = model_versions(conn, model)
+        conn.execute("SELECT 1 FROM supervision.model_version WHERE model = %s FOR UPDATE", (model,))
+        active = next((v["version"] for v in versions if v["active"]), None)
+        if version is None:
+            earlier = [v["version"] for v in versions if active is not None and v["version"] < active]
+            if not earlier:
+                raise invalid("version", f"模型 {model} 的启用版本 v{active} 之前没有版本，无法回退",
+                              f"Model {model} has no version before the active v{active} to roll back to", 409)
+            version, action = max(earlier), "rollback"
+        else:
+            action = "activate"
+            if version not in {v["version"] for v in versions}:
+                raise invalid("version", f"模型 {model} 没有版本 v{version}", f"Model {model} has no version {version}",
+                              404)
+        # two statements: the one-active index is checked row by row
+        conn.execute("UPDATE supervision.model_version SET active = false WHERE model = %s AND active", (model,))
+        conn.execute("UPDATE supervision.model_version SET active = true WHERE model = %s AND version = %s",
+                     (model, version))
+        audit.record(conn, principal, f"indicators.model.{action}", f"model/{model}/{version}", 200,
+                     detail={"from": active, "to": version})
+        return {"model": model, "active": version, "previous": active, "action": action}

@@ -121,6 +121,49 @@ def model_add(model: str, params: str) -> None:
     click.echo(f"{model} v{version} 已启用 / active")
 
 
+@indicators.group()
+def model() -> None:
+    """模型版本管理 / model versions: list, activate, roll back."""
+
+
+@model.command("list")
+@click.argument("name", required=False)
+def model_list(name: str | None) -> None:
+    """模型版本 / the stored versions of a model (or of all), * the active one."""
+    with psycopg.connect(_url()) as conn:
+        catalogue.sync(conn, _principal().name)
+        try:
+            versions = catalogue.model_versions(conn, name)
+        except OneMapError as exc:
+            _fail(exc)
+    for v in versions:
+        click.echo(f"{'*' if v['active'] else ' '} {v['model']:<32} v{v['version']:<3} {v['kind']:<12} "
+                   f"{json.dumps(v['params'], ensure_ascii=False)}")
+
+
+@model.command()
+@click.argument("name")
+@click.argument("version", type=int)
+def activate(name: str, version: int) -> None:
+    """启用模型版本 / make a stored version the active one."""
+    try:
+        result = catalogue.activate_model(_url(), name, version, _principal())
+    except OneMapError as exc:
+        _fail(exc)
+    click.echo(f"{name} v{result['active']} 已启用 / active (was v{result['previous']})")
+
+
+@model.command()
+@click.argument("name")
+def rollback(name: str) -> None:
+    """回退模型版本 / make the version before the active one active again."""
+    try:
+        result = catalogue.activate_model(_url(), name, None, _principal())
+    except OneMapError as exc:
+        _fail(exc)
+    click.echo(f"{name} 已回退到 v{result['active']} / rolled back from v{result['previous']}")
+
+
 @indicators.command()
 @click.option("--year", type=int, required=True, help="监测年度 / year")
 def warn(year: int) -> None:

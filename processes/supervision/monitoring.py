@@ -86,7 +86,8 @@ def _store(conn: psycopg.Connection, values: list[Value], source: str, principal
             "data_versions, recorded_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (code, xzqdm, period) DO UPDATE SET value = EXCLUDED.value, unit = EXCLUDED.unit, "
             "source = EXCLUDED.source, model = EXCLUDED.model, model_version = EXCLUDED.model_version, "
-            "data_versions = EXCLUDED.data_versions, recorded_at = now(), recorded_by = EXCLUDED.recorded_by",
+            "data_versions = EXCLUDED.data_versions, recorded_at = now(), recorded_by = EXCLUDED.recorded_by, "
+            "level = NULL",  # a new value is not assessed yet
             [(v.code, v.xzqdm, v.period, v.value, v.unit, source, v.model, v.model_version,
               json.dumps(v.data_versions, ensure_ascii=False), principal.name) for v in values])
 

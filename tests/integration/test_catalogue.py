@@ -2,6 +2,7 @@
 and ISO parser, a second pycsw harvesting us, requests for OAI-PMH,
 OpenSearch, OGC API Records and the errors."""
 
+import shutil
 import subprocess
 import sys
 import uuid
@@ -50,13 +51,16 @@ def config(settings):
 
 
 @pytest.fixture(scope="module")
-def ids(config, layers):
+def ids(config, layers, settings):
     """The identifiers `publish` owns, by visibility."""
     directory = {config.directory_identifier(c) for c in load_directory().classes}
     return {
         "directory": directory,
         "public_layers": {config.layer_identifier(x) for x in layers if x.is_public},
         "internal_layers": {config.layer_identifier(x) for x in layers if not x.is_public},
+        # 指标体系 (config/indicators/systems.yaml), internal like their values
+        "indicator_systems": {f"{config.identifier_prefix}.indicators.{s['id']}"
+                              for s in load_yaml(settings.config_dir / "indicators" / "systems.yaml")["systems"]},
     }
 
 
@@ -299,7 +303,8 @@ def test_a_full_size_directory_loads_and_the_province_harvests_every_public_reco
     finally:
         assert publish_cli(settings, DIRECTORY_FILE).returncode == 0
     # the generated classes are gone again: records of removed classes are deleted
-    assert identifiers(csw_url, tokens["staff"]) == ids["directory"] | ids["public_layers"] | ids["internal_layers"]
+    assert identifiers(csw_url, tokens["staff"]) == (ids["directory"] | ids["public_layers"] | ids["internal_layers"]
+                                                     | ids["indicator_systems"])
 
 
 # --- publishing ---------------------------------------------------------------
@@ -311,6 +316,7 @@ def test_records_of_a_layer_removed_from_the_registry_are_deleted(settings, data
     registry = load_yaml(settings.config_dir / "layers.yaml")
     registry["layers"] = [x for x in registry["layers"] if x["id"] != "JSXM"]
     (tmp_path / "layers.yaml").write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
+    shutil.copytree(settings.config_dir / "indicators", tmp_path / "indicators")
     gone = config.identifier_prefix + ".layer.JSXM"
     try:
         counts = service.publish(replace(settings, config_dir=tmp_path), database_url, print)
@@ -422,4 +428,5 @@ def test_healthz_reports_both_pycsw_configurations(base_url, ids):
     assert public["status"] == internal["status"] == "up"
     public_count = len(ids["directory"] | ids["public_layers"])
     assert public["detail"] == f"CSW GetRecords -> {public_count} records"
-    assert internal["detail"] == f"CSW GetRecords -> {public_count + len(ids['internal_layers'])} records"
+    internal_count = public_count + len(ids["internal_layers"]) + len(ids["indicator_systems"])
+    assert internal["detail"] == f"CSW GetRecords -> {internal_count} records"

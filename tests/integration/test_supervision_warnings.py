@@ -38,16 +38,29 @@ def first_run(http, ogc_url, tokens, year_2025):
     return r.json()
 
 
+def moving_toward_target(db, code: str, xzqdm: str, direction: str, periods: int) -> bool:
+    """The trend rule read from the stored series: every one of the last
+    `periods` years moved toward missing the target."""
+    series = dict(db.execute("SELECT period, value FROM supervision.indicator_value WHERE code = %s AND xzqdm = %s "
+                             "AND period BETWEEN %s AND 2025", (code, xzqdm, 2025 - periods)).fetchall())
+    values = [series.get(year) for year in range(2025 - periods, 2026)]
+    sign = 1 if direction == "higher" else -1
+    return None not in values and all(sign * (b - a) < 0 for a, b in zip(values, values[1:], strict=False))
+
+
 def test_levels_follow_values_and_targets(db, first_run):
     rules = load_yaml(config_dir() / "indicators" / "warnings.yaml")
     margin = rules["rules"][rules["by_type"]["约束性"]]["yellow_margin_pct"]
+    trend = rules["rules"]["approaching-target"]  # ZB04 and ZB05 also name the trend rule
     expected = {}
     for code, xzqdm, value, target, direction in db.execute(
             "SELECT v.code, v.xzqdm, v.value, t.value, i.direction FROM supervision.indicator_value v "
             "JOIN supervision.indicator i USING (code) JOIN supervision.indicator_target t "
             "ON t.code = v.code AND t.xzqdm = v.xzqdm AND t.target_year = 2025 "
-            "WHERE v.period = 2025 AND v.code IN ('ZB04', 'ZB05')"):
+            "WHERE v.period = 2025 AND v.code IN ('ZB04', 'ZB05')").fetchall():
         level = expected_level(value, target, direction, margin)
+        if level == "green" and moving_toward_target(db, code, xzqdm, direction, trend["periods"]):
+            level = trend["level"]
         if level != "green":
             expected[code, xzqdm] = level
     stored = {(c, x): lv for c, x, lv in db.execute(

@@ -121,6 +121,23 @@ def test_iso19139_parses_with_owslib_and_carries_everything(records):
     assert english == ["Planned land and sea use of the territorial spatial master plan, by plan version and validity."]
 
 
+def test_every_indicator_system_is_an_internal_record_under_monitoring_indicators(config):
+    systems = load_yaml(ROOT / "config" / "indicators" / "systems.yaml")["systems"]
+    found = [r for r in catalogue_records(load_layers(), load_directory(), {layer.id: {"spatial": {"bbox": [0, 0, 1, 1]}}
+                                                                            for layer in load_layers()},
+                                          config, "https://onemap.example", NOW, systems)
+             if r.scope == "nonGeographicDataset"]
+    assert [r.identifier for r in found] == [f"cn.gov.yiyang.onemap.indicators.{s['id']}" for s in systems]
+    guide = MD_Metadata(etree.fromstring(to_iso19139(found[0])))
+    assert guide.parentidentifier == "cn.gov.yiyang.onemap.dir.040101"  # 规划监督数据 › 指标监测 › 监测指标
+    assert guide.hierarchy == "nonGeographicDataset"
+    assert guide.identification[0].title == systems[0]["name"]["zh"]
+    assert guide.identification[0].securityconstraints == ["restricted"] and not found[0].is_public
+    assert "ZB35" in guide.identification[0].abstract  # the members, by group
+    assert [(o.protocol, o.name) for o in guide.distribution.online] == [
+        ("OGC:API-Features", "ZBJC"), ("OGC:API-Processes", "implementation-evaluation")]
+
+
 def test_pycsw_configurations_filter_the_public_one_and_lock_transactions(config):
     settings = Settings.from_env({"ONEMAP_VAR": "/tmp/x", "ONEMAP_PORT": "8123"})
     instances = {i.name: i for i in stack_instances(settings)}

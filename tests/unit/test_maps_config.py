@@ -57,6 +57,9 @@ def test_public_config_names_public_layers_only(settings):
     source = internal["sources"]["DLTB_mapserver"]
     assert source["type"] == "mapserver" and source["req"]["map"] == str(files.mapfile)
     assert set(internal["grids"]) == {"WebMercatorQuad", "CGCS2000"}
+    # monitoring layers are drawn for every request: their values change with every run
+    assert {name for name, cache in internal["caches"].items() if cache.get("disable_storage")} == {
+        f"{layer.id}_cache" for layer in LAYERS if layer.periodic} != set()
 
 
 def test_mapproxy_loads_the_generated_configs(settings):

@@ -52,3 +52,10 @@ def test_registry_rejects_duplicate_ids_and_missing_fields(tmp_path):
 def test_adding_a_layer_is_a_registry_entry(tmp_path):
     layers = load_layers(_write(tmp_path, [_entry(id="NEW", table="supervision.new")]))
     assert layers[0].schema == "supervision" and layers[0].table_name == "new"
+
+
+def test_a_layer_is_versioned_or_periodic_not_both(tmp_path):
+    periodic = load_layers(_write(tmp_path, [_entry(versioned=False, periodic=True)]))[0]
+    assert periodic.timed and not periodic.versioned
+    with pytest.raises(RegistryError, match="periodic"):
+        load_layers(_write(tmp_path, [_entry(versioned=True, periodic=True)]))
