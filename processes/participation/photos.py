@@ -63,9 +63,13 @@ def clean_photo(field: str, content: bytes, max_bytes: int) -> Photo:
         raise invalid(field, f"图片无法解码（文件损坏或像素过多）：{exc}",
                       f"The image cannot be decoded (damaged, or too many pixels): {exc}", status=422) from exc
     upright.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX))
+    # a new image of the pixels alone: whatever the original carried (EXIF,
+    # XMP, ICC, comments, text chunks) stays behind
+    converted = upright.convert("RGBA" if kind == "PNG" else "RGB")
+    pixels = Image.frombytes(converted.mode, converted.size, converted.tobytes())
     out = io.BytesIO()
     if kind == "PNG":
-        upright.save(out, "PNG", optimize=True)
+        pixels.save(out, "PNG", optimize=True)
         return Photo("image/png", out.getvalue())
-    upright.convert("RGB").save(out, "JPEG", quality=85)
+    pixels.save(out, "JPEG", quality=85)
     return Photo("image/jpeg", out.getvalue())

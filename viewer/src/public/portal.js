@@ -11,24 +11,20 @@ const EMPTY = { type: 'FeatureCollection', features: [] };
 const $ = (selector) => document.querySelector(selector);
 const state = { publications: [], selected: null, planLayers: [], point: null };
 
+// the public collections drawn from their features (OGC API Features), in their styles
+const NOTICES = 'GHGS';
+const COMMENTS = 'GZYJ';
+const BACKGROUND = { id: 'background', type: 'background', paint: { 'background-color': '#f4f3ef' } };
+const PICK = { id: 'pick', type: 'circle', source: 'pick',
+  paint: { 'circle-radius': 7, 'circle-color': '#E03131', 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } };
+
+const sharedView = location.hash.length > 1; // read before the map writes its own view there
 const map = new maplibregl.Map({
   container: 'map',
-  style: {
-    version: 8,
-    sources: { ghgs: { type: 'geojson', data: EMPTY }, gzyj: { type: 'geojson', data: EMPTY },
-      pick: { type: 'geojson', data: EMPTY } },
-    layers: [
-      { id: 'background', type: 'background', paint: { 'background-color': '#f4f3ef' } },
-      { id: 'ghgs-fill', type: 'fill', source: 'ghgs', paint: { 'fill-color': '#F76707', 'fill-opacity': 0.12 } },
-      { id: 'ghgs-line', type: 'line', source: 'ghgs', paint: { 'line-color': '#D9480F', 'line-width': 2 } },
-      { id: 'gzyj', type: 'circle', source: 'gzyj',
-        paint: { 'circle-radius': 6, 'circle-color': '#1C7ED6', 'circle-stroke-color': '#fff', 'circle-stroke-width': 1.5 } },
-      { id: 'pick', type: 'circle', source: 'pick',
-        paint: { 'circle-radius': 7, 'circle-color': '#E03131', 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } },
-    ],
-  },
+  style: { version: 8, sources: { pick: { type: 'geojson', data: EMPTY } }, layers: [BACKGROUND, PICK] },
   center: [112.3, 28.5],
   zoom: 7,
+  hash: true, // a view can be shared as a link: #zoom/lat/lon
 });
 map.addControl(new maplibregl.NavigationControl(), 'top-right');
 map.addControl(new maplibregl.ScaleControl(), 'bottom-left');
@@ -102,25 +98,38 @@ function renderComments(comments) {
   }));
 }
 
-// The plan's public layers, from their collections' MapLibre styles, under
-// the notice outlines (labels need glyphs, which the stack does not serve).
+// A collection's MapLibre style (the stylesheet link of the collection).
+async function collectionStyle(id) {
+  const collection = await call(ogc(`collections/${encodeURIComponent(id)}?f=json`));
+  const link = collection.links.find((l) => l.rel === 'stylesheet' && l.type === MAPLIBRE_STYLE);
+  if (!link) throw new ServiceError(`图层 ${id} 没有地图样式\nThe layer ${id} has no map style`);
+  return call(link.href);
+}
+
+// labels need glyphs, which the stack does not serve
+const drawn = (style) => style.layers.filter((l) => l.type !== 'symbol');
+
+// The plan's public layers as our vector tiles, under the notice areas.
 async function showPlanLayers(layerIds) {
   for (const id of state.planLayers) map.removeLayer(id);
   state.planLayers = [];
-  const styles = await Promise.all(layerIds.map(async (id) => {
-    const collection = await call(ogc(`collections/${encodeURIComponent(id)}?f=json`));
-    const link = collection.links.find((l) => l.rel === 'stylesheet' && l.type === MAPLIBRE_STYLE);
-    return link ? call(link.href) : null;
-  }));
-  for (const style of styles.filter(Boolean)) {
+  const below = map.getStyle().layers.find((l) => l.source === NOTICES)?.id;
+  for (const style of await Promise.all(layerIds.map(collectionStyle))) {
     for (const [name, source] of Object.entries(style.sources)) {
       if (!map.getSource(name)) map.addSource(name, source);
     }
-    for (const layer of style.layers.filter((l) => l.type !== 'symbol')) {
-      map.addLayer(layer, 'ghgs-fill');
+    for (const layer of drawn(style)) {
+      map.addLayer(layer, below);
       state.planLayers.push(layer.id);
     }
   }
+}
+
+// A public collection's features in its own style, under the picked point.
+function addFeatures(style, features) {
+  const id = style.metadata['onemap:layer'];
+  map.addSource(id, { type: 'geojson', data: features });
+  for (const { 'source-layer': _tiles, ...layer } of drawn(style)) map.addLayer({ ...layer, source: id }, 'pick');
 }
 
 function whenIdle() {
@@ -157,17 +166,16 @@ async function select(gsbh) {
 }
 
 async function loadPublic() {
-  const [list, notices, comments] = await Promise.all([
+  const [list, ...collections] = await Promise.all([
     call(api('publications')),
-    call(ogc('collections/GHGS/items?f=json&limit=1000')),
-    call(ogc('collections/GZYJ/items?f=json&limit=1000')),
+    ...[NOTICES, COMMENTS].flatMap((id) => [collectionStyle(id), call(ogc(`collections/${id}/items?f=json&limit=1000`))]),
   ]);
   state.publications = list;
   renderPublications();
   await mapLoaded;
-  map.getSource('ghgs').setData(notices);
-  map.getSource('gzyj').setData(comments);
-  if (list.length) {
+  addFeatures(collections[0], collections[1]);
+  addFeatures(collections[2], collections[3]);
+  if (list.length && !sharedView) {
     const boxes = list.map((p) => p.bbox);
     map.fitBounds([[Math.min(...boxes.map((b) => b[0])), Math.min(...boxes.map((b) => b[1]))],
       [Math.max(...boxes.map((b) => b[2])), Math.max(...boxes.map((b) => b[3]))]], { padding: 30, animate: false });
