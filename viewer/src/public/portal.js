@@ -14,6 +14,7 @@ const state = { publications: [], selected: null, planLayers: [], point: null };
 // the public collections drawn from their features (OGC API Features), in their styles
 const NOTICES = 'GHGS';
 const COMMENTS = 'GZYJ';
+const CONTEXT = 'XZQ'; // where a plan lies: the boundaries of the city, counties and townships
 const BACKGROUND = { id: 'background', type: 'background', paint: { 'background-color': '#f4f3ef' } };
 const PICK = { id: 'pick', type: 'circle', source: 'pick',
   paint: { 'circle-radius': 7, 'circle-color': '#E03131', 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } };
@@ -109,20 +110,23 @@ async function collectionStyle(id) {
 // labels need glyphs, which the stack does not serve
 const drawn = (style) => style.layers.filter((l) => l.type !== 'symbol');
 
-// The plan's public layers as our vector tiles, under the notice areas.
+// A layer's style over our vector tiles, under the notice areas: the ids of its map layers.
+function addTiles(style) {
+  const below = map.getStyle().layers.find((l) => l.source === NOTICES)?.id;
+  for (const [name, source] of Object.entries(style.sources)) {
+    if (!map.getSource(name)) map.addSource(name, source);
+  }
+  return drawn(style).map((layer) => {
+    map.addLayer(layer, below);
+    return layer.id;
+  });
+}
+
+// The plan's public layers, above the context.
 async function showPlanLayers(layerIds) {
   for (const id of state.planLayers) map.removeLayer(id);
-  state.planLayers = [];
-  const below = map.getStyle().layers.find((l) => l.source === NOTICES)?.id;
-  for (const style of await Promise.all(layerIds.map(collectionStyle))) {
-    for (const [name, source] of Object.entries(style.sources)) {
-      if (!map.getSource(name)) map.addSource(name, source);
-    }
-    for (const layer of drawn(style)) {
-      map.addLayer(layer, below);
-      state.planLayers.push(layer.id);
-    }
-  }
+  const plan = layerIds.filter((id) => id !== CONTEXT); // drawn already
+  state.planLayers = (await Promise.all(plan.map(collectionStyle))).flatMap(addTiles);
 }
 
 // A public collection's features in its own style, under the picked point.
@@ -169,12 +173,14 @@ async function loadPublic() {
   const [list, ...collections] = await Promise.all([
     call(api('publications')),
     ...[NOTICES, COMMENTS].flatMap((id) => [collectionStyle(id), call(ogc(`collections/${id}/items?f=json&limit=1000`))]),
+    collectionStyle(CONTEXT),
   ]);
   state.publications = list;
   renderPublications();
   await mapLoaded;
   addFeatures(collections[0], collections[1]);
   addFeatures(collections[2], collections[3]);
+  addTiles(collections[4]);
   if (list.length && !sharedView) {
     const boxes = list.map((p) => p.bbox);
     map.fitBounds([[Math.min(...boxes.map((b) => b[0])), Math.min(...boxes.map((b) => b[1]))],
