@@ -40,6 +40,6 @@ def load(conn: psycopg.Connection, today: dt.date | None = None) -> dict[str, in
             ksrq=today + dt.timedelta(days=start), jzrq=today + dt.timedelta(days=end),
             geometry=json.loads(geometry), layers=shown,
             documents=tuple({"title_zh": f"{layer.title.zh}（OGC API 要素服务）", "title_en": layer.title.en,
-                             "url": f"/ogc/collections/{layer.id}"} for layer in layers if layer.id in shown)),
+                             "url": f"ogc/collections/{layer.id}"} for layer in layers if layer.id in shown)),
             layers)
     return {"supervision.publication": len(_PLANS)}

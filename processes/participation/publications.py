@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ class Publication:
     geometry: dict[str, Any]  # GeoJSON (Multi)Polygon, CGCS2000 degrees
     gsnr: str = ""
     gsnr_en: str = ""
-    documents: tuple[dict[str, str], ...] = ()  # {title_zh, title_en, url}
+    documents: tuple[dict[str, str], ...] = ()  # {title_zh, title_en, url}: http(s), or relative to the stack
     layers: tuple[str, ...] = field(default=())  # the plan's public layers
 
 
@@ -35,6 +36,8 @@ _COLUMNS = """p.id, p.gsbh, p.gsmc, p.gsmc_en, p.gsnr, p.gsnr_en, p.ksrq::text A
     p.documents, p.layers, ST_AsGeoJSON(p.geom, 6)::json AS geometry,
     ARRAY[ST_XMin(p.geom), ST_YMin(p.geom), ST_XMax(p.geom), ST_YMax(p.geom)] AS bbox"""
 _CURRENT = "current_date BETWEEN p.ksrq AND p.jzrq"
+# pages link documents: never a javascript: or data: address
+_DOCUMENT_URL = re.compile(r"^(https?://|[A-Za-z0-9_.~-]+(/|$))[^\s]*$")
 
 
 def publish(conn: psycopg.Connection, publication: Publication, layers: Iterable[Layer]) -> int:
@@ -45,6 +48,11 @@ def publish(conn: psycopg.Connection, publication: Publication, layers: Iterable
     if internal:
         raise invalid("layers", f"公示只能包含公开图层，以下图层不可公开：{'、'.join(internal)}",
                       f"A publication shows public layers only; not public: {', '.join(internal)}")
+    for n, document in enumerate(publication.documents, 1):
+        url = document.get("url", "")
+        if not isinstance(url, str) or not _DOCUMENT_URL.match(url):
+            raise invalid(f"documents[{n}].url", "材料地址应为 http(s) 地址或本系统内的相对路径",
+                          "A document's address is an http(s) URL or a path relative to this service")
     if publication.jzrq < publication.ksrq:
         raise invalid("jzrq", "截止日期早于开始日期", "The end date is before the start date")
     (pk,) = conn.execute(

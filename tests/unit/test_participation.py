@@ -10,8 +10,10 @@ import pytest
 from PIL import Image
 
 from onemap.core.errors import OneMapError
+from onemap.core.registry import load_layers
 from processes.participation import text
 from processes.participation.photos import clean_photo, sniff
+from processes.participation.publications import Publication, publish
 from processes.participation.reports import NEXT, STATUSES, tracking_number
 
 LIMIT = 1024 * 1024
@@ -98,3 +100,15 @@ def test_statuses_run_one_way_to_closed():
     assert reachable == set(STATUSES)
     numbers = {tracking_number(dt.date(2026, 12, 3)) for _ in range(50)}
     assert len(numbers) == 50 and all(n.startswith("JB20261203-") and len(n) == 21 for n in numbers)
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"layers": ("GHYDYH", "STBHHX")}, "layers"),
+    ({"documents": ({"title_zh": "文本", "title_en": "text", "url": "javascript:alert(1)"},)}, "documents[1].url"),
+    ({"jzrq": dt.date(2026, 1, 1)}, "jzrq"),
+])
+def test_a_publication_shows_public_layers_and_safe_links_only(change, field):
+    fields = {"gsbh": "GS-1", "gsmc": "公示", "gsmc_en": "notice", "ksrq": dt.date(2026, 2, 1),
+              "jzrq": dt.date(2026, 3, 1), "geometry": {"type": "Point", "coordinates": [112, 28]}}
+    # refused before the database is asked
+    assert _problem(lambda: publish(None, Publication(**{**fields, **change}), load_layers()))[:2] == (400, field)

@@ -157,7 +157,7 @@ async function select(gsbh) {
   bilingual($('#detail-summary'), p.gsnr, p.gsnr_en);
   $('#documents').replaceChildren(...p.documents.map((d) => {
     const link = bilingual(document.createElement('a'), d.title_zh, d.title_en);
-    link.href = new URL(`..${d.url}`, location.href);
+    link.href = new URL(d.url, new URL('../', location.href)); // relative to the stack's root
     const item = document.createElement('li');
     item.append(link);
     return item;
