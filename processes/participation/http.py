@@ -22,17 +22,15 @@ from onemap.core.ratelimit import RateLimit
 from onemap.core.settings import ROOT, Settings
 from processes.participation import comments, publications, reports
 from processes.participation.photos import clean_photo
+from processes.participation.settings import from_gateway
 
 _PAGES = ROOT / "viewer" / "src"
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
 def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
-    config = settings.gateway["participation"]
-    moderators = frozenset(config["moderate"])
-    triagers = frozenset(config["triage"])
-    posting = RateLimit.from_config({"anonymous_rate": config["posting_rate"]})
-    photo_max_bytes = int(float(config["photo_max_mb"]) * 1024 * 1024)
+    config = from_gateway(settings.gateway)
+    moderators, triagers, posting = config.moderators, config.triagers, config.posting
     bp = Blueprint("participation", __name__)
 
     def pool() -> ConnectionPool:
@@ -99,7 +97,7 @@ def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
         if len(uploads) > reports.MAX_PHOTOS:
             raise invalid("photos", f"照片最多 {reports.MAX_PHOTOS} 张，收到 {len(uploads)} 张",
                           f"At most {reports.MAX_PHOTOS} photos, {len(uploads)} received")
-        photos = [clean_photo(f"photos[{n}]", upload.read(), photo_max_bytes) for n, upload in enumerate(uploads, 1)]
+        photos = [clean_photo(f"photos[{n}]", upload.read(), config.photo_max_bytes) for n, upload in enumerate(uploads, 1)]
         with pool().connection() as conn, conn.transaction():
             return jsonify(reports.submit(conn, request.form.to_dict(), photos, g.principal.name)), 201
 

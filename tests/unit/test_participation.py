@@ -11,10 +11,12 @@ from PIL import Image
 
 from onemap.core.errors import OneMapError
 from onemap.core.registry import load_layers
+from onemap.core.settings import Settings
 from processes.participation import text
 from processes.participation.photos import clean_photo, sniff
 from processes.participation.publications import Publication, publish
 from processes.participation.reports import NEXT, STATUSES, tracking_number
+from processes.participation.settings import from_gateway
 
 LIMIT = 1024 * 1024
 
@@ -112,3 +114,12 @@ def test_a_publication_shows_public_layers_and_safe_links_only(change, field):
               "jzrq": dt.date(2026, 3, 1), "geometry": {"type": "Point", "coordinates": [112, 28]}}
     # refused before the database is asked
     assert _problem(lambda: publish(None, Publication(**{**fields, **change}), load_layers()))[:2] == (400, field)
+
+
+def test_the_participation_settings_are_checked():
+    gateway = Settings.from_env().gateway
+    config = from_gateway(gateway)
+    assert config.moderators and config.triagers <= set(gateway["roles"]) and config.photo_max_bytes > 0
+    for broken in ({"moderate": ["nobody"]}, {"posting_rate": {"per_second": 0, "burst": 5}}, {"photo_max_mb": "x"}):
+        with pytest.raises(ValueError, match="participation"):
+            from_gateway({**gateway, "participation": {**gateway["participation"], **broken}})
