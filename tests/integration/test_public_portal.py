@@ -229,6 +229,9 @@ def test_oversized_and_non_image_uploads_are_refused_with_a_bilingual_message(ba
         text = _message(browser, "error")
         assert zh in text and en in text and "photos[1]" in text
         assert text.index(zh) < text.index(en)  # Chinese first
+    outside = requests.post(f"{base_url}/public/api/reports", data={"description": "海上", "lon": 0, "lat": 0},
+                            timeout=30)
+    assert outside.status_code == 400 and outside.json()["field"] == "location"
 
 
 def test_a_report_is_tracked_by_its_number_through_triage(base_url, database_url, db, browser, staff, tmp_path):  # noqa: F811

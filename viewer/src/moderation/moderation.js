@@ -6,6 +6,7 @@
 const STATUS = { received: '已受理', verifying: '核查中', confirmed: '已查实', closed: '已办结' };
 const NEXT = { received: ['verifying'], verifying: ['confirmed', 'closed'], confirmed: ['closed'], closed: [] };
 const STATE = { pending: '待审核', approved: '已公开', rejected: '不予公开' };
+const DONE = { approve: '已通过 / approved', reject: '不予公开 / rejected', reply: '已答复 / replied' };
 const $ = (selector) => document.querySelector(selector);
 let csrf = null;
 
@@ -73,7 +74,7 @@ async function showComments() {
     const act = (action) => async () => {
       await call('POST', `moderation/api/comments/${c.id}`, { action, reply: reply.value || undefined });
       await showComments();
-      say(`意见 ${c.id} 已处理 / comment ${c.id} ${action}d`, true);
+      say(`意见 ${c.id}：${DONE[action]}`, true);
     };
     cell(row, group(reply,
       ...(c.state === 'pending' ? [button('通过 Approve', 'approve', act('approve')),
