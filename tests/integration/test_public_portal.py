@@ -185,12 +185,13 @@ def test_a_comment_with_a_script_is_stored_and_shown_as_text_after_moderation(ba
     assert other.status_code == 201
 
     _sign_in(browser, base_url, staff)
+    _until(browser, f"return !!document.querySelector(\"#comments tr[data-id='{comment_id}']\")")
+    _shot(browser, "moderation.png")  # the comments waiting
     for cid, action, reply in ((comment_id, "approve", f"已采纳 {marker}"), (other.json()["id"], "reject", "")):
         browser.run("const row = document.querySelector(`#comments tr[data-id='${arguments[0]}']`);"
                     "row.querySelector('input[name=reply]').value = arguments[2];"
                     "row.querySelector(`button[name=${arguments[1]}]`).click()", cid, action, reply)
         _until(browser, f"const row = document.querySelector(\"#comments tr[data-id='{cid}']\"); return !row")
-    _shot(browser, "moderation.png")
     steps = db.execute("SELECT target, detail->>'state' FROM ops.audit WHERE action = 'moderate-comment' "
                        "AND actor = %s ORDER BY id", (staff,)).fetchall()
     assert steps == [(f"/moderation/api/comments/{comment_id}", "approved"),
