@@ -82,6 +82,9 @@ def apply_schema(database_url: str, ddl: list[str]) -> None:
             conn.execute(text)
 
 
+_WORLD = [-180, -90, 180, 90]
+
+
 def layer_extent(conn: psycopg.Connection, layer: Layer) -> dict[str, Any]:
     """The OGC extent of a layer computed from its data: bbox in CRS84 and,
     for versioned layers, the validity interval of its versions."""
@@ -89,7 +92,7 @@ def layer_extent(conn: psycopg.Connection, layer: Layer) -> dict[str, Any]:
     row = conn.execute(
         sql.SQL("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
                 "FROM (SELECT ST_Extent(geom) AS e FROM {}) s").format(table)).fetchone()
-    bbox = [round(v, 6) for v in row] if row and row[0] is not None else [-180, -90, 180, 90]
+    bbox = [round(v, 6) for v in row] if row and row[0] is not None else list(_WORLD)
     extent: dict[str, Any] = {"spatial": {"bbox": bbox, "crs": CRS84}}
     if layer.timed:
         begin, end, open_ended = conn.execute(
@@ -102,8 +105,18 @@ def layer_extent(conn: psycopg.Connection, layer: Layer) -> dict[str, Any]:
 
 
 def layer_extents(database_url: str, layers: list[Layer]) -> dict[str, dict[str, Any]]:
+    """The extents of the layers; an empty layer (no check recorded yet, no
+    comment approved) gets the bbox of the others together rather than the
+    whole world, so a client that zooms to it (or to all) shows the city."""
     with connect(database_url) as conn:
-        return {layer.id: layer_extent(conn, layer) for layer in layers}
+        extents = {layer.id: layer_extent(conn, layer) for layer in layers}
+    boxes = [e["spatial"]["bbox"] for e in extents.values() if e["spatial"]["bbox"] != _WORLD]
+    if boxes:
+        data = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
+        for extent in extents.values():
+            if extent["spatial"]["bbox"] == _WORLD:
+                extent["spatial"]["bbox"] = data
+    return extents
 
 
 def table_counts(database_url: str, layers: list[Layer]) -> dict[str, int]:

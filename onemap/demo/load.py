@@ -16,7 +16,7 @@ import shapely
 from psycopg import sql
 
 from onemap.core.db import core_schema
-from onemap.demo import supervision
+from onemap.demo import participation, supervision
 from onemap.demo.generate import COLUMNS, DemoCity, Table, generate_city
 
 SRID = 4490
@@ -57,6 +57,7 @@ def load_city(database_url: str, scale: str = "small", seed: int = 1,
             for _, definition in indexes:
                 conn.execute(definition)
             counts.update(supervision.load(conn, seed))
+            counts.update(participation.load(conn))
         conn.autocommit = True
         say("analyze")
         for name in DEMO_TABLES:
