@@ -27,7 +27,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 # software WebGL: there is no GPU on a server or in CI
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--window-size=1024,768"]
-READY_TIMEOUT_S = 600  # a hang guard, not a time limit: SwiftShader on a busy 2-core machine is slow
+READY_TIMEOUT_S = 60  # a hang guard, not a time limit: SwiftShader on a busy 2-core machine is slow
 TILE_SIZE_M_AT_ZOOM_0 = 2 * math.pi * 6_378_137
 
 
@@ -70,6 +70,11 @@ class Browser:
             "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
             "actions": [{"type": "pointerMove", "x": x, "y": y, "origin": "viewport"},
                         {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]}]})
+
+    def upload(self, selector: str, path: str) -> None:
+        """Choose a file in a file input, as a user does."""
+        element = self._call("POST", f"{self.session}/element", {"using": "css selector", "value": selector})
+        self._call("POST", f"{self.session}/element/{next(iter(element.values()))}/value", {"text": path})
 
     def screenshot(self) -> bytes:
         return base64.b64decode(self._call("GET", f"{self.session}/screenshot"))

@@ -71,11 +71,11 @@ export async function startCompare(map, spec) {
   const [[fromLayer, fromTime], [toLayer, toTime]] = sides(spec);
   document.body.classList.add('comparing');
   if (!second) {
-    second = newMap('map2');
+    // shown before it is made: it takes its size and the view of the first
+    second = newMap('map2', { center: map.getCenter(), zoom: map.getZoom() });
     sync(map, second);
   }
   second.resize();
-  second.jumpTo({ center: map.getCenter(), zoom: map.getZoom() });
   map.setStyle(sideStyle(map, fromLayer, fromTime));
   second.setStyle(sideStyle(map, toLayer, toTime));
   setSwipe($('#swipe').value);

@@ -7,29 +7,19 @@ import { $, bilingual, el, number, table } from './ui.js';
 
 const OVERLAPS = 'overlaps';
 
-function base64(bytes) {
-  let text = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(text);
-}
-
 function fields() {
   const form = $('#compliance-form');
   const value = (name) => form.elements[name].value.trim();
   return { stage: value('stage'), use_code: value('use_code'), case_id: value('case_id'), project_name: value('project_name') };
 }
 
-// The process's outputs for a drawn geometry or the chosen file.
+// The process's outputs for a drawn geometry or the chosen file (the
+// gateway's upload route hands it to the process, which reads it: TXT, zip, GeoPackage).
 async function run(drawn) {
   const inputs = Object.fromEntries(Object.entries(fields()).filter(([, v]) => v));
   const file = $('#compliance-file').files[0];
   if (drawn) return execute('compliance-check', { ...inputs, boundary: drawn });
   if (!file) throw Object.assign(new Error(), { zh: '请先绘制范围或选择文件', en: 'Draw a boundary or choose a file first' });
-  if (/\.txt$/i.test(file.name)) {
-    // GBK or UTF-8: the bytes go as they are, the process decodes them
-    const bytes = new Uint8Array(await file.arrayBuffer());
-    return execute('compliance-check', { ...inputs, boundary_text: { value: base64(bytes), encoding: 'base64' } });
-  }
   const form = new FormData();
   form.append('file', file);
   for (const [name, value] of Object.entries(inputs)) form.append(name, value);
@@ -54,7 +44,7 @@ export async function runCheck(map, drawn = null) {
   $('#compliance-result').replaceChildren('检测中… Checking…');
   const outputs = await run(drawn);
   const { result, overlaps } = outputs;
-  const pdf = outputs.report_pdf?.href ?? `reports/compliance/${result.check_id}.pdf`;
+  const pdf = `reports/compliance/${result.check_id}.pdf`;
   const findings = table([['规则', 'Rule'], ['图层', 'Layer'], ['结论', 'Verdict'], ['叠加面积（平方米）', 'Overlap (m²)'], ['叠加面积（亩）', 'Overlap (mu)']],
     result.findings.map((f) => [f.title.zh, f.layer_title.zh, `${f.verdict} ${f.verdict_en}`,
       number(f.overlap_m2 ?? 0), number(f.overlap_mu ?? 0, 4)]));

@@ -47,13 +47,22 @@ function applyRole() {
 }
 
 function redraw() {
+  setState('loading');
+  waitReady();
   map.setStyle(combinedStyle(map));
   map.once('style.load', () => ensureOverlay(map));
   record();
 }
 
+// a layer switched or faded: drawn again, then ready
+function repainted() {
+  setState('loading');
+  record();
+  waitReady();
+}
+
 function rerender(restyle = false) {
-  renderCatalogue(map, ui.tree, rerender, record);
+  renderCatalogue(map, ui.tree, rerender, repainted);
   renderShare();
   if (restyle) redraw();
 }
@@ -88,16 +97,13 @@ async function reload() {
   }
   renderBasemaps((id) => { state.basemap = id; redraw(); });
   rerender(true);
-  waitReady();
   if (isStaff()) await staffData();
 }
 
 // 规划回溯: the map at another time
 function travel(time) {
   state.time = time;
-  setState('loading');
   redraw();
-  waitReady();
 }
 
 // What the staff tools need: plan versions, units, classes.
@@ -134,6 +140,9 @@ function selectTool(tool) {
   for (const panel of document.querySelectorAll('[data-panel]')) panel.hidden = panel.dataset.panel !== tool;
   if (tool !== 'compare' && ui.compare) endCompare();
   if (tool === 'share') renderShare();
+  // a version may be new since sign-in
+  if (tool === 'history') loadVersions().then(() => renderHistory(travel), reportError);
+  if (tool === 'compare') loadVersions().then(fillCompareChoices, reportError);
   record();
 }
 

@@ -26,9 +26,10 @@ export const state = {
   time: null, // ISO instant of 规划回溯, null: the plan in force
 };
 
-export function newMap(container) {
+export function newMap(container, view = {}) {
   const map = new maplibregl.Map({
     container,
+    ...view,
     style: { version: 8, sources: {}, layers: [BACKGROUND] },
     transformRequest: (url) => ({ url, headers: authHeaders(url) }),
     attributionControl: false,
@@ -111,7 +112,7 @@ function basemapStyle() {
   const basemap = state.basemaps.find((b) => b.id === state.basemap);
   if (!basemap?.tiles) return { sources: {}, layers: [] };
   return {
-    sources: { basemap: { type: 'raster', tiles: [new URL(basemap.tiles, location.href).href], tileSize: 256 } },
+    sources: { basemap: { type: 'raster', tiles: [basemap.tiles], tileSize: 256 } },
     layers: [{ id: 'basemap', type: 'raster', source: 'basemap' }],
   };
 }
