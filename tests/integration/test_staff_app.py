@@ -312,26 +312,42 @@ def test_9_the_address_reproduces_the_comparison(base_url, page, next_version):
     assert "cmp" not in _hash(page)
 
 
+def _lonlat(page: Browser, dx: int, dy: int) -> tuple[float, float]:
+    """Where a point `dx`, `dy` CSS pixels from the map's centre is (Web
+    Mercator, 512-pixel tiles as MapLibre's zoom counts them)."""
+    zoom, lat, lon = (float(v) for v in _hash(page)["map"].split("/"))
+    size = 512 * 2 ** zoom
+    x = (lon + 180) / 360 * size + dx
+    y = (1 - math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) / math.pi) / 2 * size + dy
+    return x / size * 360 - 180, math.degrees(2 * math.atan(math.exp(math.pi * (1 - 2 * y / size))) - math.pi / 2)
+
+
 def test_5_statistics_table_csv_identify_and_measure(page, staff, ogc_url, downloads, parcel):
     page.run("document.querySelector(\"#tools button[data-tool='statistics']\").click()")
-    unit = page.run("const s = document.querySelector('#stats-unit'); s.selectedIndex = 1; return s.value")
-    page.run("document.querySelector('#stats-run').click()")
+    x, y = _centre(page)
+    corners = [(-60, -60), (60, -60), (60, 60), (-60, 60)]
+    page.run("document.querySelector('#stats-draw').click()")
+    for dx, dy in corners:
+        page.click(x + dx, y + dy)
+    page.run("document.querySelector('#draw-finish').click()")
     _until(page, "return document.querySelector('#stats-result table')")
+    ring = [list(_lonlat(page, dx, dy)) for dx, dy in corners]
+    boundary = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
     expected = requests.post(f"{ogc_url}/processes/area-statistics/execution", headers=staff, timeout=120, json={
-        "inputs": {"layer": "GHYDYH", "xzqdm": unit, "level": "县"}}).json()["statistics"]
+        "inputs": {"layer": "GHYDYH", "boundary": boundary, "level": "县"}}).json()["statistics"]
     rows = page.run("return [...document.querySelectorAll('#stats-result tbody tr')].map(r => "
                     "[...r.cells].map(c => c.textContent))")
     assert [r[0] for r in rows[:-1]] == [c["code"] for c in expected["by_class"]]
-    assert float(rows[-1][2].replace(",", "")) == pytest.approx(expected["total"]["area_m2"], abs=0.01)
-    assert float(rows[-1][4].replace(",", "")) == pytest.approx(expected["total"]["area_mu"], abs=0.01)
+    assert parcel.code in [r[0] for r in rows]
+    assert float(rows[-1][2].replace(",", "")) == pytest.approx(expected["total"]["area_m2"], rel=1e-4)
+    assert float(rows[-1][4].replace(",", "")) == pytest.approx(expected["total"]["area_mu"], rel=1e-4)
     assert page.run("return document.querySelectorAll('#stats-result .chart .bar').length") == len(expected["by_class"])
     _shot(page, "staff-statistics")
     page.run("document.querySelector('#stats-csv').click()")
     lines = list(csv.reader(io.StringIO(_file(downloads, ".csv").read_text(encoding="utf-8-sig"))))
-    assert lines[-1][2] == str(expected["total"]["area_m2"])
+    assert float(lines[-1][2]) == pytest.approx(expected["total"]["area_m2"], rel=1e-4)
 
     # identify: every attribute of the parcel under the click
-    x, y = _centre(page)
     page.click(x, y)
     fields = _until(page, "const t = [...document.querySelectorAll('.maplibregl-popup-content table')]"
                           ".find(t => t.previousElementSibling.textContent.startsWith('规划用地用海'));"
@@ -345,10 +361,8 @@ def test_5_statistics_table_csv_identify_and_measure(page, staff, ogc_url, downl
     page.click(x + 100, y)
     page.run("document.querySelector('#draw-finish').click()")
     shown = float(page.run("return document.querySelector('#measure').textContent").split()[0])
-    zoom, lat, lon = (float(v) for v in _hash(page)["map"].split("/"))
-    degrees_per_pixel = 360 / (512 * 2 ** zoom)
-    expected_m = GEOD.inv(lon - 100 * degrees_per_pixel, lat, lon + 100 * degrees_per_pixel, lat)[2]
-    assert shown == pytest.approx(expected_m, rel=0.01)
+    expected_m = GEOD.inv(*_lonlat(page, -100, 0), *_lonlat(page, 100, 0))[2]
+    assert shown == pytest.approx(expected_m, rel=1e-4)
     _shot(page, "staff-measure")
 
 

@@ -109,7 +109,7 @@ function travel(time) {
 // What the staff tools need: plan versions, units, classes.
 async function staffData() {
   try {
-    await Promise.all([loadVersions(), loadUnits(), loadClasses()]);
+    await Promise.all([loadVersions(), loadUnits()]);
   } catch (error) {
     reportError(error);
     return;
@@ -143,6 +143,7 @@ function selectTool(tool) {
   // a version may be new since sign-in
   if (tool === 'history') loadVersions().then(() => renderHistory(travel), reportError);
   if (tool === 'compare') loadVersions().then(fillCompareChoices, reportError);
+  if (tool === 'thematic' && !$('#thematic-form').elements.class.options.length) loadClasses().catch(reportError);
   record();
 }
 

@@ -21,7 +21,7 @@ export function readHash() {
 export function writeHash(map, extra = {}) {
   const c = map.getCenter();
   const params = new URLSearchParams();
-  params.set('map', `${map.getZoom().toFixed(2)}/${c.lat.toFixed(5)}/${c.lng.toFixed(5)}`);
+  params.set('map', `${map.getZoom().toFixed(2)}/${c.lat.toFixed(6)}/${c.lng.toFixed(6)}`);
   params.set('layers', state.order.join(','));
   if (state.hidden.size) params.set('hidden', [...state.hidden].join(','));
   const faded = [...state.opacity].filter(([, v]) => v < 1);
