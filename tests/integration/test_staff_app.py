@@ -396,6 +396,7 @@ def test_6_compliance_check_of_an_uploaded_coordinate_file(page, db, staff, base
 
 def test_7_thematic_map_and_pdf_print(page, staff, ogc_url, downloads):
     page.run("document.querySelector(\"#tools button[data-tool='thematic']\").click()")
+    _until(page, "return document.querySelector('#thematic-form').elements.class.options.length")
     page.run("const f = document.querySelector('#thematic-form'); f.elements.class.value = '01';"
              "f.elements.title.value = '益阳市耕地分布专题图'; f.requestSubmit()")
     _until(page, "return !document.querySelector('#legend-box').hidden")
