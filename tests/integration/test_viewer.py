@@ -38,7 +38,8 @@ class Browser:
         self.driver_url = driver_url
         options: dict[str, Any] = {"binary": CHROMIUM, "args": CHROMIUM_ARGS}
         if downloads is not None:  # files the page saves land there, unasked
-            options["prefs"] = {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+            options["prefs"] = {"download.default_directory": str(downloads), "download.prompt_for_download": False,
+                                "profile.default_content_setting_values.automatic_downloads": 1}
         capabilities = {"browserName": "chrome", "goog:chromeOptions": options}
         session = self._call("POST", "/session", {"capabilities": {"alwaysMatch": capabilities}})
         self.session = f"/session/{session['sessionId']}"
