@@ -27,7 +27,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 # software WebGL: there is no GPU on a server or in CI
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--window-size=1024,768"]
-READY_TIMEOUT_S = 60  # a hang guard, not a time limit: SwiftShader on a busy 2-core machine is slow
+READY_TIMEOUT_S = 600  # a hang guard, not a time limit: SwiftShader on a busy 2-core machine is slow
 TILE_SIZE_M_AT_ZOOM_0 = 2 * math.pi * 6_378_137
 
 
