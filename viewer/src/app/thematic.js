@@ -5,6 +5,7 @@
 // the server by the project's one PDF engine so the Chinese text and fonts
 // are the same as in every report.
 import { execute, getJSON, request } from './api.js';
+import { cityBounds, state } from './map.js';
 import { $, bilingual, download, el, number } from './ui.js';
 
 const RAMP = ['#fff5eb', '#fdd0a2', '#fd8d3c', '#d94801', '#7f2704'];
@@ -48,7 +49,7 @@ export async function drawThematic(map) {
   if (map.getSource(SOURCE)) map.getSource(SOURCE).setData(data);
   else {
     map.addSource(SOURCE, { type: 'geojson', data });
-    map.addLayer({ id: 'thematic-fill', type: 'fill', source: SOURCE, paint: { 'fill-color': ['get', 'colour'], 'fill-opacity': 0.9 } });
+    map.addLayer({ id: 'thematic-fill', type: 'fill', source: SOURCE, paint: { 'fill-color': ['get', 'colour'], 'fill-opacity': 1 } });
     map.addLayer({ id: 'thematic-line', type: 'line', source: SOURCE, paint: { 'line-color': '#555', 'line-width': 1 } });
   }
   legendItems = edges.slice(1).map((upper, i) => ({ colour: RAMP[i], label: `${number(edges[i])} – ${number(upper)} 公顷 ha` }));
@@ -59,6 +60,8 @@ export async function drawThematic(map) {
     return el('li', {}, swatch, item.label);
   })));
   box.hidden = false;
+  // the whole city (its admin units) on the sheet
+  map.fitBounds(cityBounds(state.layers.filter((l) => l.id === 'XZQ')), { padding: 20, animate: false });
   return { title, values: Object.fromEntries(values), edges };
 }
 
