@@ -435,3 +435,17 @@ def test_8_share_addresses_and_geopackage_of_the_visible_features(page, staff, b
                            params={"f": "json", "bbox": bbox, "limit": 1}).json()["numberMatched"]
     assert visible > 0
     assert pyogrio.read_info(gpkg)["features"] == visible
+
+
+def test_downloads_and_prints_within_rights_and_with_bilingual_errors(base_url, staff):
+    box = {"bbox": "111.5,27.9,113.0,29.5"}
+    anonymous = requests.get(f"{base_url}/download/DLTB.gpkg", params=box, timeout=60)
+    assert anonymous.status_code == 401 and anonymous.json()["field"] == "Authorization"
+    bad = requests.get(f"{base_url}/download/DLTB.gpkg", params={"bbox": "113,29,112,28"}, headers=staff, timeout=60)
+    assert bad.status_code == 400 and bad.json()["field"] == "bbox" and "bbox" in bad.json()["message_zh"]
+    assert requests.post(f"{base_url}/print/map.pdf", json={}, timeout=60).status_code == 401
+    paper = requests.post(f"{base_url}/print/map.pdf", json={"paper": "B5"}, headers=staff, timeout=60)
+    assert paper.status_code == 400 and paper.json()["field"] == "paper"
+    image = requests.post(f"{base_url}/print/map.pdf", json={"image": "data:image/png;base64,AAAA"}, headers=staff,
+                          timeout=60)
+    assert image.status_code == 400 and image.json()["field"] == "image"
