@@ -46,7 +46,7 @@ from onemap.core.errors import (
 from onemap.core.ratelimit import RateLimit
 from onemap.core.registry import ProcessEntry, load_layers, load_processes
 from onemap.core.settings import ROOT, Settings
-from onemap.gateway import admin_config, signin
+from onemap.gateway import admin_config, basemaps, download, signin
 from onemap.gateway.admin import admin_blueprint
 from onemap.gateway.admin_accounts import admin_blueprint as accounts_blueprint
 from onemap.gateway.csw import csw_checks, register_csw
@@ -109,6 +109,8 @@ def create_app(settings: Settings | None = None,
         app.register_blueprint(load_object(factory)(settings, policy))
     app.register_blueprint(admin_config.blueprint(settings, policy, pool))
     app.register_blueprint(admin_blueprint(settings, policy, pool))
+    app.register_blueprint(basemaps.blueprint(settings, policy, maps.sensitivity))
+    app.register_blueprint(download.blueprint(settings, policy))
     app.config["MAX_CONTENT_LENGTH"] = int(float(settings.gateway["limits"]["upload_max_mb"]) * 1024 * 1024)
 
     @app.before_request
@@ -210,6 +212,10 @@ def create_app(settings: Settings | None = None,
     def viewer_maplibre(filename: str) -> Response:
         return send_from_directory(_MAPLIBRE_DIR, filename)
 
+    @app.get("/viewer/geodesic/<path:filename>")
+    def viewer_geodesic(filename: str) -> Response:
+        return send_from_directory(_GEODESIC_DIR, filename)
+
     @app.get("/viewer/<path:filename>")
     def viewer_file(filename: str) -> Response:
         return send_from_directory(_VIEWER_DIR, filename)
@@ -276,6 +282,7 @@ _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _VIEWER_DIR = ROOT / "viewer" / "src"
 # served from the npm package as installed (scripts/bootstrap): no copy to keep in step
 _MAPLIBRE_DIR = ROOT / "viewer" / "node_modules" / "maplibre-gl" / "dist"
+_GEODESIC_DIR = ROOT / "viewer" / "node_modules" / "geographiclib-geodesic"  # measure: ellipsoidal lengths, areas
 _UPLOAD_PATH = re.compile(r"^/processes/([^/]+)/upload/?$")
 _TILE_MAX_AGE_S = 3600
 

@@ -12,6 +12,8 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,10 +34,13 @@ TILE_SIZE_M_AT_ZOOM_0 = 2 * math.pi * 6_378_137
 class Browser:
     """A WebDriver session: just the commands the tests use."""
 
-    def __init__(self, driver_url: str) -> None:
+    def __init__(self, driver_url: str, downloads: Path | None = None) -> None:
         self.driver_url = driver_url
-        capabilities = {"browserName": "chrome",
-                        "goog:chromeOptions": {"binary": CHROMIUM, "args": CHROMIUM_ARGS}}
+        options: dict[str, Any] = {"binary": CHROMIUM, "args": CHROMIUM_ARGS}
+        if downloads is not None:  # files the page saves land there, unasked
+            options["prefs"] = {"download.default_directory": str(downloads), "download.prompt_for_download": False,
+                                "profile.default_content_setting_values.automatic_downloads": 1}
+        capabilities = {"browserName": "chrome", "goog:chromeOptions": options}
         session = self._call("POST", "/session", {"capabilities": {"alwaysMatch": capabilities}})
         self.session = f"/session/{session['sessionId']}"
 
@@ -67,6 +72,11 @@ class Browser:
             "actions": [{"type": "pointerMove", "x": x, "y": y, "origin": "viewport"},
                         {"type": "pointerDown", "button": 0}, {"type": "pointerUp", "button": 0}]}]})
 
+    def upload(self, selector: str, path: str) -> None:
+        """Choose a file in a file input, as a user does."""
+        element = self._call("POST", f"{self.session}/element", {"using": "css selector", "value": selector})
+        self._call("POST", f"{self.session}/element/{next(iter(element.values()))}/value", {"text": path})
+
     def screenshot(self) -> bytes:
         return base64.b64decode(self._call("GET", f"{self.session}/screenshot"))
 
@@ -80,8 +90,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+@contextmanager
+def chromium(downloads: Path | None = None) -> Iterator[Browser]:
+    """A headless Chromium session behind its own chromedriver."""
     port = _free_port()
     driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
@@ -93,7 +104,7 @@ def browser() -> Iterator[Browser]:
                     break
             except requests.ConnectionError:
                 time.sleep(0.1)
-        session = Browser(url)
+        session = Browser(url, downloads)
         yield session
         session.close()
     finally:
@@ -101,9 +112,15 @@ def browser() -> Iterator[Browser]:
         driver.wait(timeout=30)
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as session:
+        yield session
+
+
 def _layer_list(browser: Browser) -> dict[str, str]:
-    return browser.run("return Object.fromEntries([...document.querySelectorAll('#layers li')]"
-                       ".map(li => [li.dataset.layer, li.textContent.trim()]))")
+    return browser.run("return Object.fromEntries([...document.querySelectorAll('#layers li[data-layer]')]"
+                       ".map(li => [li.dataset.layer, li.querySelector('label').textContent.trim()]))")
 
 
 def _error(browser: Browser) -> str | None:
@@ -125,7 +142,7 @@ def _zoom_for(parcel: Parcel) -> float:
 
 def test_viewer_draws_the_public_layers_in_their_style(base_url, browser, layers, plan_parcel):
     zoom = _zoom_for(plan_parcel)
-    browser.open(f"{base_url}/#{zoom:.2f}/{plan_parcel.lat:.6f}/{plan_parcel.lon:.6f}")
+    browser.open(f"{base_url}/#map={zoom:.2f}/{plan_parcel.lat:.6f}/{plan_parcel.lon:.6f}")
     assert browser.wait_for_map() == "ready", _error(browser)
     assert browser.run("return document.title") == "一张图 One Map"
     listed = _layer_list(browser)
@@ -158,7 +175,8 @@ def test_token_brings_the_internal_layers_and_errors_are_bilingual(base_url, bro
     assert browser.wait_for_map() == "ready", _error(browser)
     assert set(_layer_list(browser)) == _map_layers(layers, public_only=True)
     # the whole city in view: the address now holds the fitted view
-    zoom, lat, lon = (float(v) for v in browser.run("return location.hash").lstrip("#").split("/")[:3])
+    view = browser.run("return new URLSearchParams(location.hash.slice(1)).get('map')")
+    zoom, lat, lon = (float(v) for v in view.split("/"))
     xzq = next(layer for layer in layers if layer.id == "XZQ")
     extent = requests.get(f"{base_url}/ogc/collections/{xzq.id}", params={"f": "json"},
                           timeout=60).json()["extent"]["spatial"]["bbox"][0]

@@ -1,0 +1,32 @@
+"""/basemaps.json: the basemaps of config/basemaps.yaml that the caller may
+read, each with its WMTS tile template through the gateway (底图列表)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, jsonify
+
+from onemap.core.access import AccessPolicy
+from onemap.core.settings import Settings, load_yaml
+
+TILE_TEMPLATE = "{base}/mapproxy/wmts/{layer}/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png"
+
+
+def blueprint(settings: Settings, policy: AccessPolicy, sensitivity: dict[str, str]) -> Blueprint:
+    bp = Blueprint("basemaps", __name__)
+
+    @bp.get("/basemaps.json")
+    def basemaps() -> Response:
+        entries = load_yaml(settings.config_dir / "basemaps.yaml")["basemaps"]
+        listed = []
+        for entry in entries:
+            layer = entry.get("layer")
+            if layer is not None and (layer not in sensitivity
+                                      or policy.check_layer(layer, g.principal, sensitivity) is not None):
+                continue  # not a map name (yet), or not for this caller
+            tiles = TILE_TEMPLATE.format(base=settings.base_url, layer=layer) if layer else None
+            listed.append({"id": entry["id"], "title": entry["title"], "tiles": tiles})
+        response = jsonify({"basemaps": listed})
+        response.headers["Cache-Control"] = "no-store"  # it depends on who asks
+        return response
+
+    return bp
