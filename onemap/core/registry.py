@@ -35,6 +35,7 @@ class Layer:
     style: str
     directory: tuple[str, ...]
     key_fields: tuple[str, ...]
+    classification: str = "landuse"   # of the class column: landuse (规划分类) or survey (三调工作分类)
 
     @property
     def schema(self) -> str:
@@ -68,11 +69,14 @@ def _layer(entry: dict) -> Layer:
             style=entry["style"],
             directory=tuple(entry["directory"]),
             key_fields=tuple(entry.get("key_fields", ())),
+            classification=entry.get("classification", "landuse"),
         )
     except (KeyError, TypeError) as exc:
         raise RegistryError(f"layer {entry.get('id', '?')}: missing or bad entry {exc}") from exc
     if layer.sensitivity not in SENSITIVITIES:
         raise RegistryError(f"layer {layer.id}: sensitivity must be one of {SENSITIVITIES}")
+    if layer.classification not in ("landuse", "survey"):
+        raise RegistryError(f"layer {layer.id}: classification must be landuse or survey")
     if "." not in layer.table:
         raise RegistryError(f"layer {layer.id}: table must be schema.table")
     return layer

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS base.dltb (
     id      bigint PRIMARY KEY,
     bsm     text NOT NULL,                    -- 标识码
     tbbh    text NOT NULL,                    -- 图斑编号
-    dlbm    varchar(4) NOT NULL,              -- 地类编码
+    dlbm    varchar(6) NOT NULL,              -- 地类编码（三调工作分类）
     dlmc    text NOT NULL,                    -- 地类名称
     tbmj    double precision NOT NULL,        -- 图斑面积 m², ellipsoidal
     zldwdm  varchar(19) NOT NULL,             -- 坐落单位代码
@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS plan.plan_version (
 CREATE TABLE IF NOT EXISTS plan.ghydyh (
     id           bigint PRIMARY KEY,
     bsm          text NOT NULL,
-    ydyhdm       varchar(4) NOT NULL,         -- 用地用海代码
+    ydyhdm       varchar(6) NOT NULL,         -- 用地用海代码（一、二、三级类）
     ydyhmc       text NOT NULL,               -- 用地用海名称
     xzqdm        varchar(12) NOT NULL,
     mj           double precision NOT NULL,
@@ -85,7 +85,7 @@ CREATE TABLE IF NOT EXISTS plan.stbhhx (
 CREATE TABLE IF NOT EXISTS plan.yjjbnt (
     id           bigint PRIMARY KEY,
     bhtbbh       text NOT NULL,               -- 保护图斑编号
-    dlbm         varchar(4) NOT NULL,
+    dlbm         varchar(6) NOT NULL,
     xzqdm        varchar(12) NOT NULL,
     mj           double precision NOT NULL,
     plan_version text NOT NULL REFERENCES plan.plan_version,
@@ -127,7 +127,7 @@ CREATE TABLE IF NOT EXISTS impl.jsxm (
     xmbh    text NOT NULL,                    -- 项目编号
     xmmc    text NOT NULL,                    -- 项目名称
     xmlx    text NOT NULL,                    -- 项目类型
-    ydyhdm  varchar(4) NOT NULL,              -- 拟用地用途代码
+    ydyhdm  varchar(6) NOT NULL,              -- 拟用地用途代码
     jsdw    text NOT NULL,                    -- 建设单位
     pzrq    date,                             -- 批准日期
     xzqdm   varchar(12) NOT NULL,

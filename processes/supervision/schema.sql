@@ -64,8 +64,8 @@ CREATE INDEX IF NOT EXISTS indicator_value_period_idx ON supervision.indicator_v
 CREATE TABLE IF NOT EXISTS supervision.dltb_change (
     dltb_id     bigint NOT NULL,
     year        integer NOT NULL,             -- 变更年度
-    dlbm_before varchar(4) NOT NULL,
-    dlbm_after  varchar(4) NOT NULL,
+    dlbm_before varchar(6) NOT NULL,
+    dlbm_after  varchar(6) NOT NULL,
     PRIMARY KEY (dltb_id, year)
 );
 
