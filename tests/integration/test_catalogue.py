@@ -19,7 +19,7 @@ from owslib.wmts import WebMapTileService
 
 from catalogue import service
 from catalogue.config import PycswInstance, write_config
-from catalogue.directory import DIRECTORY_FILE, CatalogueError, load_directory, padded_directory
+from catalogue.directory import DIRECTORY_FILE, CatalogueError, load_directory
 from catalogue.iso import to_iso19139
 from catalogue.records import CatalogueConfig, Contact, MetadataRecord
 from onemap.core import db as onemap_db
@@ -273,33 +273,31 @@ def publish_cli(settings, directory_file):
                            str(directory_file)], capture_output=True, text=True)
 
 
-def test_a_full_size_directory_loads_and_the_province_harvests_every_public_record(
-        province, csw_url, settings, tmp_path, config, ids, tokens):
-    full = tmp_path / "directory-4-29-369.yaml"
-    full.write_text(yaml.safe_dump(padded_directory(load_yaml(DIRECTORY_FILE), middle=29, small=369),
-                                   allow_unicode=True), encoding="utf-8")
-    try:
-        out = publish_cli(settings, full)
-        assert out.returncode == 0, out.stderr
-        assert "4/29/369" in out.stdout
-        public = identifiers(csw_url)
-        assert len(public) == 4 + 29 + 369 + len(ids["public_layers"])
-        assert not public & ids["internal_layers"]
+def test_the_full_directory_loads_and_the_province_harvests_every_public_record(
+        province, csw_url, settings, config, ids, tokens):
+    """The directory is the full 4/29/369; publishing it again changes
+    nothing; the province harvests every public record, and the classes
+    without data say 暂无数据."""
+    out = publish_cli(settings, DIRECTORY_FILE)
+    assert out.returncode == 0, out.stderr
+    assert "4/29/369" in out.stdout and "暂无数据" in out.stdout
+    public = identifiers(csw_url)
+    assert len(public) == 4 + 29 + 369 + len(ids["public_layers"])
+    assert not public & ids["internal_layers"]
 
-        harvester = CatalogueServiceWeb(province, timeout=600)
-        harvester.harvest(csw_url, CSW_202)
-        harvested = identifiers(province)
-        assert public <= harvested
-        assert not harvested & ids["internal_layers"]
-        assert len(harvested - public) == 1  # pycsw's record of our CSW service itself
-        parents = CatalogueServiceWeb(province, timeout=60)
-        parents.getrecordbyid([config.identifier_prefix + ".dir.010101"], outputschema=GMD, esn="full")
-        assert parents.records[config.identifier_prefix + ".dir.010101"].parentidentifier == \
-            config.identifier_prefix + ".dir.0101"
-    finally:
-        assert publish_cli(settings, DIRECTORY_FILE).returncode == 0
-    # the generated classes are gone again: records of removed classes are deleted
-    assert identifiers(csw_url, tokens["staff"]) == ids["directory"] | ids["public_layers"] | ids["internal_layers"]
+    harvester = CatalogueServiceWeb(province, timeout=600)
+    harvester.harvest(csw_url, CSW_202)
+    harvested = identifiers(province)
+    assert public <= harvested
+    assert not harvested & ids["internal_layers"]
+    assert len(harvested - public) == 1  # pycsw's record of our CSW service itself
+    parents = CatalogueServiceWeb(province, timeout=60)
+    held, empty = (config.identifier_prefix + ".dir." + code for code in ("010401", "010402"))
+    parents.getrecordbyid([held, empty], outputschema=GMD, esn="full")
+    assert parents.records[held].parentidentifier == config.identifier_prefix + ".dir.0104"
+    assert parents.records[held].identification[0].status == "onGoing"
+    assert parents.records[empty].identification[0].status == "planned"
+    assert "暂无数据" in parents.records[empty].identification[0].abstract
 
 
 # --- publishing ---------------------------------------------------------------
