@@ -85,7 +85,7 @@ CREATE TABLE IF NOT EXISTS plan.stbhhx (
 CREATE TABLE IF NOT EXISTS plan.yjjbnt (
     id           bigint PRIMARY KEY,
     bhtbbh       text NOT NULL,               -- 保护图斑编号
-    dlbm         varchar(6) NOT NULL,
+    dlbm         varchar(4) NOT NULL,
     xzqdm        varchar(12) NOT NULL,
     mj           double precision NOT NULL,
     plan_version text NOT NULL REFERENCES plan.plan_version,

@@ -117,11 +117,12 @@ def test_statistics_and_comparison_count_survey_0601_as_industrial(ogc_url, toke
 
 
 def test_statistics_roll_level_3_up_to_its_parents(ogc_url, tokens, db):
-    township = db.execute("""SELECT xzqdm FROM plan.ghydyh WHERE length(ydyhdm) = 6
-                             GROUP BY xzqdm ORDER BY count(*) DESC LIMIT 1""").fetchone()[0]
+    # a 2 km square around a town's level-3 parcel
+    area = db.execute("""SELECT ST_AsGeoJSON(ST_Expand(ST_PointOnSurface(geom), 0.01))::json FROM plan.ghydyh
+                         WHERE length(ydyhdm) = 6 ORDER BY id LIMIT 1""").fetchone()[0]
     by_level = {level: {r["code"]: r["area_m2"] for r in post(
         ogc_url, "area-statistics", tokens["staff"],
-        {"layer": "GHYDYH", "xzqdm": township, "class_level": level})["statistics"]["by_class"]}
+        {"layer": "GHYDYH", "boundary": area, "class_level": level})["statistics"]["by_class"]}
         for level in (1, 2, 3)}
     assert any(len(code) == 6 for code in by_level[3])
     for level, digits in ((2, 4), (1, 2)):
