@@ -291,3 +291,16 @@ CREATE INDEX IF NOT EXISTS lswhbhx_geom_idx ON plan.lswhbhx USING gist (geom);
 CREATE INDEX IF NOT EXISTS jsxm_geom_idx    ON impl.jsxm    USING gist (geom);
 CREATE INDEX IF NOT EXISTS audit_at_idx     ON ops.audit    (at);
 CREATE INDEX IF NOT EXISTS audit_request_idx ON ops.audit    (request_id);
+
+-- Codes of the 2023 classification have up to 6 digits: a database made
+-- when they had 4 gets its code columns widened (no rewrite), here and in
+-- the domain schemas that call this.
+CREATE OR REPLACE FUNCTION ops.widen_varchar(s text, t text, c text, n int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = s AND table_name = t
+               AND column_name = c AND character_maximum_length < n) THEN
+        EXECUTE format('ALTER TABLE %I.%I ALTER COLUMN %I TYPE varchar(%s)', s, t, c, n);
+    END IF;
+END $$;
+SELECT ops.widen_varchar('base', 'dltb', 'dlbm', 6), ops.widen_varchar('plan', 'ghydyh', 'ydyhdm', 6),
+       ops.widen_varchar('impl', 'jsxm', 'ydyhdm', 6);

@@ -41,3 +41,4 @@ CREATE INDEX IF NOT EXISTS compliance_check_geom_idx ON supervision.compliance_c
 CREATE INDEX IF NOT EXISTS compliance_check_ajbh_idx ON supervision.compliance_check (ajbh);
 CREATE INDEX IF NOT EXISTS compliance_check_jcsj_idx ON supervision.compliance_check (jcsj);
 CREATE INDEX IF NOT EXISTS compliance_overlap_check_idx ON supervision.compliance_overlap (check_id);
+SELECT ops.widen_varchar('supervision', 'compliance_check', 'ydyhdm', 6);  -- level-3 use codes

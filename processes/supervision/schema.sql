@@ -68,6 +68,8 @@ CREATE TABLE IF NOT EXISTS supervision.dltb_change (
     dlbm_after  varchar(6) NOT NULL,
     PRIMARY KEY (dltb_id, year)
 );
+SELECT ops.widen_varchar('supervision', 'dltb_change', 'dlbm_before', 6),
+       ops.widen_varchar('supervision', 'dltb_change', 'dlbm_after', 6);
 
 -- 指标目标与分解 targets per unit and target year: the city's target and
 -- its allocations to counties and townships (分解下达).
