@@ -2,6 +2,9 @@
 
 Top classes (大类), middle classes (中类), small classes (小类); a layer of the
 registry belongs to one small class, named by its path of Chinese names.
+Every small class says where its data comes from, what it is for, how it is
+updated and who is responsible (有来源、有用途、有更新机制), its own or its
+middle class's; a small class no layer belongs to has no data yet (暂无数据).
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from onemap.core.settings import load_yaml
 DIRECTORY_FILE = Path(__file__).resolve().parent / "directory.yaml"
 LEVELS = (Text("大类", "top class"), Text("中类", "middle class"), Text("小类", "small class"))
 _CODE = re.compile(r"^(\d\d){1,3}$")
+# what every small class says of its data, its own or its middle class's
+FACTS = {"source": Text("来源", "source"), "purpose": Text("用途", "purpose"),
+         "update": Text("更新机制", "update"), "department": Text("责任部门", "department")}
+NO_DATA = Text("暂无数据", "no data yet")
 
 
 class CatalogueError(ValueError):
@@ -35,6 +42,10 @@ class DirectoryClass:
     name: Text
     parent_code: str | None
     path: tuple[str, ...]  # Chinese names from the top class down
+    facts: tuple[tuple[str, Text], ...] = ()  # (source / purpose / update / department, text)
+
+    def fact(self, name: str) -> Text | None:
+        return dict(self.facts).get(name)
 
     @property
     def level(self) -> int:
@@ -61,6 +72,11 @@ class Directory:
             f"图层 {layer.id} 的数据目录分类“{path}”不是数据目录中的小类",
             f"layer {layer.id}: directory path '{path}' is not a small class of the data directory")
 
+    def with_data(self, layers: Iterable[Layer]) -> frozenset[str]:
+        """Codes of the small classes some layer belongs to; the others are
+        暂无数据."""
+        return frozenset(self.class_of(layer).code for layer in layers)
+
 
 def parse_directory(data: dict[str, Any]) -> Directory:
     """A directory from its YAML data (see catalogue/directory.yaml)."""
@@ -83,8 +99,21 @@ def parse_directory(data: dict[str, Any]) -> Directory:
             if children and level == len(LEVELS):
                 raise CatalogueError(f"数据目录只有三级，小类 {where} 不能再有下级",
                                      f"the directory has three levels: small class {where} cannot have children")
+            facts = dict(parent.facts) if parent else {}
+            for fact in FACTS:
+                if fact in entry:
+                    try:
+                        facts[fact] = Text(**entry[fact])
+                    except TypeError as exc:
+                        raise CatalogueError(f"数据目录分类 {where} 的 {FACTS[fact].zh} 应有 zh 和 en",
+                                             f"directory class {where}: {fact} needs zh and en") from exc
+            missing = [FACTS[f] for f in FACTS if f not in facts]
+            if level == len(LEVELS) and missing:
+                raise CatalogueError(
+                    f"数据目录小类 {where} 缺少{'、'.join(m.zh for m in missing)}（本类或其中类应写明）",
+                    f"directory small class {where} lacks {', '.join(m.en for m in missing)} (its own or its middle class's)")
             cls = DirectoryClass(code, name, parent.code if parent else None,
-                                 (*(parent.path if parent else ()), name.zh))
+                                 (*(parent.path if parent else ()), name.zh), tuple(facts.items()))
             classes.append(cls)
             walk(children, cls)
 
@@ -101,26 +130,3 @@ def parse_directory(data: dict[str, Any]) -> Directory:
 
 def load_directory(path: Path = DIRECTORY_FILE) -> Directory:
     return parse_directory(load_yaml(path))
-
-
-def padded_directory(data: dict[str, Any], middle: int, small: int) -> dict[str, Any]:
-    """The directory `data` with generated classes added until it has `middle`
-    middle and `small` small classes (e.g. the 4 / 29 / 369 of a full
-    municipal directory), spread over its top and middle classes."""
-    tops = [dict(top, children=[dict(m, children=list(m.get("children") or []))
-                                for m in top.get("children") or []]) for top in data["directory"]]
-    middles = [m for top in tops for m in top["children"]]
-    for n in range(len(middles), middle):
-        top = tops[n % len(tops)]
-        code = f"{top['code']}{len(top['children']) + 1:02d}"
-        entry = {"code": code, "name": {"zh": f"{top['name']['zh']}扩展中类{code}",
-                                        "en": f"{top['name']['en']} extension class {code}"}, "children": []}
-        top["children"].append(entry)
-        middles.append(entry)
-    existing = sum(len(m["children"]) for m in middles)
-    for n in range(existing, small):
-        mid = middles[n % len(middles)]
-        code = f"{mid['code']}{len(mid['children']) + 1:02d}"
-        mid["children"].append({"code": code, "name": {"zh": f"{mid['name']['zh']}小类{code}",
-                                                       "en": f"{mid['name']['en']} class {code}"}})
-    return {"directory": tops}

@@ -107,9 +107,15 @@ def to_iso19139(record: MetadataRecord) -> bytes:
     _el(cidate, "gmd:date/gco:DateTime").text = _datetime(record.datestamp)
     _code(cidate, "gmd:dateType", "CI_DateTypeCode", "revision")
     _text(ident, "gmd:abstract", record.abstract)
+    if record.purpose:
+        _text(ident, "gmd:purpose", record.purpose)
+    if record.status:
+        _code(ident, "gmd:status", "MD_ProgressCode", record.status)
     _contact(ident, "gmd:pointOfContact", record.contact, "custodian")
-    _code(ident, "gmd:resourceMaintenance/gmd:MD_MaintenanceInformation/gmd:maintenanceAndUpdateFrequency",
-          "MD_MaintenanceFrequencyCode", record.frequency)
+    maintenance = _el(ident, "gmd:resourceMaintenance/gmd:MD_MaintenanceInformation")
+    _code(maintenance, "gmd:maintenanceAndUpdateFrequency", "MD_MaintenanceFrequencyCode", record.frequency)
+    if record.maintenance_note:
+        _text(maintenance, "gmd:maintenanceNote", record.maintenance_note)
     for words in (record.keywords_zh, record.keywords_en):
         keywords = _el(ident, "gmd:descriptiveKeywords/gmd:MD_Keywords")
         for word in words:

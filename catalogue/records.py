@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from catalogue.directory import LEVELS, Directory, DirectoryClass
+from catalogue.directory import FACTS, LEVELS, NO_DATA, Directory, DirectoryClass
 from onemap.core.registry import Layer, Text
 from onemap.core.settings import load_yaml
 
@@ -61,6 +61,9 @@ class MetadataRecord:
     time_end: datetime | None = None  # None with a begin: still in force
     crs: str | None = None
     online: tuple[OnlineResource, ...] = ()
+    purpose: Text | None = None
+    status: str | None = None            # MD_ProgressCode: onGoing, planned (暂无数据)
+    maintenance_note: Text | None = None
 
     @property
     def is_public(self) -> bool:
@@ -110,30 +113,40 @@ class CatalogueConfig:
 
 
 def directory_record(cls: DirectoryClass, directory: Directory, config: CatalogueConfig,
-                     datestamp: datetime) -> MetadataRecord:
-    """The record of one data-directory class (a `series`)."""
+                     datestamp: datetime, with_data: frozenset[str] = frozenset()) -> MetadataRecord:
+    """The record of one data-directory class (a `series`); a small class
+    says its source, purpose, update and department, and 暂无数据 (status
+    `planned`) when no layer holds its data."""
     parents = [c for c in directory.classes if cls.path[:len(c.path)] == c.path and c != cls]
     names = [*parents, cls]
     path_zh = " › ".join(c.name.zh for c in names)
     path_en = " › ".join(c.name.en for c in names)
     level = LEVELS[cls.level - 1]
+    small = cls.level == len(LEVELS)
+    empty = small and cls.code not in with_data
+    facts = [(FACTS[name], text) for name, text in cls.facts if name != "purpose"] if small else []
+    zh = "".join(f"{label.zh}：{text.zh}。" for label, text in facts) + (f"{NO_DATA.zh}。" if empty else "")
+    en = "".join(f" {label.en.capitalize()}: {text.en}." for label, text in facts) + (f" {NO_DATA.en.capitalize()}." if empty else "")
     return MetadataRecord(
         identifier=config.directory_identifier(cls),
         parent=config.directory_identifier(parents[-1]) if parents else None,
         scope="series",
         scope_name=Text(f"数据目录{level.zh}", f"data directory {level.en}"),
         title=cls.name,
-        abstract=Text(f"国土空间规划\"一张图\"数据目录{level.zh}（{cls.code}）：{path_zh}。",
-                      f"One Map data directory {level.en} ({cls.code}): {path_en}."),
-        keywords_zh=("数据目录", *(c.name.zh for c in names)),
-        keywords_en=("data directory", *(c.name.en for c in names)),
+        abstract=Text(f"国土空间规划\"一张图\"数据目录{level.zh}（{cls.code}）：{path_zh}。{zh}",
+                      f"One Map data directory {level.en} ({cls.code}): {path_en}.{en}"),
+        keywords_zh=("数据目录", *(c.name.zh for c in names), *((NO_DATA.zh,) if empty else ())),
+        keywords_en=("data directory", *(c.name.en for c in names), *((NO_DATA.en,) if empty else ())),
         topic=None,
         classification=PUBLIC_CLASSIFICATION,
         access=Text("公开", "public"),
         frequency="asNeeded",
-        lineage=None,
+        lineage=cls.fact("source") if small else None,
         contact=config.contact,
         datestamp=datestamp,
+        purpose=cls.fact("purpose") if small else None,
+        status=("planned" if empty else "onGoing") if small else None,
+        maintenance_note=cls.fact("update") if small else None,
     )
 
 
@@ -227,7 +240,8 @@ def catalogue_records(layers: list[Layer], directory: Directory, extents: dict[s
                       indicator_systems: list[dict[str, Any]] = ()) -> list[MetadataRecord]:
     """Every record `publish` owns: the directory classes, the layers, then
     the indicator systems."""
-    return ([directory_record(cls, directory, config, datestamp) for cls in directory.classes]
+    with_data = directory.with_data(layers)
+    return ([directory_record(cls, directory, config, datestamp, with_data) for cls in directory.classes]
             + [layer_record(layer, directory, extents[layer.id], config, base_url, datestamp)
                for layer in layers]
             + [indicator_system_record(system, directory, config, base_url, datestamp)

@@ -176,8 +176,9 @@ def publish(settings: Settings, database_url: str, say: Say, directory_file: Pat
     counts = load_records(config_dir(settings) / "internal.cfg", f"{config.identifier_prefix}.",
                           {r.identifier: to_iso19139(r) for r in records})
     top, middle, small = directory.counts()
-    say(f"元数据已发布 / catalogue published: 数据目录 {top}/{middle}/{small} 类, {len(layers)} 个图层 layers, "
-        f"{len(systems)} 个指标体系 indicator systems "
+    empty = small - len(directory.with_data(layers))
+    say(f"元数据已发布 / catalogue published: 数据目录 {top}/{middle}/{small} 类（暂无数据 {empty} 类 / {empty} without data）, "
+        f"{len(layers)} 个图层 layers, {len(systems)} 个指标体系 indicator systems "
         f"(new {counts['inserted']}, updated {counts['updated']}, deleted {counts['deleted']})")
     return counts
 

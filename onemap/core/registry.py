@@ -35,6 +35,7 @@ class Layer:
     style: str
     directory: tuple[str, ...]
     key_fields: tuple[str, ...]
+    classification: str = "landuse"   # of the class column: landuse (规划分类) or survey (三调工作分类)
     # monitoring layers (监测): features carry the validity interval of their
     # period (valid_from, valid_to until the next period's value); `datetime`
     # selects a period as for plan layers, without it the latest is shown
@@ -78,6 +79,7 @@ def _layer(entry: dict) -> Layer:
             directory=tuple(entry["directory"]),
             key_fields=tuple(entry.get("key_fields", ())),
             periodic=bool(entry.get("periodic", False)),
+            classification=entry.get("classification", "landuse"),
         )
     except (KeyError, TypeError) as exc:
         raise RegistryError(f"layer {entry.get('id', '?')}: missing or bad entry {exc}") from exc
@@ -85,6 +87,8 @@ def _layer(entry: dict) -> Layer:
         raise RegistryError(f"layer {layer.id}: sensitivity must be one of {SENSITIVITIES}")
     if layer.versioned and layer.periodic:
         raise RegistryError(f"layer {layer.id}: a layer is versioned (plan) or periodic (monitoring), not both")
+    if layer.classification not in ("landuse", "survey"):
+        raise RegistryError(f"layer {layer.id}: classification must be landuse or survey")
     if "." not in layer.table:
         raise RegistryError(f"layer {layer.id}: table must be schema.table")
     return layer

@@ -25,7 +25,7 @@ CREATE TABLE IF NOT EXISTS base.dltb (
     id      bigint PRIMARY KEY,
     bsm     text NOT NULL,                    -- 标识码
     tbbh    text NOT NULL,                    -- 图斑编号
-    dlbm    varchar(4) NOT NULL,              -- 地类编码
+    dlbm    varchar(6) NOT NULL,              -- 地类编码（三调工作分类）
     dlmc    text NOT NULL,                    -- 地类名称
     tbmj    double precision NOT NULL,        -- 图斑面积 m², ellipsoidal
     zldwdm  varchar(19) NOT NULL,             -- 坐落单位代码
@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS plan.plan_version (
 CREATE TABLE IF NOT EXISTS plan.ghydyh (
     id           bigint PRIMARY KEY,
     bsm          text NOT NULL,
-    ydyhdm       varchar(4) NOT NULL,         -- 用地用海代码
+    ydyhdm       varchar(6) NOT NULL,         -- 用地用海代码（一、二、三级类）
     ydyhmc       text NOT NULL,               -- 用地用海名称
     xzqdm        varchar(12) NOT NULL,
     mj           double precision NOT NULL,
@@ -127,7 +127,7 @@ CREATE TABLE IF NOT EXISTS impl.jsxm (
     xmbh    text NOT NULL,                    -- 项目编号
     xmmc    text NOT NULL,                    -- 项目名称
     xmlx    text NOT NULL,                    -- 项目类型
-    ydyhdm  varchar(4) NOT NULL,              -- 拟用地用途代码
+    ydyhdm  varchar(6) NOT NULL,              -- 拟用地用途代码
     jsdw    text NOT NULL,                    -- 建设单位
     pzrq    date,                             -- 批准日期
     xzqdm   varchar(12) NOT NULL,
@@ -291,3 +291,16 @@ CREATE INDEX IF NOT EXISTS lswhbhx_geom_idx ON plan.lswhbhx USING gist (geom);
 CREATE INDEX IF NOT EXISTS jsxm_geom_idx    ON impl.jsxm    USING gist (geom);
 CREATE INDEX IF NOT EXISTS audit_at_idx     ON ops.audit    (at);
 CREATE INDEX IF NOT EXISTS audit_request_idx ON ops.audit    (request_id);
+
+-- Codes of the 2023 classification have up to 6 digits: a database made
+-- when they had 4 gets its code columns widened (no rewrite), here and in
+-- the domain schemas that call this.
+CREATE OR REPLACE FUNCTION ops.widen_varchar(s text, t text, c text, n int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = s AND table_name = t
+               AND column_name = c AND character_maximum_length < n) THEN
+        EXECUTE format('ALTER TABLE %I.%I ALTER COLUMN %I TYPE varchar(%s)', s, t, c, n);
+    END IF;
+END $$;
+SELECT ops.widen_varchar('base', 'dltb', 'dlbm', 6), ops.widen_varchar('plan', 'ghydyh', 'ydyhdm', 6),
+       ops.widen_varchar('impl', 'jsxm', 'ydyhdm', 6);

@@ -21,12 +21,14 @@ import psycopg
 import rasterio
 import rasterio.shutil
 import shapely
+from psycopg import sql
 from pyproj import Transformer
 from rasterio.features import rasterize
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 from scipy import ndimage
 
+from onemap.core.landuse import landuse_code_sql
 from onemap.demo.geometry import km_from_lonlat, rng_for, to_lonlat
 from onemap.demo.layout import Layout, build_layout
 
@@ -39,7 +41,8 @@ NODATA = {"float32": -9999.0, "uint8": 255, "uint16": 0}
 FACTORS = {"elevation": "float32", "slope": "float32", "rainfall": "float32", "soil_texture": "uint8",
            "soil_organic": "float32", "landcover": "uint16", "ecological_source": "uint8",
            "hazard_density": "float32", "distance_road": "float32", "distance_town": "float32"}
-# land-use codes (DLBM, first digits) of ecological sources, roads and towns
+# planning land-use codes (first digits) of ecological sources, roads and towns;
+# the land cover is DLTB's survey code mapped through the crosswalk
 SOURCES = ("03", "05", "17")
 ROADS = ("0601", "1202", "1207")
 TOWNS = ("0701", "0702", "08", "09", "10")
@@ -161,9 +164,11 @@ def _band(terrain: _Terrain, city: shapely.Geometry, landuse: tuple[np.ndarray, 
 
 
 def _landuse(database_url: str, to_gk: Transformer) -> tuple[np.ndarray, list[int]]:
-    """Current land use (DLTB) in the raster CRS, with DLBM as an integer."""
+    """Current land use (DLTB) in the raster CRS, with its planning class as
+    an integer of four digits (a level-1 class padded: 14 -> 1400)."""
+    code = landuse_code_sql(sql.Identifier("dlbm"))
     with psycopg.connect(database_url) as conn:
-        rows = conn.execute("SELECT dlbm, ST_AsBinary(geom) FROM base.dltb").fetchall()
+        rows = conn.execute(sql.SQL("SELECT rpad({}, 4, '0'), ST_AsBinary(geom) FROM base.dltb").format(code)).fetchall()
     if not rows:
         return np.array([], dtype=object), []
     geoms = shapely.from_wkb([r[1] for r in rows])

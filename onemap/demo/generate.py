@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
+from onemap.core.landuse import names_zh, survey_code_of, survey_names_zh
 from onemap.demo import geography as geo
 from onemap.demo.geometry import (
     CRUMB_KM2,
@@ -39,7 +40,6 @@ from onemap.demo.geometry import (
 from onemap.demo.landuse import (
     CROP,
     HILL_E,
-    LANDUSE_NAMES,
     current_codes,
     planned_codes,
     red_line_codes,
@@ -418,16 +418,17 @@ def _dltb_batch(city: DemoCity, t: Township, land_cells: int, first_id: int) -> 
     parts = [(cells, codes, village)]
     for (code, piece), n in zip(water, water_n, strict=True):
         w_cells, wx, wy = _cells(piece, n, rng, lay, dense=False)
-        parts.append((w_cells, np.full(len(w_cells), code, dtype=object),
+        parts.append((w_cells, np.full(len(w_cells), survey_code_of(code), dtype=object),
                       lay.village(t, wx, wy)[1]))
     geoms, mj, keep = _lonlat(np.concatenate([p[0] for p in parts]))
     codes = np.concatenate([p[1] for p in parts])[keep]
     village = np.concatenate([p[2] for p in parts])[keep]
     n = len(geoms)
     local = np.arange(1, n + 1)
+    survey_names = survey_names_zh()
     return _table(
         "base.dltb", id=np.arange(first_id, first_id + n), bsm=[f"{t.code}{k:07d}" for k in local],
-        tbbh=[str(k) for k in local], dlbm=codes, dlmc=[LANDUSE_NAMES[c] for c in codes],
+        tbbh=[str(k) for k in local], dlbm=codes, dlmc=[survey_names[c] for c in codes],
         tbmj=mj, zldwdm=[f"{t.code}000{v + 1:03d}0000" for v in village], geom=geoms)
 
 
@@ -480,10 +481,11 @@ def _ghydyh_batch(city: DemoCity, t: Township, first_id: int, first_farm: int
     codes = np.concatenate(codes_all)[keep]
     farm = np.concatenate(farm_mask)[keep]
     n = len(geoms)
+    landuse_names = names_zh()
     plan = _table(
         "plan.ghydyh", id=np.arange(first_id, first_id + n),
         bsm=[f"{t.code}{k:07d}" for k in range(1, n + 1)], ydyhdm=codes,
-        ydyhmc=[LANDUSE_NAMES[c] for c in codes], xzqdm=np.full(n, t.code, dtype=object),
+        ydyhmc=[landuse_names[c] for c in codes], xzqdm=np.full(n, t.code, dtype=object),
         mj=mj, **_plan_columns(n), geom=geoms)
     m = int(farm.sum())
     farmland = _table(

@@ -5,8 +5,11 @@ areas the plan changes.
 A cell's broad group (cropland, forest, …) is the best of per-group scores:
 a weight from the terrain (elevation, nearness to the Dongting lakes, the tea
 country of Anhua) times a smooth noise field, so classes come in patches, plus
-a little per-cell randomness.  The level-2 code is then drawn within the group.
-Codes are those of reference/landuse-classes.csv.
+a little per-cell randomness.  The class is then drawn within the group.
+Current land use (DLTB) is coded as the land survey codes it (三调工作分类,
+config/standards/survey-to-landuse.csv: 0601 is 工业用地 there); the plan
+(GHYDYH) in the 2023 planning classification (landuse-classes.csv), to the
+third level in the towns (一类/二类城镇住宅, 一类/二类工业 …).
 """
 
 from __future__ import annotations
@@ -15,52 +18,27 @@ import numpy as np
 
 from onemap.demo.geometry import GridField, SmoothNoise, point_km, rng_for
 
-LANDUSE_NAMES: dict[str, str] = {
-    "0101": "水田", "0102": "水浇地", "0103": "旱地",
-    "0201": "果园", "0202": "茶园", "0204": "其他园地",
-    "0301": "乔木林地", "0302": "竹林地", "0303": "灌木林地", "0304": "其他林地",
-    "0401": "天然牧草地", "0402": "人工牧草地", "0403": "其他草地",
-    "0503": "沼泽草地", "0504": "其他沼泽地", "0506": "内陆滩涂",
-    "0601": "乡村道路用地", "0602": "种植设施建设用地", "0603": "畜禽养殖设施建设用地",
-    "0604": "水产养殖设施建设用地",
-    "0701": "城镇住宅用地", "0702": "城镇社区服务设施用地", "0703": "农村宅基地",
-    "0704": "农村社区服务设施用地",
-    "0801": "机关团体用地", "0802": "科研用地", "0803": "文化用地", "0804": "教育用地",
-    "0805": "体育用地", "0806": "医疗卫生用地", "0807": "社会福利用地",
-    "0901": "商业用地", "0902": "商务金融用地",
-    "1001": "工业用地", "1002": "采矿用地",
-    "1101": "物流仓储用地",
-    "1201": "铁路用地", "1202": "公路用地", "1207": "城镇道路用地",
-    "1208": "交通场站用地",
-    "1301": "供水用地", "1302": "排水用地", "1303": "供电用地", "1306": "通信用地",
-    "1309": "环卫用地", "1310": "消防用地", "1311": "水工设施用地",
-    "1401": "公园绿地", "1402": "防护绿地", "1403": "广场用地",
-    "1503": "宗教用地", "1506": "殡葬用地",
-    "16": "留白用地",
-    "1701": "河流水面", "1702": "湖泊水面", "1703": "水库水面", "1704": "坑塘水面", "1705": "沟渠",
-    "2301": "空闲地", "2302": "田坎", "2303": "田间道", "2306": "裸土地", "2307": "裸岩石砾地",
-}
-
 GROUPS = ("crop", "forest", "garden", "pond", "wetland", "grass", "other")
 CROP, FOREST, GARDEN, POND, WETLAND, GRASS, OTHER = range(len(GROUPS))
 
 HILL_E = 0.22          # elevation index above which the land is hilly
 MOUNTAIN_E = 0.55      # … and mountainous
 
-# Level-2 mixes (code, weight) of current urban land, by position in a town.
-URBAN_CORE = (("0701", 34), ("0702", 4), ("0901", 12), ("0902", 4), ("0801", 5), ("0803", 2),
-              ("0804", 5), ("0806", 3), ("1207", 15), ("1208", 2), ("1401", 6), ("1403", 2),
-              ("1301", 1), ("1303", 1), ("1309", 1), ("0703", 3))
-URBAN_FRINGE = (("1001", 24), ("0701", 24), ("1101", 6), ("1207", 11), ("0703", 9), ("2301", 5),
-                ("1208", 3), ("1202", 4), ("1303", 2), ("1402", 4), ("0804", 3), ("0901", 3),
-                ("1302", 1), ("0807", 1))
-# … of planned land inside the urban development boundary.
-PLAN_CORE = (("0701", 36), ("0702", 5), ("0901", 12), ("0902", 5), ("0801", 4), ("0803", 2),
-             ("0804", 6), ("0805", 2), ("0806", 3), ("1207", 12), ("1208", 2), ("1401", 8),
-             ("1403", 2), ("1306", 1))
-PLAN_FRINGE = (("1001", 30), ("0701", 22), ("1101", 7), ("1207", 10), ("1208", 2), ("1402", 6),
-               ("1401", 4), ("0804", 3), ("0901", 4), ("1301", 1), ("1302", 1), ("1303", 2),
-               ("1309", 1), ("1310", 1), ("0802", 1), ("16", 5))
+# Survey-coded mixes (code, weight) of current urban land, by position in a town.
+URBAN_CORE = (("0701", 38), ("05H1", 16), ("08H1", 5), ("08H2", 10), ("1004", 15), ("1005", 2),
+              ("0810", 8), ("0809", 3), ("0702", 3))
+URBAN_FRINGE = (("0601", 24), ("0701", 24), ("0508", 6), ("1004", 11), ("0702", 9), ("1201", 5),
+                ("1005", 3), ("1003", 4), ("0809", 3), ("0810", 4), ("08H2", 4), ("05H1", 3))
+# Planning-coded mixes of planned land inside the urban development boundary,
+# to the third level where a plan of this scale says it.
+PLAN_CORE = (("070101", 6), ("070102", 30), ("0702", 5), ("090101", 8), ("090104", 4), ("0902", 5),
+             ("0801", 4), ("080302", 2), ("080403", 5), ("080404", 1), ("080501", 2), ("080601", 2),
+             ("080602", 1), ("1207", 12), ("120802", 1), ("120803", 1), ("1401", 8), ("1403", 2),
+             ("1306", 1))
+PLAN_FRINGE = (("100101", 12), ("100102", 16), ("100103", 2), ("070102", 22), ("110101", 5), ("110102", 2),
+               ("1207", 10), ("120801", 1), ("120803", 1), ("1402", 6), ("1401", 4), ("080403", 3),
+               ("090101", 4), ("1301", 1), ("1302", 1), ("1303", 2), ("1309", 1), ("1310", 1), ("0802", 1),
+               ("16", 5))
 
 
 def draw(mix: tuple[tuple[str, int], ...], rng: np.random.Generator, n: int) -> np.ndarray:
@@ -121,7 +99,7 @@ class Landscape:
 
 def _within_group(land: Landscape, group: np.ndarray, x: np.ndarray, y: np.ndarray,
                   rng: np.random.Generator) -> np.ndarray:
-    """Level-2 code of current land use within each point's group."""
+    """Survey code of current land use within each point's group."""
     n = len(group)
     e = land.elevation(x, y)
     r = rng.random(n)
@@ -129,17 +107,17 @@ def _within_group(land: Landscape, group: np.ndarray, x: np.ndarray, y: np.ndarr
     paddy = land.paddy_share(x, y)
     codes[:] = np.where(r < paddy, "0101", np.where(r < paddy + 0.03, "0102", "0103"))
     bamboo = land.bamboo_share(x, y)
-    forest = np.where(r < bamboo, "0302", np.where(r < bamboo + 0.14, "0303",
-                                                   np.where(r < bamboo + 0.2, "0304", "0301")))
+    forest = np.where(r < bamboo, "0302", np.where(r < bamboo + 0.14, "0305",
+                                                   np.where(r < bamboo + 0.2, "0307", "0301")))
     tea = land.tea_share(x)
     garden = np.where(r < tea, "0202", np.where(r < tea + 0.25, "0201", "0204"))
-    pond = np.where(r < 0.78, "1704", np.where(r < 0.92, "1705", "0604"))
-    wetland = np.where(r < 0.6, "0506", np.where(r < 0.9, "0503", "0504"))
-    grass = np.where(r < 0.9, "0403", np.where(r < 0.95, "0401", "0402"))
+    pond = np.where(r < 0.78, "1104", np.where(r < 0.92, "1107", "1202"))
+    wetland = np.where(r < 0.6, "1106", np.where(r < 0.9, "0402", "1108"))
+    grass = np.where(r < 0.9, "0404", np.where(r < 0.95, "0401", "0403"))
     mountain = e > MOUNTAIN_E
-    other = np.where(mountain, np.where(r < 0.5, "2307", np.where(r < 0.8, "2306", "2302")),
-                     np.where(r < 0.55, "2302", np.where(r < 0.8, "2303",
-                                                        np.where(r < 0.9, "2301", "2306"))))
+    other = np.where(mountain, np.where(r < 0.5, "1207", np.where(r < 0.8, "1206", "1203")),
+                     np.where(r < 0.55, "1203", np.where(r < 0.8, "1006",
+                                                        np.where(r < 0.9, "1201", "1206"))))
     for g, values in ((FOREST, forest), (GARDEN, garden), (POND, pond), (WETLAND, wetland),
                       (GRASS, grass), (OTHER, other)):
         codes[group == g] = values[group == g]
@@ -148,27 +126,27 @@ def _within_group(land: Landscape, group: np.ndarray, x: np.ndarray, y: np.ndarr
 
 def current_codes(land: Landscape, x: np.ndarray, y: np.ndarray, urban: np.ndarray,
                   village: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """DLBM of current land-use cells (地类图斑) at sites (x, y), given the
-    urban intensity and the nearness to village centres there."""
+    """DLBM (survey code) of current land-use cells (地类图斑) at sites
+    (x, y), given the urban intensity and the nearness to village centres
+    there."""
     n = len(x)
     codes = _within_group(land, land.groups(x, y, rng, jitter=0.6), x, y, rng)
     e = land.elevation(x, y)
     # Scattered facilities of the countryside, by terrain.
     r = rng.random(n)
     extras = (
-        (r < 0.010, "0601"), ((r >= 0.010) & (r < 0.017), "1202"),
-        ((r >= 0.017) & (r < 0.022), "0602"), ((r >= 0.022) & (r < 0.026), "0603"),
-        ((r >= 0.026) & (r < 0.030) & (e > HILL_E), "1002"),
-        ((r >= 0.030) & (r < 0.032) & (e > HILL_E), "1506"),
-        ((r >= 0.032) & (r < 0.033), "1503"),
-        ((r >= 0.033) & (r < 0.035) & (e < HILL_E), "1311"),
-        ((r >= 0.035) & (r < 0.037) & (e < HILL_E), "1201"),
+        (r < 0.010, "1006"), ((r >= 0.010) & (r < 0.017), "1003"),
+        ((r >= 0.017) & (r < 0.026), "1202"),
+        ((r >= 0.026) & (r < 0.030) & (e > HILL_E), "0602"),
+        ((r >= 0.030) & (r < 0.033) & (e > HILL_E), "09"),
+        ((r >= 0.033) & (r < 0.035) & (e < HILL_E), "1109"),
+        ((r >= 0.035) & (r < 0.037) & (e < HILL_E), "1001"),
     )
     for mask, code in extras:
         codes[mask] = code
     # Villages: homesteads cluster around village centres, a few stand alone.
     home = rng.random(n) < np.clip(1.1 * village, 0, 0.85) + 0.012 * (e < MOUNTAIN_E)
-    codes[home] = np.where(rng.random(int(home.sum())) < 0.95, "0703", "0704")
+    codes[home] = np.where(rng.random(int(home.sum())) < 0.95, "0702", "08H2")
     # Towns: the nearer a centre, the more surely urban, the more central.
     built = rng.random(n) < np.clip((urban - 0.25) / 0.35, 0, 1)
     core = built & (urban > 0.7)
@@ -196,7 +174,7 @@ def planned_codes(land: Landscape, x: np.ndarray, y: np.ndarray, urban: np.ndarr
         np.full(n, "1704"),
         np.where(r < 0.7, "0506", "0503"),
         np.full(n, "0403"),
-        np.where(e > MOUNTAIN_E, "2307", "2302"),
+        np.where(e > MOUNTAIN_E, "2307", "2303"),
     ], dtype=object)
     codes = by_group[group, np.arange(n)]
     r = rng.random(n)
@@ -206,8 +184,8 @@ def planned_codes(land: Landscape, x: np.ndarray, y: np.ndarray, urban: np.ndarr
     codes[(r >= 0.016) & (r < 0.018) & (e < HILL_E)] = "1311"
     codes[village > 0.55] = "0703"
     town = urban > 0.5
-    codes[town] = draw((("0703", 50), ("0704", 10), ("1001", 20), ("0804", 5), ("1207", 10),
-                        ("0901", 5)), rng, int(town.sum()))
+    codes[town] = draw((("070301", 30), ("070302", 20), ("0704", 10), ("100101", 12), ("100102", 8),
+                        ("080403", 5), ("1207", 10), ("090101", 5)), rng, int(town.sum()))
     return codes
 
 

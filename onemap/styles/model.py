@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from onemap.core.landuse import load_classes
+from onemap.core.landuse import LANDUSE, SURVEY, lineage, load_classes, load_crosswalk
 from onemap.core.registry import Text
 from onemap.core.settings import ROOT, load_yaml
 
@@ -107,21 +107,28 @@ def _color(value: object, where: str) -> str:
 
 
 @cache
-def color_table(name: str, styles_dir: Path = STYLES_DIR) -> tuple[ColorClass, ...]:
+def color_table(name: str, styles_dir: Path = STYLES_DIR, classification: str = LANDUSE) -> tuple[ColorClass, ...]:
     """A colour for every class of the land-use classification, from a
-    colour table of styles/tables/; classes without a colour of their own
-    take their level-1 class's."""
+    colour table of styles/tables/; a class without a colour of its own
+    takes its parent's (a level-3 class its level-2 class's, and so on).
+    `survey`: a colour for every survey class (三调工作分类), its planning
+    class's through the crosswalk, so current use and plan compare."""
     path = styles_dir / "tables" / f"{name}.yaml"
     if not path.exists():
         raise StyleError(f"colour table {name!r} not found ({path})")
     own = {str(code): _color(color, f"{path.name} {code}") for code, color in load_yaml(path)["colors"].items()}
-    classes: list[ColorClass] = []
+    colors: dict[str, ColorClass] = {}
     for landuse in load_classes().values():
-        color = own.get(landuse.code) or own.get(landuse.code[:2])
+        color = next((own[c] for c in lineage(landuse.code) if c in own), None)
         if color is None:
-            raise StyleError(f"{path.name}: no colour for class {landuse.code} nor its level-1 class")
-        classes.append(ColorClass(landuse.code, landuse.name, color))
-    return tuple(classes)
+            raise StyleError(f"{path.name}: no colour for class {landuse.code} nor its parents")
+        colors[landuse.code] = ColorClass(landuse.code, landuse.name, color)
+    if classification == SURVEY:
+        return tuple(ColorClass(c.code, Text(c.name_zh, colors[c.landuse_code].title.en), colors[c.landuse_code].color)
+                     for c in load_crosswalk().values())
+    if classification != LANDUSE:
+        raise StyleError(f"{path.name}: classification must be {LANDUSE} or {SURVEY}")
+    return tuple(colors.values())
 
 
 def _symbol(spec: dict, where: str) -> Symbol:
@@ -150,7 +157,7 @@ def _rules(spec: dict, where: str, styles_dir: Path) -> tuple[Rule, ...]:
         base = by.get("symbol", {})
         rules = [Rule(name=c.code, title=c.title, filter=(by["field"], c.code),
                       symbol=_symbol({**base, "fill": c.color}, f"{where} {c.code}"))
-                 for c in color_table(by["table"], styles_dir)]
+                 for c in color_table(by["table"], styles_dir, by.get("classification", LANDUSE))]
         if by.get("other"):
             other = by["other"]
             rules.append(Rule(name="other", title=Text(other["zh"], other["en"]),

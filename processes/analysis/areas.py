@@ -16,13 +16,12 @@ from typing import Any
 from psycopg import sql
 
 from onemap.core.errors import invalid
+from onemap.core.landuse import SURVEY, approx_sql, landuse_code_sql
 from onemap.core.registry import Layer, load_layers
 
 MU_M2 = 10_000 / 15
 LEVELS = ("市", "县", "乡")
 CLASS_COLUMNS = ("ydyhdm", "dlbm")      # the land-use code of a layer, the first it has
-
-
 
 
 def polygon_layer(layer_id: str) -> Layer:
@@ -37,6 +36,20 @@ def class_column(conn: Any, layer: Layer) -> str | None:
         "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
         (layer.schema, layer.table_name))}
     return next((c for c in CLASS_COLUMNS if c in columns), None)
+
+
+def class_code(conn: Any, layer: Layer, digits: int, alias: str = "t") -> tuple[sql.Composable, sql.Composable]:
+    """SQL of a feature's planning class cut to `digits` (the layer id for
+    layers without classes) and of whether it is only approximate: a
+    survey-coded layer (DLTB) goes through the crosswalk."""
+    column = class_column(conn, layer)
+    if not column:
+        return sql.Literal(layer.id), sql.SQL("false")
+    code: sql.Composable = sql.Identifier(alias, column)
+    approx: sql.Composable = sql.SQL("false")
+    if layer.classification == SURVEY:
+        code, approx = landuse_code_sql(code), approx_sql(code)
+    return sql.SQL("left({}, {})").format(code, sql.Literal(digits)), approx
 
 
 @dataclass(frozen=True)
@@ -79,8 +92,9 @@ class Region:
 
 def area_rows(conn: Any, features: sql.Composable, params: list[Any], region: Region,
               level: str = "乡") -> list[dict[str, Any]]:
-    """Areas of `features` (a query with columns id, code, geom) by code and
-    admin unit of `level`, inside the region."""
+    """Areas of `features` (a query with columns id, code, approx, geom) by
+    code and admin unit of `level`, inside the region; `approx`: some of the
+    area maps to its class only approximately (the survey-to-plan crosswalk)."""
     if level not in LEVELS:
         raise invalid("level", f"行政区级别应为 {'/'.join(LEVELS)}", f"The unit level must be one of {', '.join(LEVELS)}")
     region_sql, region_params = region.sql(conn)
@@ -92,21 +106,26 @@ def area_rows(conn: Any, features: sql.Composable, params: list[Any], region: Re
             FROM base.xzq u, region r
             WHERE u.xzqjb = %s AND (r.geom IS NULL OR u.geom && r.geom AND ST_Intersects(u.geom, r.geom))
         ), f AS ({features})
-        SELECT f.code, u.xzqdm, u.xzqmc, count(DISTINCT f.id),
+        SELECT f.code, u.xzqdm, u.xzqmc, count(DISTINCT f.id), bool_or(f.approx),
                sum(CASE WHEN ST_CoveredBy(f.geom, u.geom) THEN ST_Area(f.geom::geography)
                         ELSE ST_Area(ST_Intersection(f.geom, u.geom)::geography) END)
         FROM units u JOIN f ON f.geom && u.geom
         WHERE NOT ST_IsEmpty(u.geom) AND ST_Intersects(f.geom, u.geom)
         GROUP BY f.code, u.xzqdm, u.xzqmc ORDER BY f.code, u.xzqdm""").format(
         region=region_sql, features=features), [*region_params, level, *params]).fetchall()
-    return [{"code": code, "xzqdm": xzqdm, "xzqmc": xzqmc, "features": n, "area_m2": area}
-            for code, xzqdm, xzqmc, n, area in rows if area and area > 0]
+    return [{"code": code, "xzqdm": xzqdm, "xzqmc": xzqmc, "features": n, "approx": approx, "area_m2": area}
+            for code, xzqdm, xzqmc, n, approx, area in rows if area and area > 0]
 
 
 def with_units(row: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     area = row["area_m2"]
     return {**row, "name": names.get(row.get("code") or "", ""), "area_m2": round(area, 2),
             "area_ha": round(area / 10_000, 4), "area_mu": round(area / MU_M2, 2)}
+
+
+def approximate(rows: list[dict[str, Any]]) -> set[str]:
+    """The classes some of whose area maps only approximately."""
+    return {r["code"] for r in rows if r.get("approx")}
 
 
 def totals(rows: list[dict[str, Any]], key: str, value: str = "area_m2") -> dict[str, float]:

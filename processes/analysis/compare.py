@@ -2,7 +2,9 @@
 layer (features matched by their key, e.g. BSM: added, removed, changed in
 class or shape), or between two layers (e.g. current land use DLTB and
 planned land use GHYDYH); with the area change by land-use class and by
-admin unit."""
+admin unit. Classes are planning classes: a survey-coded layer (DLTB) is
+mapped through the crosswalk, and a class some of whose area maps only
+approximately says so (`approx`)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from onemap.core.landuse import names_zh
 from processes.analysis.areas import (
     EVERYWHERE,
     Region,
+    approximate,
     area_rows,
+    class_code,
     class_column,
     polygon_layer,
     totals,
@@ -60,10 +64,11 @@ def _diff(conn: Any, layer_id: str, a: str, b: str, digits: int) -> tuple[dict[s
                ST_AsGeoJSON(coalesce(y.geom, x.geom), 8)::json
         FROM diff d LEFT JOIN {t} x ON x.id = d.id_a LEFT JOIN {t} y ON y.id = d.id_b
         WHERE d.change IS NOT NULL ORDER BY d.change, d.key LIMIT %s""").format(t=table), (LISTED,)).fetchall()
-    side = sql.SQL("SELECT t.id, left(t.{code}, {d}) AS code, t.geom FROM {t} t JOIN diff d ON d.{id} = t.id "
+    side_code, approx = class_code(conn, layer, digits)
+    side = sql.SQL("SELECT t.id, {code} AS code, {approx} AS approx, t.geom FROM {t} t JOIN diff d ON d.{id} = t.id "
                    "WHERE d.change IS NOT NULL")
-    a_query = side.format(code=code_sql, d=sql.Literal(digits), t=table, id=sql.Identifier("id_a"))
-    b_query = side.format(code=code_sql, d=sql.Literal(digits), t=table, id=sql.Identifier("id_b"))
+    a_query = side.format(code=side_code, approx=approx, t=table, id=sql.Identifier("id_a"))
+    b_query = side.format(code=side_code, approx=approx, t=table, id=sql.Identifier("id_b"))
     changes = {
         "added": counts.get("added", 0), "removed": counts.get("removed", 0),
         "changed": counts.get("class", 0) + counts.get("shape", 0),
@@ -96,6 +101,7 @@ def layer_compare(database_url: str, layer: str = "GHYDYH", from_version: str | 
         rows_a = area_rows(conn, a_query, a_params, region, level)
         rows_b = area_rows(conn, b_query, b_params, region, level)
     names = names_zh()
+    approx = approximate([*rows_a, *rows_b])
     delta: dict[tuple[str, str], dict[str, Any]] = {}
     for sign, rows in ((-1, rows_a), (1, rows_b)):
         for r in rows:
@@ -113,7 +119,7 @@ def layer_compare(database_url: str, layer: str = "GHYDYH", from_version: str | 
 
     return {
         **subject, "level": level, "changes": changes,
-        "by_class": [{"code": c, "name": names.get(c, ""), **change(c, by_class_a, by_class_b)}
+        "by_class": [{"code": c, "name": names.get(c, ""), "approx": c in approx, **change(c, by_class_a, by_class_b)}
                      for c in sorted({*by_class_a, *by_class_b})],
         "by_unit": [{"xzqdm": u, "xzqmc": unit_names[u], **change(u, by_unit_a, by_unit_b)}
                     for u in sorted({*by_unit_a, *by_unit_b})],

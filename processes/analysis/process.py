@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from onemap.core.errors import invalid
+from onemap.core.landuse import DIGITS
 from processes.analysis.areas import Region
 from processes.analysis.compare import layer_compare
 from processes.analysis.statistics import area_statistics
@@ -15,9 +16,10 @@ _REGION_INPUTS = {
                    {"type": "object"}, 0),
     "level": describe(("行政区级别", "Unit level"), ("按 市 / 县 / 乡 分组，默认 乡", "Group by 市/县/乡 (default 乡)"),
                 {"type": "string", "enum": ["市", "县", "乡"]}, 0),
-    "class_level": describe(("分类级别", "Class level"), ("1：一级类（两位），2：二级类（四位，默认）",
-                                                  "1: first-level (2-digit) classes, 2: second-level (default)"),
-                      {"type": "integer", "enum": [1, 2]}, 0),
+    "class_level": describe(("分类级别", "Class level"), ("1：一级类（两位），2：二级类（四位，默认），3：三级类（六位）",
+                                                  "1: first-level (2-digit) classes, 2: second-level (default), "
+                                                  "3: third-level (6-digit)"),
+                      {"type": "integer", "enum": [1, 2, 3]}, 0),
 }
 
 
@@ -29,9 +31,9 @@ def _region(data: dict) -> tuple[Region, str, int]:
         boundary = boundary.get("geometry")
     level = text_input(data, "level", default="乡")
     try:
-        digits = {"1": 2, "2": 4}[text_input(data, "class_level", default="2")]
-    except KeyError:
-        raise invalid("class_level", "class_level 应为 1 或 2", "class_level must be 1 or 2") from None
+        digits = DIGITS[int(text_input(data, "class_level", default="2"))]
+    except (KeyError, ValueError):
+        raise invalid("class_level", "class_level 应为 1、2 或 3", "class_level must be 1, 2 or 3") from None
     return Region(xzqdm=text_input(data, "xzqdm"), boundary=boundary), level, digits
 
 

@@ -12,12 +12,13 @@ from psycopg import sql
 from onemap.core.db import connect
 from onemap.core.errors import invalid
 from onemap.core.inforce import in_force
-from onemap.core.landuse import names_zh
+from onemap.core.landuse import DIGITS, names_zh
 from processes.analysis.areas import (
     EVERYWHERE,
     Region,
+    approximate,
     area_rows,
-    class_column,
+    class_code,
     polygon_layer,
     totals,
     with_units,
@@ -40,29 +41,29 @@ def version_filter(layer: Any, version: str | None, at: dt.datetime | None) -> t
 
 def feature_query(conn: Any, layer_id: str, version: str | None = None, at: dt.datetime | None = None,
                   digits: int = 4) -> tuple[sql.Composable, list[Any]]:
-    """id, code (the class code cut to `digits`; the layer id for layers
-    without classes), geom of the chosen features."""
+    """id, code (the planning class cut to `digits`, through the crosswalk
+    for a survey-coded layer; the layer id for layers without classes),
+    approx, geom of the chosen features."""
     layer = polygon_layer(layer_id)
     if version and not conn.execute("SELECT 1 FROM plan.plan_version WHERE plan_version = %s",
                                     (version,)).fetchone():
         raise invalid("version", f"规划版本 {version} 不存在", f"No plan version {version}", 404)
     where, params = version_filter(layer, version, at)
-    column = class_column(conn, layer)
-    code = (sql.SQL("left({c}, {d})").format(c=sql.Identifier(column), d=sql.Literal(digits)) if column
-            else sql.Literal(layer.id))
-    return sql.SQL("SELECT id, {code} AS code, geom FROM {t} WHERE {where}").format(
-        code=code, t=sql.Identifier(layer.schema, layer.table_name), where=where), params
+    code, approx = class_code(conn, layer, digits)
+    return sql.SQL("SELECT t.id, {code} AS code, {approx} AS approx, t.geom FROM {t} t WHERE {where}").format(
+        code=code, approx=approx, t=sql.Identifier(layer.schema, layer.table_name), where=where), params
 
 
 def area_statistics(database_url: str, layer: str = "GHYDYH", version: str | None = None,
                     at: dt.datetime | None = None, region: Region = EVERYWHERE, level: str = "乡",
                     digits: int = 4) -> dict[str, Any]:
-    if digits not in (2, 4):
-        raise invalid("class_level", "分类级别应为 1（两位代码）或 2（四位代码）", "The class level must be 1 (2-digit codes) or 2 (4-digit codes)")
+    if digits not in DIGITS.values():
+        raise invalid("class_level", "分类级别应为 1（两位代码）、2（四位代码）或 3（六位代码）", "The class level must be 1 (2-digit codes), 2 (4-digit codes) or 3 (6-digit codes)")
     with connect(database_url) as conn:
         features, params = feature_query(conn, layer, version, at, digits)
         rows = area_rows(conn, features, params, region, level)
     names = names_zh()
+    approx = approximate(rows)
     by_class = totals(rows, "code")
     by_unit = totals(rows, "xzqdm")
     unit_names = {r["xzqdm"]: r["xzqmc"] for r in rows}
@@ -71,7 +72,8 @@ def area_statistics(database_url: str, layer: str = "GHYDYH", version: str | Non
         "layer": layer, "version": version, "datetime": at.isoformat() if at else None,
         "region": {"xzqdm": region.xzqdm, "boundary": region.boundary}, "level": level,
         "rows": [with_units(r, names) for r in rows],
-        "by_class": [with_units({"code": c, "area_m2": a, "share": round(a / total, 6) if total else 0}, names)
+        "by_class": [with_units({"code": c, "area_m2": a, "share": round(a / total, 6) if total else 0,
+                                 "approx": c in approx}, names)
                      for c, a in sorted(by_class.items())],
         "by_unit": [with_units({"xzqdm": u, "xzqmc": unit_names[u], "area_m2": a}, {})
                     for u, a in sorted(by_unit.items())],

@@ -4,7 +4,10 @@ Each rule becomes one branch of a UNION ALL that uses the layer's GiST
 index (ST_Intersects / ST_DWithin against the boundary, a constant that
 PostGIS prepares once per statement). Areas are ellipsoidal
 (ST_Area(geography) on the CGCS2000 ellipsoid, GRS80). Plan layers count
-only the features in force now.
+only the features in force now. A survey-coded layer (DLTB) is filtered on
+its planning class through the crosswalk, and each feature says its planning
+class and how exactly it maps, so a survey 0601 (工业用地) is never taken for
+a planning 0601 (农村道路).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import psycopg
 from psycopg import sql
 
 from onemap.core.inforce import in_force
+from onemap.core.landuse import SURVEY, crosswalk_kind_sql, landuse_code_sql
 from onemap.core.registry import Layer
 from processes.compliance.rules import Rule
 
@@ -45,23 +49,31 @@ def _in_force(layer: Layer) -> sql.Composable:
     return sql.SQL(" AND " + in_force(alias="t"))
 
 
-def _filter(rule: Rule, index: int) -> tuple[sql.Composable, dict[str, Any]]:
+def _filter(rule: Rule, layer: Layer, index: int) -> tuple[sql.Composable, dict[str, Any]]:
     if not rule.filter_field:
         return sql.SQL(""), {}
     name = f"f{index}"
-    return (sql.SQL(" AND t.{}::text LIKE ANY({})").format(sql.Identifier(rule.filter_field), sql.Placeholder(name)),
+    column: sql.Composable = sql.SQL("t.{}::text").format(sql.Identifier(rule.filter_field))
+    if layer.classification == SURVEY:
+        column = landuse_code_sql(column)
+    return (sql.SQL(" AND {} LIKE ANY({})").format(column, sql.Placeholder(name)),
             {name: [p.replace("%", r"\%").replace("_", r"\_") + "%" for p in rule.filter_prefixes]})
 
 
 def _attributes(layer: Layer) -> sql.Composable:
     fields = list(layer.key_fields) + (["plan_version"] if layer.versioned else [])
-    return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
-        sql.SQL("{}, t.{}").format(sql.Literal(f), sql.Identifier(f)) for f in fields))
+    pairs = [sql.SQL("{}, t.{}").format(sql.Literal(f), sql.Identifier(f)) for f in fields]
+    if layer.classification == SURVEY:
+        # the planning class of the survey code (dlbm) and the kind of the mapping
+        code = sql.SQL("t.dlbm")
+        pairs.append(sql.SQL("'landuse_code', {}, 'crosswalk', {}").format(
+            landuse_code_sql(code), crosswalk_kind_sql(code)))
+    return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs))
 
 
 def _branch(rule: Rule, layer: Layer, index: int, max_lat: float) -> tuple[sql.Composable, dict[str, Any]]:
     table = sql.Identifier(layer.schema, layer.table_name)
-    where, params = _filter(rule, index)
+    where, params = _filter(rule, layer, index)
     where = where + _in_force(layer)
     rule_id = sql.Literal(rule.id)
     attrs = _attributes(layer)

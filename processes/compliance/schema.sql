@@ -6,7 +6,7 @@ CREATE TABLE IF NOT EXISTS supervision.compliance_check (
     ajbh    text,                             -- 案件编号 case id
     xmmc    text,                             -- 项目名称 project name
     ywjd    text NOT NULL,                    -- 业务阶段 business stage
-    ydyhdm  varchar(4) NOT NULL,              -- 拟用地用途代码 project use code
+    ydyhdm  varchar(6) NOT NULL,              -- 拟用地用途代码 project use code
     jcjl    text NOT NULL,                    -- 检测结论 verdict
     xmmj    double precision NOT NULL,        -- 项目面积 m², ellipsoidal
     gzjbb   text NOT NULL,                    -- 规则集及版本 rule set and version
@@ -41,3 +41,4 @@ CREATE INDEX IF NOT EXISTS compliance_check_geom_idx ON supervision.compliance_c
 CREATE INDEX IF NOT EXISTS compliance_check_ajbh_idx ON supervision.compliance_check (ajbh);
 CREATE INDEX IF NOT EXISTS compliance_check_jcsj_idx ON supervision.compliance_check (jcsj);
 CREATE INDEX IF NOT EXISTS compliance_overlap_check_idx ON supervision.compliance_overlap (check_id);
+SELECT ops.widen_varchar('supervision', 'compliance_check', 'ydyhdm', 6);  -- level-3 use codes

@@ -64,10 +64,12 @@ CREATE INDEX IF NOT EXISTS indicator_value_period_idx ON supervision.indicator_v
 CREATE TABLE IF NOT EXISTS supervision.dltb_change (
     dltb_id     bigint NOT NULL,
     year        integer NOT NULL,             -- 变更年度
-    dlbm_before varchar(4) NOT NULL,
-    dlbm_after  varchar(4) NOT NULL,
+    dlbm_before varchar(6) NOT NULL,
+    dlbm_after  varchar(6) NOT NULL,
     PRIMARY KEY (dltb_id, year)
 );
+SELECT ops.widen_varchar('supervision', 'dltb_change', 'dlbm_before', 6),
+       ops.widen_varchar('supervision', 'dltb_change', 'dlbm_after', 6);
 
 -- 指标目标与分解 targets per unit and target year: the city's target and
 -- its allocations to counties and townships (分解下达).

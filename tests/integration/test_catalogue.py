@@ -20,7 +20,7 @@ from owslib.wmts import WebMapTileService
 
 from catalogue import service
 from catalogue.config import PycswInstance, write_config
-from catalogue.directory import DIRECTORY_FILE, CatalogueError, load_directory, padded_directory
+from catalogue.directory import DIRECTORY_FILE, CatalogueError, load_directory
 from catalogue.iso import to_iso19139
 from catalogue.records import CatalogueConfig, Contact, MetadataRecord
 from onemap.core import db as onemap_db
@@ -64,6 +64,17 @@ def ids(config, layers, settings):
     }
 
 
+def classes_saying(config, *words: str) -> set[str]:
+    """The directory records whose text says one of the words: in a name on
+    the class's path (its title and keywords) or in its facts (abstract)."""
+    found = set()
+    for cls in load_directory().classes:
+        text = " ".join([*cls.path, *(t.zh for _, t in cls.facts if cls.level == 3)])
+        if any(word in text for word in words):
+            found.add(config.directory_identifier(cls))
+    return found
+
+
 def identifiers(url, token=None, **query):
     """Every record identifier a CSW GetRecords returns, page by page (OWSLib)."""
     csw = CatalogueServiceWeb(url, headers=auth(token), timeout=60)
@@ -98,7 +109,8 @@ def test_capabilities_in_chinese_and_english(csw_url, version):
 
 def test_getrecords_by_keyword_sees_public_records_only(csw_url, tokens, ids, config):
     query = {"constraints": [PropertyIsLike("dc:subject", "%三条控制线%")]}
-    control_lines = {config.identifier_prefix + ".dir." + code for code in ("0202", "020201", "020202", "020203")}
+    control_lines = {config.directory_identifier(c) for c in load_directory().classes if "三条控制线" in c.path}
+    assert {config.identifier_prefix + ".dir." + code for code in ("0202", "020201", "020202", "020203")} <= control_lines
     layers = {config.identifier_prefix + ".layer." + x for x in ("STBHHX", "YJJBNT", "CZKFBJ")}
     assert identifiers(csw_url, **query) == control_lines
     assert identifiers(csw_url, tokens["egov"], **query) == control_lines
@@ -166,14 +178,15 @@ def test_an_internal_record_is_not_given_to_anonymous_or_egov(csw_url, tokens, c
         assert (identifier in csw.records) is visible
 
 
-def test_csw_30_keyword_search(csw_url):
+def test_csw_30_keyword_search(csw_url, config):
     r = requests.get(csw_url, timeout=30, params={"service": "CSW", "version": "3.0.0", "request": "GetRecords",
                                                   "typenames": "csw:Record", "elementsetname": "brief",
                                                   "q": "生态保护红线"})
     root = etree.fromstring(r.content)
     assert r.status_code == 200 and root.tag == "{http://www.opengis.net/cat/csw/3.0}GetRecordsResponse"
     found = root.xpath("//dc:identifier/text()", namespaces={"dc": "http://purl.org/dc/elements/1.1/"})
-    assert found == ["cn.gov.yiyang.onemap.dir.020201"]  # the layer record itself is internal
+    # the directory's classes that say it (生态保护红线, …调整, …预警); the layer record itself is internal
+    assert set(found) == classes_saying(config, "生态保护红线") and "cn.gov.yiyang.onemap.dir.020201" in found
 
 
 def test_oaipmh_lists_public_records_with_their_own_identifiers(csw_url, ids):
@@ -277,34 +290,31 @@ def publish_cli(settings, directory_file):
                            str(directory_file)], capture_output=True, text=True)
 
 
-def test_a_full_size_directory_loads_and_the_province_harvests_every_public_record(
-        province, csw_url, settings, tmp_path, config, ids, tokens):
-    full = tmp_path / "directory-4-29-369.yaml"
-    full.write_text(yaml.safe_dump(padded_directory(load_yaml(DIRECTORY_FILE), middle=29, small=369),
-                                   allow_unicode=True), encoding="utf-8")
-    try:
-        out = publish_cli(settings, full)
-        assert out.returncode == 0, out.stderr
-        assert "4/29/369" in out.stdout
-        public = identifiers(csw_url)
-        assert len(public) == 4 + 29 + 369 + len(ids["public_layers"])
-        assert not public & ids["internal_layers"]
+def test_the_full_directory_loads_and_the_province_harvests_every_public_record(
+        province, csw_url, settings, config, ids, tokens):
+    """The directory is the full 4/29/369; publishing it again changes
+    nothing; the province harvests every public record, and the classes
+    without data say 暂无数据."""
+    out = publish_cli(settings, DIRECTORY_FILE)
+    assert out.returncode == 0, out.stderr
+    assert "4/29/369" in out.stdout and "暂无数据" in out.stdout
+    public = identifiers(csw_url)
+    assert len(public) == 4 + 29 + 369 + len(ids["public_layers"])
+    assert not public & ids["internal_layers"]
 
-        harvester = CatalogueServiceWeb(province, timeout=600)
-        harvester.harvest(csw_url, CSW_202)
-        harvested = identifiers(province)
-        assert public <= harvested
-        assert not harvested & ids["internal_layers"]
-        assert len(harvested - public) == 1  # pycsw's record of our CSW service itself
-        parents = CatalogueServiceWeb(province, timeout=60)
-        parents.getrecordbyid([config.identifier_prefix + ".dir.010101"], outputschema=GMD, esn="full")
-        assert parents.records[config.identifier_prefix + ".dir.010101"].parentidentifier == \
-            config.identifier_prefix + ".dir.0101"
-    finally:
-        assert publish_cli(settings, DIRECTORY_FILE).returncode == 0
-    # the generated classes are gone again: records of removed classes are deleted
-    assert identifiers(csw_url, tokens["staff"]) == (ids["directory"] | ids["public_layers"] | ids["internal_layers"]
-                                                     | ids["indicator_systems"])
+    harvester = CatalogueServiceWeb(province, timeout=600)
+    harvester.harvest(csw_url, CSW_202)
+    harvested = identifiers(province)
+    assert public <= harvested
+    assert not harvested & ids["internal_layers"]
+    assert len(harvested - public) == 1  # pycsw's record of our CSW service itself
+    parents = CatalogueServiceWeb(province, timeout=60)
+    held, empty = (config.identifier_prefix + ".dir." + code for code in ("010401", "010402"))
+    parents.getrecordbyid([held, empty], outputschema=GMD, esn="full")
+    assert parents.records[held].parentidentifier == config.identifier_prefix + ".dir.0104"
+    assert parents.records[held].identification[0].status == "onGoing"
+    assert parents.records[empty].identification[0].status == "planned"
+    assert "暂无数据" in parents.records[empty].identification[0].abstract
 
 
 # --- publishing ---------------------------------------------------------------
@@ -359,9 +369,11 @@ def records(ogc_url, token=None, **params):
 
 def test_records_api_q_bbox_datetime(ogc_url, tokens, config, database_url, layers):
     p = config.identifier_prefix
-    assert records(ogc_url, q="历史文化") == {f"{p}.dir.020301", f"{p}.layer.LSWHBHX"}
-    assert records(ogc_url, q="历史文化,地质灾害隐患点") == {f"{p}.dir.020301", f"{p}.layer.LSWHBHX",
-                                                             f"{p}.dir.010801", f"{p}.layer.DZZHD"}
+    heritage = classes_saying(config, "历史文化")
+    assert f"{p}.dir.020301" in heritage
+    assert records(ogc_url, q="历史文化") == heritage | {f"{p}.layer.LSWHBHX"}
+    assert records(ogc_url, q="历史文化,地质灾害隐患点") == heritage | classes_saying(config, "地质灾害隐患点") | {
+        f"{p}.layer.LSWHBHX", f"{p}.layer.DZZHD"}
     assert f"{p}.layer.STBHHX" in records(ogc_url, tokens["staff"], q="红线")
     assert f"{p}.layer.STBHHX" not in records(ogc_url, q="红线")
     extents = onemap_db.layer_extents(database_url, layers)

@@ -105,7 +105,7 @@ def feature_defects(database_url, clean, tmp_path_factory) -> Defective:
     at["hole"] = gh.geoms[gap]
     del gh.rows[gap], gh.geoms[gap]
     gh.rows[null]["YDYHMC"] = " "                       # ATTR-NULL
-    gh.rows[code]["YDYHDM"] = "0899"                    # ATTR-CODE
+    gh.rows[code]["YDYHDM"] = "100109"                  # ATTR-CODE: under 1001, but no class
     gh.rows[name]["YDYHMC"] = "不存在的名称"              # ATTR-NAME
     gh.rows[xzq]["XZQDM"] = "439999999999"              # ATTR-XZQ
     polygon = shapely.get_geometry(gh.geoms[invalid], 0)
@@ -187,6 +187,8 @@ def line_defects(database_url, clean, tmp_path_factory) -> Defective:
 
 
 def test_the_exported_plan_passes_with_no_finding(database_url, clean):
+    # level-3 codes (六位: 070101, 100101 …) are codes of the classification like any other
+    assert any(len(r["YDYHDM"]) == 6 for r in pp.read(clean)["GHYDYH"].rows)
     result = run_qc(database_url, clean)
     assert result.counts == {}, [f.message_en for f in result.findings[:20]]
     assert result.passed and result.summary()["verdict_zh"] == "合格"
@@ -227,7 +229,7 @@ def test_attr_null(feature_defects):
 def test_attr_code(feature_defects):
     i = feature_defects.at["code"]
     [f] = only(feature_defects, "ATTR-CODE")
-    assert (f.layer, f.feature_id) == ("GHYDYH", pp.fid(i)) and "0899" in f.message_zh
+    assert (f.layer, f.feature_id) == ("GHYDYH", pp.fid(i)) and "100109" in f.message_zh
 
 
 def test_attr_name(feature_defects):

@@ -11,7 +11,7 @@ from owslib.iso import MD_Metadata
 from pygeoapi.provider.base import ProviderInvalidQueryError
 
 from catalogue.config import PycswInstance, pycsw_config, repository_url, stack_instances
-from catalogue.directory import CatalogueError, load_directory, padded_directory, parse_directory
+from catalogue.directory import CatalogueError, load_directory, parse_directory
 from catalogue.iso import to_iso19139
 from catalogue.operations import bilingual_report, exception_report, operation_of
 from catalogue.records import CatalogueConfig, catalogue_records
@@ -37,24 +37,59 @@ def records(config):
                                                       "https://onemap.example", NOW)}
 
 
-def test_the_directory_has_four_top_classes_and_holds_every_layer():
+def test_the_directory_is_the_full_4_29_369_and_holds_every_layer():
     directory = load_directory()
-    top, middle, small = directory.counts()
+    assert directory.counts() == (4, 29, 369)
     assert [c.name.zh for c in directory.classes if c.level == 1] == ["基础现状数据", "规划成果数据",
                                                                       "规划实施数据", "规划监督数据"]
-    assert middle >= 20 and small >= 60
-    for layer in load_layers():
-        assert directory.class_of(layer).path == layer.directory
-
-
-def test_a_directory_padded_to_the_full_size_keeps_its_classes():
-    data = load_yaml(ROOT / "catalogue" / "directory.yaml")
-    padded = parse_directory(padded_directory(data, middle=29, small=369))
-    assert padded.counts() == (4, 29, 369)
-    assert {c.code for c in load_directory().classes} <= {c.code for c in padded.classes}
-    for cls in padded.classes:
+    for cls in directory.classes:
         if cls.parent_code:
             assert cls.code.startswith(cls.parent_code) and len(cls.code) == len(cls.parent_code) + 2
+    # every small class has a source, a purpose, an update mechanism and a department, in both languages
+    small = [c for c in directory.classes if c.level == 3]
+    for cls in small:
+        for fact in ("source", "purpose", "update", "department"):
+            text = cls.fact(fact)
+            assert text and text.zh and text.en, (cls.code, fact)
+    # every layer has its class; the classes without a layer are the ones 暂无数据
+    layers = load_layers()
+    for layer in layers:
+        assert directory.class_of(layer).path == layer.directory
+    assert directory.with_data(layers) == {directory.class_of(layer).code for layer in layers}
+    # names a planner recognises, across the four top classes
+    names = {c.path for c in directory.classes}
+    for path in [("基础现状数据", "国土调查", "地类图斑"), ("基础现状数据", "自然资源监测", "卫星遥感监测图斑"),
+                 ("规划成果数据", "总体规划", "乡镇国土空间总体规划"), ("规划成果数据", "专项规划", "综合交通"),
+                 ("规划成果数据", "详细规划", "控规地块规划条件"), ("规划实施数据", "规划许可", "建设工程规划许可证"),
+                 ("规划实施数据", "土地供应", "批而未供土地"), ("规划监督数据", "监测预警", "预警信息"),
+                 ("规划监督数据", "执法督察", "违法用地"), ("规划监督数据", "公众监督", "意见征询")]:
+        assert path in names, path
+
+
+def test_records_of_small_classes_say_their_facts_and_whether_they_hold_data(records, config):
+    prefix = config.identifier_prefix + ".dir."
+    held = records[prefix + "010401"]          # 地类图斑: DLTB
+    empty = records[prefix + "010402"]         # 城镇村及工矿用地: no layer
+    assert held.status == "onGoing" and "暂无数据" not in held.abstract.zh and not held.online
+    assert "第三次全国国土调查" in held.abstract.zh and "调查监测科" in held.abstract.zh
+    assert held.purpose.zh and held.maintenance_note.zh and held.lineage.zh
+    assert empty.status == "planned" and "暂无数据" in empty.abstract.zh and "暂无数据" in empty.keywords_zh
+    assert "no data yet" in empty.abstract.en.lower() and not empty.online
+    series = [r for r in records.values() if r.scope == "series"]
+    assert len(series) == 4 + 29 + 369
+    assert sum(r.status == "planned" for r in series) == 369 - len(load_directory().with_data(load_layers()))
+    md = MD_Metadata(etree.fromstring(to_iso19139(empty)))
+    assert md.identification[0].status == "planned"
+    assert md.identification[0].purpose
+
+
+def test_a_small_class_without_its_facts_is_refused():
+    entry = {"code": "01", "name": {"zh": "甲", "en": "A"}, "children": [
+        {"code": "0101", "name": {"zh": "乙", "en": "B"}, "source": {"zh": "来", "en": "S"},
+         "children": [{"code": "010101", "name": {"zh": "丙", "en": "C"}}]}]}
+    with pytest.raises(CatalogueError, match="缺少用途、更新机制、责任部门") as exc:
+        parse_directory({"directory": [entry]})
+    assert "lacks purpose, update, department" in exc.value.en
 
 
 @pytest.mark.parametrize("entry, message", [

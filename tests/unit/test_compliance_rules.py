@@ -45,7 +45,14 @@ def test_verdicts_order_and_worst():
     ("0701", "0901", "限制"),   # conditional
     ("0701", "1001", "不符合"),
     ("0101", "0901", "不符合"),
-    ("0103", "0602", "通过"),   # facility agriculture on farmland
+    ("0103", "060201", "通过"),  # planting facilities on farmland
+    ("0103", "060202", "限制"),  # livestock facilities: conditional (0602 and the rest of its class)
+    # level 3 inherits its parents' entries unless it has one of its own
+    ("100102", "0902", "限制"),  # 二类工业: the entry of 10
+    ("100101", "0902", "通过"),  # 一类工业: its own entry
+    ("100101", "100103", "通过"),  # same level-1 class
+    ("070101", "0901", "限制"),
+    ("1001", "070102", "不符合"),
     ("16", "0701", "限制"),     # reserved land
 ])
 def test_compatibility_matrix(planned, project, level):

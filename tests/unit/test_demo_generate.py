@@ -5,7 +5,9 @@ geometries are valid, and the same seed gives the same bytes."""
 
 from __future__ import annotations
 
+import csv
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,15 +16,13 @@ from pyproj import Geod
 
 from onemap.demo.generate import DemoCity, Table, generate_city
 
-# Codes of the land and sea use classification (reference/landuse-classes.csv).
-CLASSIFICATION = set("""
-01 0101 0102 0103 02 0201 0202 0203 0204 03 0301 0302 0303 0304 04 0401 0402 0403
-05 0501 0502 0503 0504 0505 0506 0507 06 0601 0602 0603 0604 07 0701 0702 0703 0704
-08 0801 0802 0803 0804 0805 0806 0807 09 0901 0902 0903 0904 10 1001 1002 1003 11 1101
-1102 12 1201 1202 1203 1204 1205 1206 1207 1208 1209 13 1301 1302 1303 1304 1305 1306
-1307 1308 1309 1310 1311 1312 14 1401 1402 1403 15 1501 1502 1503 1504 1505 1506 1507
-16 17 1701 1702 1703 1704 1705 1706 18 19 20 21 22 23 2301 2302 2303 2304 2305 2306
-2307 24""".split())
+# The codes of the planning classification (2023, three levels) and of the
+# survey's working classification, read from the tables themselves.
+STANDARDS = Path(__file__).resolve().parents[2] / "config" / "standards"
+with open(STANDARDS / "landuse-classes.csv", encoding="utf-8") as _f:
+    CLASSIFICATION = {row["code"] for row in csv.DictReader(_f)}
+with open(STANDARDS / "survey-to-landuse.csv", encoding="utf-8") as _f:
+    SURVEY = {row["survey_code"]: row["survey_name_zh"] for row in csv.DictReader(_f)}
 LEVEL1_ONLY = {"16", "18", "19", "20", "21", "22", "24"}
 URBAN_PREFIXES = ("07", "08", "09", "10", "11", "12", "13", "14", "16")
 
@@ -143,21 +143,23 @@ def test_current_land_use_tiles_the_city(city, dltb):
 
 
 def test_current_land_use_classes_are_plausible(dltb):
+    """Survey codes (三调工作分类): 0601 is 工业用地, 0702 农村宅基地, water 11xx."""
     codes = concat(dltb, "dlbm")
     names = concat(dltb, "dlmc")
-    assert set(codes) <= CLASSIFICATION
+    assert set(codes) <= set(SURVEY)
     named = dict(zip(codes, names, strict=True))
-    assert named["0101"] == "水田" and named["0301"] == "乔木林地" and named["0703"] == "农村宅基地"
+    assert all(SURVEY[c] == n for c, n in named.items())
+    assert named["0101"] == "水田" and named["0601"] == "工业用地" and named["0702"] == "农村宅基地"
     share = {}
     for code, mj in zip(codes, concat(dltb, "tbmj"), strict=True):
         share[code] = share.get(code, 0.0) + mj
     total = sum(share.values())
     group = {g: sum(v for c, v in share.items() if c.startswith(g)) / total
-             for g in ("01", "03", "17", "07")}
+             for g in ("01", "03", "11", "07")}
     assert 0.2 < group["01"] < 0.5 and 0.25 < group["03"] < 0.55
-    assert 0.03 < group["17"] < 0.2 and 0.02 < group["07"] < 0.12
-    for code in ("0101", "0103", "0301", "0302", "0202", "0703", "0701", "1001", "1207",
-                 "1701", "1702", "1704", "2302"):
+    assert 0.03 < group["11"] < 0.25 and 0.02 < group["07"] < 0.12
+    for code in ("0101", "0103", "0301", "0302", "0202", "0702", "0701", "0601", "1004", "05H1",
+                 "1101", "1102", "1104", "1203", "1006"):
         assert code in share, code
     # Forest dominates the mountains of 安化, paddy the lake plain of 南县.
     by_county: dict[str, dict[str, float]] = {}
@@ -178,7 +180,9 @@ def test_planned_land_use_tiles_the_city(city, dltb, plan):
     assert total < 10.0 and largest < 1.0
     codes = concat(plans, "ydyhdm")
     assert set(codes) <= CLASSIFICATION
-    assert all(len(c) == 4 or c in LEVEL1_ONLY for c in codes)
+    assert all(len(c) in (4, 6) or c in LEVEL1_ONLY for c in codes)
+    # the towns are planned to the third level
+    assert {"070101", "070102", "100101", "100102", "090101"} <= set(codes)
     assert set(concat(plans, "xzqdm")) <= set(units(city, "乡"))
     assert set(concat(plans, "plan_version")) == set(city.plan_version.columns["plan_version"])
 

@@ -39,9 +39,12 @@ def test_one_colour_table_for_both_land_use_layers():
     codes = [c.code for c in table]
     assert len(codes) == len(set(codes)) and len(codes) > 100
     by_code = {c.code: c.color for c in table}
-    # a level-2 class without a colour of its own takes its level-1 class's
+    # a class without a colour of its own takes its parent's, level by level
     assert by_code["0102"] == by_code["01"]
     assert by_code["0101"] != by_code["01"]
+    assert by_code["100101"] == by_code["1001"] == by_code["10"]
+    assert by_code["100103"] != by_code["1001"]            # styled on its own
+    assert by_code["070101"] == by_code["0701"] != by_code["07"]
     # conventional hues: cropland yellowish, forest green, water blue, industry brown
     r, g, b = rgb(by_code["0101"])
     assert r > 200 and g > 200 and b < 160
@@ -51,12 +54,25 @@ def test_one_colour_table_for_both_land_use_layers():
     assert b > r and b > g
     r, g, b = rgb(by_code["1001"])
     assert r > g > b
+    survey = color_table("landuse", classification="survey")
     for layer_id, field in LANDUSE.items():
         style = load_style(LAYERS[layer_id].style)
+        classes = survey if LAYERS[layer_id].classification == "survey" else table
         classified = [r for r in style.rules if r.filter]
-        assert [r.filter for r in classified] == [(field, c.code) for c in table]
-        assert [r.symbol.fill for r in classified] == [c.color for c in table]
+        assert [r.filter for r in classified] == [(field, c.code) for c in classes]
+        assert [r.symbol.fill for r in classified] == [c.color for c in classes]
         assert style.rules[-1].filter is None  # the rest: codes not in the table
+
+
+def test_survey_classes_take_their_planning_class_colour():
+    """DLTB is survey-coded: its 0601 is 工业用地 and drawn as industry
+    (planning 1001), not as a rural road (planning 0601)."""
+    by_code = {c.code: c for c in color_table("landuse")}
+    survey = {c.code: c for c in color_table("landuse", classification="survey")}
+    assert survey["0601"].title.zh == "工业用地"
+    assert survey["0601"].color == by_code["1001"].color != by_code["0601"].color
+    assert survey["1006"].color == by_code["0601"].color          # 农村道路
+    assert survey["05H1"].color == by_code["09"].color
 
 
 def test_control_lines_have_their_conventional_outlines():
@@ -151,7 +167,7 @@ def test_maplibre_filters_by_code():
     fills = {item["filter"][2]: item["paint"]["fill-color"] for item in doc["layers"]
              if item["type"] == "fill" and item["filter"][0] == "=="}
     assert {item["filter"][1][1] for item in doc["layers"] if item["filter"][0] == "=="} == {"dlbm"}
-    assert fills == {c.code: c.color for c in color_table("landuse")}
+    assert fills == {c.code: c.color for c in color_table("landuse", classification="survey")}
     rest = [item for item in doc["layers"] if item["filter"][0] == "!"]
     assert len(rest) == 1 and len(rest[0]["filter"][1]) == len(fills) + 1
 
