@@ -1,17 +1,20 @@
-"""/admin/outbox: the administrator's view of the outbox (发件箱) — list,
-show one message with its delivery log, replay a dead one — guarded by the
-`integration` administration function; and the delivery worker, started in
-each gateway worker that builds this blueprint."""
+"""The integration routes: /admin/outbox, the administrator's view of the
+outbox (发件箱) — list, show one message with its delivery log, replay a
+dead one — guarded by the `integration` administration function;
+/embed/case/{case_id}, the e-government portal's case map (integration.embed).
+The delivery worker starts in each gateway worker that builds this blueprint."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, g, request, send_from_directory
 
-from integration import outbox
+from integration import embed, outbox, province
 from integration.config import IntegrationConfig
+from integration.transports import TRANSPORTS
 from onemap.core import db
 from onemap.core.access import AccessPolicy
 from onemap.core.errors import OneMapError, Problem, invalid
@@ -20,17 +23,32 @@ from onemap.core.settings import Settings
 
 def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
     config = IntegrationConfig.load(settings.config_dir)
-    outbox.start_worker(settings, config)
+    outbox.start_worker(settings, config, TRANSPORTS, (lambda conn: province.sync(conn, config),))
     max_items = int(settings.gateway["limits"]["max_items"])
-    bp = Blueprint("integration_admin", __name__, url_prefix="/admin/outbox")
+    bp = Blueprint("integration", __name__)
 
     @bp.before_request
     def _administrators_only() -> None:
-        problem = policy.check_admin(g.principal, "integration")
-        if problem is not None:
-            raise OneMapError(problem)
+        if request.path.startswith("/admin/"):  # the embedded map decides by the caller's checks and layers
+            problem = policy.check_admin(g.principal, "integration")
+            if problem is not None:
+                raise OneMapError(problem)
 
-    @bp.get("")
+    @bp.get("/embed/case/<case_id>")
+    def embed_page(case_id: str) -> Response:
+        """The static page: no data in it, so no access check (its data route has one)."""
+        return send_from_directory(_STATIC, "embed.html")
+
+    @bp.get("/embed/static/<path:filename>")
+    def embed_static(filename: str) -> Response:
+        return send_from_directory(_STATIC, filename)
+
+    @bp.get("/embed/case/<case_id>.json")
+    def embed_data(case_id: str) -> Response:
+        with db.connect(settings.database_url, autocommit=True) as conn:
+            return _json(embed.case_map(conn, case_id, g.principal, policy, settings))
+
+    @bp.get("/admin/outbox")
     def listing() -> Response:
         state = request.args.get("state") or None
         if state is not None and state not in outbox.STATES:
@@ -42,7 +60,7 @@ def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
             rows, total = outbox.messages(conn, state, request.args.get("partner") or None, limit, offset)
         return _json({"numberMatched": total, "numberReturned": len(rows), "offset": offset, "messages": rows})
 
-    @bp.get("/<int:message_id>")
+    @bp.get("/admin/outbox/<int:message_id>")
     def show(message_id: int) -> Response:
         with db.connect(settings.database_url, autocommit=True) as conn:
             found = outbox.message(conn, message_id)
@@ -50,7 +68,7 @@ def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
             raise _not_found(message_id)
         return _json(found)
 
-    @bp.post("/<int:message_id>/replay")
+    @bp.post("/admin/outbox/<int:message_id>/replay")
     def replay(message_id: int) -> Response:
         with db.connect(settings.database_url) as conn:
             before = outbox.replay(conn, message_id)
@@ -63,6 +81,9 @@ def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
         return _json({"id": message_id, "state": "pending"})
 
     return bp
+
+
+_STATIC = Path(__file__).parent / "static"
 
 
 def health() -> str:

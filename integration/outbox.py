@@ -25,6 +25,7 @@ import random
 import socket
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,26 +81,28 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def claim(conn: psycopg.Connection, settings: OutboxSettings, limit: int | None = None,
-          message_id: int | None = None) -> list[dict[str, Any]]:
-    """Claim due messages (or the one of `message_id`, if pending): each
-    attempt is counted and leased for the length of a delivery and a margin,
-    after which it is due again if no outcome was written."""
-    lease = settings.timeout_seconds + 30
-    where = "state = 'pending' AND " + ("id = %(id)s" if message_id is not None else "next_attempt_at <= now()")
-    return conn.execute(
-        f"UPDATE integration.outbox o SET attempts = attempts + 1, "
-        f"next_attempt_at = now() + make_interval(secs => %(lease)s) "
-        f"WHERE id IN (SELECT id FROM integration.outbox WHERE {where} ORDER BY next_attempt_at, id "
-        f"LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
-        f"RETURNING id, partner, kind, idempotency_key, url, content_type, body, attempts",
-        {"lease": lease, "limit": limit or settings.batch, "id": message_id}).fetchall()
+def claim(conn: psycopg.Connection, settings: OutboxSettings) -> list[dict[str, Any]]:
+    """Claim due messages: each attempt is counted and leased for the length
+    of a delivery and a margin, after which it is due again if no outcome
+    was written (its worker died)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "UPDATE integration.outbox o SET attempts = attempts + 1, "
+            "next_attempt_at = now() + make_interval(secs => %(lease)s) "
+            "WHERE id IN (SELECT id FROM integration.outbox WHERE state = 'pending' AND next_attempt_at <= now() "
+            "ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+            "RETURNING id, partner, kind, idempotency_key, url, content_type, body, attempts",
+            {"lease": settings.timeout_seconds + 30, "limit": settings.batch}).fetchall()
 
 
-def send(message: dict[str, Any], config: IntegrationConfig, settings: Settings,
-         session: requests.Session) -> requests.Response:
-    """One delivery: POST with the idempotency key, signed when the partner
-    has a secret."""
+Delivered = tuple[int | None, str | None]  # the partner's HTTP status (if it answered), what went wrong (None: taken)
+Transport = Callable[[dict[str, Any], IntegrationConfig, Settings, requests.Session], Delivered]
+
+
+def signed_post(message: dict[str, Any], config: IntegrationConfig, settings: Settings,
+                session: requests.Session) -> requests.Response:
+    """POST the body with the idempotency key, signed when the partner has a
+    secret (raises requests' errors)."""
     body = bytes(message["body"])
     headers = {"Content-Type": message["content_type"], "Idempotency-Key": message["idempotency_key"]}
     key = secret(settings, config.partners.get(message["partner"], {}))
@@ -109,14 +112,32 @@ def send(message: dict[str, Any], config: IntegrationConfig, settings: Settings,
                         allow_redirects=False)
 
 
+def post(message: dict[str, Any], config: IntegrationConfig, settings: Settings,
+         session: requests.Session) -> Delivered:
+    """The plain transport: taken when the partner answers 2xx."""
+    try:
+        response = signed_post(message, config, settings, session)
+    except requests.RequestException as exc:
+        return None, f"{exc.__class__.__name__}: {exc}"
+    return response.status_code, answer_error(response)
+
+
+def answer_error(response: requests.Response) -> str | None:
+    if 200 <= response.status_code < 300:
+        return None
+    return f"HTTP {response.status_code}: {response.text[:500]}"
+
+
+def is_final(status: int | None) -> bool:
+    """A 4xx that says "never", not "later"."""
+    return status is not None and 400 <= status < 500 and status not in _RETRYABLE_4XX
+
+
 def outcome(conn: psycopg.Connection, message: dict[str, Any], settings: OutboxSettings, worker: str,
-            started: float, response: requests.Response | None, error: str | None) -> str:
+            started: float, status: int | None, error: str | None) -> str:
     """Write what an attempt came to: the delivery log row and the message's
     new state (sent, pending again after its backoff, or dead)."""
-    status = response.status_code if response is not None else None
-    if response is not None and not 200 <= status < 300:
-        error = f"HTTP {status}: {response.text[:500]}"
-    permanent = status is not None and 400 <= status < 500 and status not in _RETRYABLE_4XX
+    permanent = is_final(status)
     if error is None:
         state = "sent"
     elif permanent or message["attempts"] >= settings.max_attempts:
@@ -136,20 +157,21 @@ def outcome(conn: psycopg.Connection, message: dict[str, Any], settings: OutboxS
 
 
 def deliver(database_url: str, config: IntegrationConfig, settings: Settings, session: requests.Session,
-            message_id: int | None = None) -> dict[str, int]:
-    """Claim and deliver what is due (or the one pending message): counts by
-    the state each attempt left its message in."""
+            transports: Mapping[str, Transport]) -> dict[str, int]:
+    """Claim and deliver what is due, each by
+    the transport of its kind (else `post`): counts by the state each
+    attempt left its message in."""
     worker = worker_name()
     counts = dict.fromkeys(STATES, 0)
     with db.connect(database_url, autocommit=True) as conn:
-        for message in claim(conn, config.outbox, message_id=message_id):
+        for message in claim(conn, config.outbox):
             started = time.monotonic()
-            response, error = None, None
             try:
-                response = send(message, config, settings, session)
-            except requests.RequestException as exc:
-                error = f"{exc.__class__.__name__}: {exc}"
-            state = outcome(conn, message, config.outbox, worker, started, response, error)
+                status, error = transports.get(message["kind"], post)(message, config, settings, session)
+            except Exception as exc:  # a transport's bug: logged with the message, which is retried, then dead
+                LOGGER.exception("outbox transport of %s failed", message["kind"])
+                status, error = None, f"{exc.__class__.__name__}: {exc}"
+            state = outcome(conn, message, config.outbox, worker, started, status, error)
             counts[state] += 1
             log = LOGGER.info if state == "sent" else LOGGER.warning
             log("outbox message %s (%s %s, key %s) attempt %s: %s", message["id"], message["partner"],
@@ -204,16 +226,21 @@ def replay(conn: psycopg.Connection, message_id: int) -> str | None:
 # --- the delivery worker ---------------------------------------------------
 
 
-class Worker(threading.Thread):
-    """Delivers due messages every poll_seconds, in a daemon thread of each
-    gateway worker process: wherever a gateway runs, the outbox drains,
-    with no process of its own to supervise; SKIP LOCKED shares the work.
-    A database that is away is waited out (logged once per outage)."""
+Task = Callable[[psycopg.Connection], object]
 
-    def __init__(self, settings: Settings, config: IntegrationConfig) -> None:
+
+class Worker(threading.Thread):
+    """Every poll_seconds: runs the periodic tasks (what partners must be
+    sent, e.g. the province's record sync) and delivers due messages, in a
+    daemon thread of each gateway worker process: wherever a gateway runs,
+    the outbox drains, with no process of its own to supervise; SKIP LOCKED
+    shares the work. A database that is away is waited out (logged once per
+    outage)."""
+
+    def __init__(self, settings: Settings, config: IntegrationConfig, transports: Mapping[str, Transport],
+                 tasks: tuple[Task, ...] = ()) -> None:
         super().__init__(name="onemap-outbox", daemon=True)
-        self.settings = settings
-        self.config = config
+        self.settings, self.config, self.transports, self.tasks = settings, config, transports, tasks
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -221,7 +248,12 @@ class Worker(threading.Thread):
         failing = False
         while not self.stopping.wait(self.config.outbox.poll_seconds):
             try:
-                while sum(deliver(self.settings.database_url, self.config, self.settings, session).values()):
+                if self.tasks:
+                    with db.connect(self.settings.database_url, autocommit=True) as conn:
+                        for task in self.tasks:
+                            task(conn)
+                while sum(deliver(self.settings.database_url, self.config, self.settings, session,
+                                  self.transports).values()):
                     pass  # a full batch: there may be more due at once
                 failing = False
             except psycopg.Error as exc:
@@ -236,11 +268,12 @@ _started: dict[int, Worker] = {}
 _lock = threading.Lock()
 
 
-def start_worker(settings: Settings, config: IntegrationConfig) -> Worker:
+def start_worker(settings: Settings, config: IntegrationConfig, transports: Mapping[str, Transport],
+                 tasks: tuple[Task, ...] = ()) -> Worker:
     """The one delivery worker of this process (started once)."""
     with _lock:
         worker = _started.get(os.getpid())
         if worker is None or not worker.is_alive():
-            worker = _started[os.getpid()] = Worker(settings, config)
+            worker = _started[os.getpid()] = Worker(settings, config, transports, tasks)
             worker.start()
         return worker

@@ -32,3 +32,25 @@ CREATE TABLE IF NOT EXISTS integration.delivery (
     duration_ms double precision NOT NULL
 );
 CREATE INDEX IF NOT EXISTS delivery_message ON integration.delivery (message_id, attempt);
+
+-- 省级平台 what the provincial CSW has of ours: a record's last pushed
+-- form (its SHA-256), so a change or a removal is pushed once
+CREATE TABLE IF NOT EXISTS integration.province_record (
+    identifier text PRIMARY KEY,
+    sha256     text NOT NULL,
+    pushed_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- 成果上报 uploads of published plan versions to the province, one row
+-- each: its manifest and where it stands
+CREATE TABLE IF NOT EXISTS integration.upload (
+    id            bigserial PRIMARY KEY,
+    plan_version  text NOT NULL,
+    submission_id bigint NOT NULL,
+    message_id    bigint REFERENCES integration.outbox (id) ON DELETE SET NULL,
+    state         text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'accepted', 'rejected')),
+    reason        text,                     -- the province's, when it rejects
+    manifest      jsonb NOT NULL,
+    created       timestamptz NOT NULL DEFAULT now(),
+    updated       timestamptz NOT NULL DEFAULT now()
+);

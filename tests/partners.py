@@ -16,17 +16,18 @@ from onemap.stack import free_port
 
 
 class SignedReceiver:
-    """Records every POST (path, key, body, why its signature was refused or
-    None) and counts deliveries per key; 200 to a key seen before, as a
-    partner that has it already answers."""
+    """Records every POST (path, key, raw and JSON body, why its signature
+    was refused or None) and counts deliveries per key; answers `status`
+    with the JSON `answer`."""
 
-    def __init__(self, secret: bytes, window_s: float = 300) -> None:
+    def __init__(self, secret: bytes | None, window_s: float = 300) -> None:
         self.secret, self.window_s = secret, window_s
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.calls: list[dict] = []
         self.per_key: Counter[str] = Counter()
-        self.status = 200  # what a fresh message is answered with
+        self.status = 200  # what a fresh message is answered with, and the JSON answer
+        self.answer: dict = {}
         self.server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
 
@@ -37,15 +38,20 @@ class SignedReceiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 key = self.headers.get("Idempotency-Key", "")
-                refused = verify(receiver.secret, body, dict(self.headers), receiver.window_s)
+                refused = verify(receiver.secret, body, dict(self.headers), receiver.window_s) if receiver.secret else None
                 with receiver._lock:
-                    receiver.calls.append({"path": self.path, "key": key, "body": json.loads(body or b"null"),
-                                           "refused": refused})
+                    json_body = "json" in self.headers.get("Content-Type", "")
+                    receiver.calls.append({"path": self.path, "key": key, "raw": body, "refused": refused,
+                                           "body": json.loads(body or b"null") if json_body else None})
                     status = 401 if refused else receiver.status
                     if status < 300:
                         receiver.per_key[key] += 1
+                answer = json.dumps(receiver.answer).encode()
                 self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, *args) -> None:
                 pass

@@ -3,7 +3,9 @@ receiver started here: callbacks arrive signed with the partner's secret;
 with the receiver down, three checks finish, the gateway restarts, the
 receiver comes back — every callback arrives exactly once per key; a
 message the partner refuses is dead, shown with its delivery log and
-replayed by the administrator; the admin API is for administrators only."""
+replayed by the administrator; the admin API is for administrators only; a
+batch check reports each item; the embedded case map shows each caller
+what it may see."""
 
 from __future__ import annotations
 
@@ -138,7 +140,8 @@ def wait_state(get, state, timeout=600):  # a hang guard, not a time limit
     raise AssertionError(f"still {found['state']}: {found}")
 
 
-def test_a_batch_check_reports_each_item(http, ogc_url, tokens, boundary, db):
+def test_a_batch_check_reports_each_item_and_the_case_map_shows_it(http, base_url, ogc_url, tokens, boundary, db,
+                                                                    layers):
     items = [{"boundary": boundary, "stage": "用地预审", "use_code": "0701", "case_id": "BATCH-1"},
              {"boundary": boundary, "business_type": "建设工程规划许可证", "use_code": "0701", "case_id": "BATCH-2"},
              {"boundary": boundary, "business_type": "无此业务", "use_code": "0701", "case_id": "BATCH-3"},
@@ -146,7 +149,7 @@ def test_a_batch_check_reports_each_item(http, ogc_url, tokens, boundary, db):
     r = http.post(f"{ogc_url}/processes/compliance-batch-check/execution", json={"inputs": {"items": items}},
                   headers=auth(tokens["egov"]), timeout=300)
     assert r.status_code == 200, r.text
-    result = r.json()
+    result = r.json()["result"]
     assert (result["checked"], result["failed"]) == (2, 2)
     first, second, unknown, bad_code = result["items"]
     assert first["status"] == second["status"] == "checked" and second["stage"] == "工程报建"
@@ -158,3 +161,24 @@ def test_a_batch_check_reports_each_item(http, ogc_url, tokens, boundary, db):
     empty = http.post(f"{ogc_url}/processes/compliance-batch-check/execution", json={"inputs": {"items": []}},
                       headers=auth(tokens["egov"]), timeout=60)
     assert empty.status_code == 400 and empty.json()["field"] == "items"
+
+    # the e-government portal's case map of BATCH-1: what each caller may see
+    def case_map(token):
+        return http.get(f"{base_url}/embed/case/BATCH-1.json", headers=auth(token), timeout=60)
+
+    seen = case_map(tokens["egov"])
+    assert seen.status_code == 200, seen.text
+    body = seen.json()
+    assert [f["properties"]["check_id"] for f in body["checks"]["features"]] == [first["check_id"]]
+    assert body["checks"]["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    public = {layer.id for layer in layers if layer.is_public}
+    assert body["layers"] and set(body["layers"]) <= public  # egov reads public layers only
+    assert {f["properties"]["layer"] for f in body["findings"]["features"]} <= public
+    everything = case_map(tokens["admin"]).json()  # jobs: all, reads internal
+    assert set(everything["layers"]) - public and len(everything["findings"]["features"]) >= len(
+        body["findings"]["features"])
+    assert case_map(tokens["staff"]).status_code == 404  # another's check: not there for staff
+    assert case_map(None).status_code == 401
+    page = http.get(f"{base_url}/embed/case/BATCH-1", timeout=60)
+    assert page.status_code == 200 and "embed.js" in page.text
+    assert http.get(f"{base_url}/embed/static/embed.js", timeout=60).status_code == 200

@@ -1,0 +1,172 @@
+"""The provincial platform stood in by real programs on loopback: a second
+pycsw with CSW-T — a sync pushes our records (same identifiers, parseable
+ISO 19139) through the outbox, delivered by the gateway's worker; a record
+removed from our catalogue is deleted there; a changed one is updated —
+and an HTTP receiver of plan uploads, which accepts one (the manifest's
+checksums match the files it stored) and rejects another with a reason."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+import zipfile
+from dataclasses import replace
+
+import pytest
+import yaml
+from owslib.catalogue.csw2 import CatalogueServiceWeb
+
+from catalogue import service
+from catalogue.config import PycswInstance, write_config
+from catalogue.records import CatalogueConfig
+from integration import province, upload
+from integration.config import IntegrationConfig
+from onemap.core.daemon import stop_pid
+from onemap.core.settings import Settings, load_yaml
+from onemap.stack import free_port
+from tests.partners import SignedReceiver
+
+GMD = "http://www.isotc211.org/2005/gmd"
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="module")
+def standin(settings, database_url, db):
+    """The province's CSW: its own pycsw process, configuration and repository."""
+    port, home = free_port(), settings.var_dir / "province-standin"
+    instance = PycswInstance(name="province", url=f"http://127.0.0.1:{port}/province/csw",
+                             schema="province_standin", repo_filter=None, transactions=True)
+    cfg = write_config(home / "configs", instance, database_url, CatalogueConfig.load(settings.gateway))
+    assert service.run_repository("setup", cfg).returncode == 0
+    service.serve(home / "configs", port, home / "province.pid", home, "/province/csw")
+    yield instance.url
+    stop_pid(home / "province.pid")
+    db.execute("DROP SCHEMA province_standin CASCADE")
+    db.execute("DELETE FROM integration.province_record")
+    db.execute("DELETE FROM integration.outbox WHERE partner = 'province'")
+
+
+@pytest.fixture(scope="module")
+def config(settings, standin) -> IntegrationConfig:
+    """Our configuration pointed at the stand-in (as an operator sets csw_url)."""
+    loaded = IntegrationConfig.load(settings.config_dir)
+    return replace(loaded, partners={**loaded.partners,
+                                     "province": {**loaded.partners["province"], "csw_url": standin}})
+
+
+def ours(db, prefix):
+    return {row[0]: row[1] for row in db.execute(
+        "SELECT identifier, xml FROM catalogue.records WHERE starts_with(identifier, %s)", (prefix,))}
+
+
+def theirs(db):
+    return {row[0] for row in db.execute("SELECT identifier FROM province_standin.records")}
+
+
+def wait_delivered(db, timeout=600):  # a hang guard, not a time limit
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = db.execute("SELECT state, count(*), max(last_error) FROM integration.outbox "
+                             "WHERE partner = 'province' AND state <> 'sent' GROUP BY state").fetchall()
+        if not waiting:
+            return
+        assert not [w for w in waiting if w[0] == "dead"], waiting
+        time.sleep(0.3)
+    raise AssertionError(f"still waiting: {waiting}")
+
+
+def test_records_are_pushed_removed_and_updated_at_the_province(db, config, settings, database_url, standin):
+    prefix = config.partners["province"]["push_prefix"]
+    records = ours(db, prefix)
+    assert len(records) > 100
+    counts = province.sync(db, config)
+    assert counts == {"csw-insert": len(records), "csw-update": 0, "csw-delete": 0}
+    assert province.sync(db, config) == dict.fromkeys(counts, 0)  # nothing changed: nothing queued
+    wait_delivered(db)
+    assert theirs(db) == set(records)
+    layer_id = next(i for i in records if ".layer." in i)
+    csw = CatalogueServiceWeb(standin, timeout=60)
+    csw.getrecordbyid([layer_id], outputschema=GMD, esn="full")
+    assert csw.records[layer_id].identifier == layer_id  # ISO 19139 OWSLib parses
+
+    # a layer leaves the registry: its record is deleted there; the others' dates change: updated
+    registry = load_yaml(settings.config_dir / "layers.yaml")
+    gone = f"{prefix}layer.JSXM"
+    (tmp := settings.var_dir / "province-standin" / "config").mkdir(exist_ok=True)
+    (tmp / "gateway.yaml").write_text((settings.config_dir / "gateway.yaml").read_text(encoding="utf-8"),
+                                      encoding="utf-8")
+    registry["layers"] = [x for x in registry["layers"] if x["id"] != "JSXM"]
+    (tmp / "layers.yaml").write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
+    try:
+        service.publish(replace(settings, config_dir=tmp), database_url, print)
+        counts = province.sync(db, config)
+        assert counts["csw-delete"] == 1 and counts["csw-insert"] == 0
+        wait_delivered(db)
+        assert gone not in theirs(db) and theirs(db) == set(ours(db, prefix))
+    finally:
+        service.publish(settings, database_url, print)
+    assert province.sync(db, config)["csw-insert"] == 1
+    wait_delivered(db)
+    assert theirs(db) == set(ours(db, prefix))
+    keys = db.execute("SELECT kind, count(*) FROM integration.outbox WHERE partner = 'province' GROUP BY kind"
+                      ).fetchall()
+    assert dict(keys)["csw-delete"] == 1
+
+
+@pytest.fixture
+def submission(db, tmp_path):
+    """A submission as plan-submit leaves one that passed its check (the
+    upload sends the kept package as it is; the check is not under test)."""
+    package = tmp_path / "upload-test.gpkg"
+    package.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 64)
+    (submission_id,) = db.execute(
+        "INSERT INTO plan.submission (title, package_name, package_sha256, package_path, edition, passed, "
+        "submitted_by) VALUES ('上报测试 upload test', %s, %s, %s, '2023', true, 'pytest') RETURNING id",
+        (package.name, hashlib.sha256(package.read_bytes()).hexdigest(), str(package))).fetchone()
+    yield submission_id
+    db.execute("DELETE FROM integration.upload WHERE submission_id = %s", (submission_id,))
+    db.execute("DELETE FROM plan.submission WHERE id = %s", (submission_id,))
+
+
+def test_a_plan_version_upload_is_accepted_or_rejected_with_the_reason(db, settings, database_url, submission):
+    receiver = SignedReceiver(None).start()  # the province has no secret configured: nothing signed
+    loaded = IntegrationConfig.load(settings.config_dir)
+    config = replace(loaded, partners={**loaded.partners, "province": {
+        **loaded.partners["province"], "upload_url": f"{receiver.url}/uploads"}})
+    try:
+        receiver.answer = {"status": "accepted"}
+        accepted = upload.queue(database_url, config, submission, "pytest-upload-1")
+        assert wait_upload(db, accepted, "accepted")[1] is None
+        stored = zipfile.ZipFile(io.BytesIO(receiver.calls[-1]["raw"]))
+        manifest = json.loads(stored.read(upload.MANIFEST))
+        assert manifest["plan_version"] == "pytest-upload-1"
+        assert manifest["unit_code"] == loaded.partners["province"]["unit_code"] and manifest["edition"] == "2023"
+        assert [f["name"] for f in manifest["files"]] == [n for n in stored.namelist() if n != upload.MANIFEST]
+        for entry in manifest["files"]:
+            content = stored.read(entry["name"])
+            assert hashlib.sha256(content).hexdigest() == entry["sha256"] and len(content) == entry["size"]
+
+        receiver.status, receiver.answer = 422, {"reason": "缺少规划说明书 / the planning report is missing"}
+        rejected = upload.queue(database_url, config, submission, "pytest-upload-2")
+        state, reason = wait_upload(db, rejected, "rejected")
+        assert reason == "缺少规划说明书 / the planning report is missing"
+        assert db.execute("SELECT o.state FROM integration.upload u JOIN integration.outbox o ON o.id = u.message_id "
+                          "WHERE u.id = %s", (rejected,)).fetchone()[0] == "dead"
+    finally:
+        receiver.stop()
+
+
+def wait_upload(db, upload_id, state, timeout=600):  # a hang guard, not a time limit
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = db.execute("SELECT state, reason FROM integration.upload WHERE id = %s", (upload_id,)).fetchone()
+        if found[0] == state:
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"upload {upload_id}: {found}")
