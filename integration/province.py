@@ -19,6 +19,7 @@ import psycopg
 import requests
 from lxml import etree
 from owslib.catalogue.csw2 import CatalogueServiceWeb
+from owslib.ows import ExceptionReport
 from psycopg import sql
 
 from integration.config import IntegrationConfig
@@ -77,8 +78,8 @@ def sync(conn: psycopg.Connection, config: IntegrationConfig) -> dict[str, int]:
 
 def send_csw(message: dict[str, Any], config: IntegrationConfig, settings: Settings,
              session: requests.Session) -> Delivered:
-    """One CSW-T transaction. Insert and Update both replace the record when
-    the province has it and insert it when not, so a message delivered again
+    """One CSW-T transaction. Insert and Update both end with the record as
+    sent, whether the province had it or not, so a message delivered again
     (its success unheard of) changes nothing; Delete of a record already gone
     deletes nothing. An ExceptionReport is an error with its text."""
     csw = CatalogueServiceWeb(message["url"], skip_caps=True, timeout=config.outbox.timeout_seconds,
@@ -89,14 +90,27 @@ def send_csw(message: dict[str, Any], config: IntegrationConfig, settings: Setti
             csw.transaction(ttype="delete", typename="csw:Record",
                             cql=f"dc:identifier = '{_quoted(body.decode('utf-8'))}'")
             return 200, None
-        csw.transaction(ttype="update", typename=_GMD, record=body)
-        if not _total(csw.response, "totalUpdated"):
-            csw.transaction(ttype="insert", typename=_GMD, record=body)
-            if not _total(csw.response, "totalInserted"):
-                return None, f"CSW-T Insert inserted nothing: {csw.response[:500]!r}"
+        # the likely action first (a new record: Insert; a changed one: Update), the other when it does nothing
+        first, then = ("insert", "update") if message["kind"] == "csw-insert" else ("update", "insert")
+        if not _transact(csw, first, body):
+            if not _transact(csw, then, body):
+                return None, f"CSW-T {first} and {then} changed nothing: {csw.response[:300]!r}"
     except Exception as exc:  # OWSLib raises ExceptionReport, RuntimeError, requests' errors, XML errors
         return None, f"{exc.__class__.__name__}: {str(exc)[:500]}"
     return 200, None
+
+
+def _transact(csw: CatalogueServiceWeb, action: str, record: bytes) -> bool:
+    """Whether the Insert or Update changed a record. An Insert the province
+    refuses (it has the record: pycsw says "duplicate key", others say it
+    otherwise) is no change: the Update is tried, and fails if it is not that."""
+    try:
+        csw.transaction(ttype=action, typename=_GMD, record=record)
+    except ExceptionReport:
+        if action == "insert":
+            return False
+        raise
+    return bool(_total(csw.response, "totalInserted" if action == "insert" else "totalUpdated"))
 
 
 def _total(response: bytes, name: str) -> int:

@@ -1,31 +1,37 @@
 """The provincial platform stood in by real programs on loopback: a second
 pycsw with CSW-T — a sync pushes our records (same identifiers, parseable
 ISO 19139) through the outbox, delivered by the gateway's worker; a record
-removed from our catalogue is deleted there; a changed one is updated —
+changed in our catalogue is updated there, a removed one deleted, a
+restored one inserted again —
 and an HTTP receiver of plan uploads, which accepts one (the manifest's
-checksums match the files it stored) and rejects another with a reason."""
+checksums match the files it stored) and rejects another with a reason;
+the province's own records are harvested into ours, read-only."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import re
 import time
 import zipfile
 from dataclasses import replace
 
 import pytest
-import yaml
 from owslib.catalogue.csw2 import CatalogueServiceWeb
 
 from catalogue import service
 from catalogue.config import PycswInstance, write_config
+from catalogue.directory import CatalogueError
+from catalogue.harvest import harvest
 from catalogue.records import CatalogueConfig
 from integration import province, upload
 from integration.config import IntegrationConfig
 from onemap.core.daemon import stop_pid
-from onemap.core.settings import Settings, load_yaml
+from onemap.core.settings import Settings
 from onemap.stack import free_port
+from tests.conftest import auth
+from tests.integration.test_catalogue import _test_record
 from tests.partners import SignedReceiver
 
 GMD = "http://www.isotc211.org/2005/gmd"
@@ -81,7 +87,7 @@ def wait_delivered(db, timeout=600):  # a hang guard, not a time limit
     raise AssertionError(f"still waiting: {waiting}")
 
 
-def test_records_are_pushed_removed_and_updated_at_the_province(db, config, settings, database_url, standin):
+def test_records_are_pushed_updated_removed_and_restored_at_the_province(db, config, base_url, tokens, standin):
     prefix = config.partners["province"]["push_prefix"]
     records = ours(db, prefix)
     assert len(records) > 100
@@ -90,33 +96,32 @@ def test_records_are_pushed_removed_and_updated_at_the_province(db, config, sett
     assert province.sync(db, config) == dict.fromkeys(counts, 0)  # nothing changed: nothing queued
     wait_delivered(db)
     assert theirs(db) == set(records)
-    layer_id = next(i for i in records if ".layer." in i)
+    layer_id = f"{prefix}layer.JSXM"
     csw = CatalogueServiceWeb(standin, timeout=60)
     csw.getrecordbyid([layer_id], outputschema=GMD, esn="full")
-    assert csw.records[layer_id].identifier == layer_id  # ISO 19139 OWSLib parses
+    assert csw.records[layer_id].identifier == layer_id  # ISO 19139 that OWSLib parses
 
-    # a layer leaves the registry: its record is deleted there; the others' dates change: updated
-    registry = load_yaml(settings.config_dir / "layers.yaml")
-    gone = f"{prefix}layer.JSXM"
-    (tmp := settings.var_dir / "province-standin" / "config").mkdir(exist_ok=True)
-    (tmp / "gateway.yaml").write_text((settings.config_dir / "gateway.yaml").read_text(encoding="utf-8"),
-                                      encoding="utf-8")
-    registry["layers"] = [x for x in registry["layers"] if x["id"] != "JSXM"]
-    (tmp / "layers.yaml").write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
+    # our record changes, is removed, comes back (CSW-T on our catalogue, as an administrator)
+    admin = CatalogueServiceWeb(f"{base_url}/csw", headers=auth(tokens["admin"]), timeout=60)
+    original = records[layer_id]
+    changed = re.sub(r"(<gmd:title>\s*<gco:CharacterString>)", r"\g<1>修订 revised ", original, count=1)
+    admin.transaction(ttype="update", typename="gmd:MD_Metadata", record=changed.encode("utf-8"))
+    assert province.sync(db, config) == {"csw-insert": 0, "csw-update": 1, "csw-delete": 0}
+    wait_delivered(db)
+    assert db.execute("SELECT title FROM province_standin.records WHERE identifier = %s",
+                      (layer_id,)).fetchone()[0].startswith("修订 revised")
+    admin.transaction(ttype="delete", typename="csw:Record", cql=f"dc:identifier = '{layer_id}'")
     try:
-        service.publish(replace(settings, config_dir=tmp), database_url, print)
-        counts = province.sync(db, config)
-        assert counts["csw-delete"] == 1 and counts["csw-insert"] == 0
+        assert province.sync(db, config) == {"csw-insert": 0, "csw-update": 0, "csw-delete": 1}
         wait_delivered(db)
-        assert gone not in theirs(db) and theirs(db) == set(ours(db, prefix))
+        assert layer_id not in theirs(db) and theirs(db) == set(ours(db, prefix))
     finally:
-        service.publish(settings, database_url, print)
-    assert province.sync(db, config)["csw-insert"] == 1
+        admin.transaction(ttype="insert", typename="gmd:MD_Metadata", record=original.encode("utf-8"))
+    assert province.sync(db, config) == {"csw-insert": 1, "csw-update": 0, "csw-delete": 0}
     wait_delivered(db)
     assert theirs(db) == set(ours(db, prefix))
-    keys = db.execute("SELECT kind, count(*) FROM integration.outbox WHERE partner = 'province' GROUP BY kind"
-                      ).fetchall()
-    assert dict(keys)["csw-delete"] == 1
+    assert not db.execute("SELECT 1 FROM integration.outbox WHERE partner = 'province' AND state <> 'sent'"
+                          ).fetchone()
 
 
 @pytest.fixture
@@ -170,3 +175,20 @@ def wait_upload(db, upload_id, state, timeout=600):  # a hang guard, not a time 
             return found
         time.sleep(0.3)
     raise AssertionError(f"upload {upload_id}: {found}")
+
+
+def test_the_provinces_own_records_are_harvested_read_only(db, settings, standin, config):
+    theirs_id = "cn.gov.hunan.gtkj.kzx.0001"
+    province_csw = CatalogueServiceWeb(standin, timeout=60)
+    province_csw.transaction(ttype="insert", typename="gmd:MD_Metadata", record=_test_record(theirs_id))
+    ours_before = ours(db, config.partners["province"]["push_prefix"])
+    counts = harvest(settings, standin, "cn.gov.hunan.")
+    assert counts == {"inserted": 1, "updated": 0, "deleted": 0}  # ours, held there too, are not taken back
+    assert db.execute("SELECT title FROM catalogue.records WHERE identifier = %s", (theirs_id,)).fetchone()
+    assert ours(db, config.partners["province"]["push_prefix"]) == ours_before
+    assert province.sync(db, config) == {"csw-insert": 0, "csw-update": 0, "csw-delete": 0}  # not pushed back
+    with pytest.raises(CatalogueError):
+        harvest(settings, standin, "cn.gov.")  # a prefix over ours would replace our records: refused
+    province_csw.transaction(ttype="delete", typename="csw:Record", cql=f"dc:identifier = '{theirs_id}'")
+    assert harvest(settings, standin, "cn.gov.hunan.")["deleted"] == 1
+    assert not db.execute("SELECT 1 FROM catalogue.records WHERE identifier = %s", (theirs_id,)).fetchone()

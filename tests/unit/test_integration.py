@@ -44,3 +44,29 @@ def test_the_shipped_configuration_loads_and_bad_settings_are_refused(tmp_path):
     (tmp_path / "integration.yaml").write_text("outbox: {retries: 3}\n", encoding="utf-8")
     with pytest.raises(ValueError, match="retries"):
         IntegrationConfig.load(tmp_path)
+
+
+def test_the_cloud_basemap_becomes_mapproxy_sources_caches_and_layers(tmp_path):
+    from dataclasses import replace
+
+    from integration.cloud import mapproxy_part, tile_url
+    from onemap.core.settings import Settings
+
+    assert tile_url({"url": "https://c.example/{layer}/{z}/{x}/{y}.png?tk={key}"}, "vec", "K1") == \
+        "https://c.example/vec/%(z)s/%(x)s/%(y)s.png?tk=K1"
+    settings = replace(Settings.from_env(), config_dir=tmp_path, var_dir=tmp_path)
+    shipped = (config_dir() / "integration.yaml").read_text(encoding="utf-8")
+    (tmp_path / "integration.yaml").write_text(shipped, encoding="utf-8")
+    assert mapproxy_part(settings) == {}  # no URL: no cloud layers
+    (tmp_path / "integration.yaml").write_text(shipped.replace(
+        "    url: null                         # e.g.", '    url: "http://t.example/{layer}/{z}/{x}/{y}.png?k={key}" #'),
+        encoding="utf-8")
+    (tmp_path / "integration").mkdir()
+    (tmp_path / "integration" / "cloud.key").write_text("secret-key\n", encoding="utf-8")
+    part = mapproxy_part(settings)
+    assert [layer["name"] for layer in part["layers"]] == ["CLOUD_VEC", "CLOUD_IMG"]
+    assert part["caches"]["CLOUD_VEC_cache"]["sources"] == ["cloud_vec", "cloud_cva"]  # annotation on top
+    assert set(part["caches"]["CLOUD_IMG_cache"]["grids"]) == {"WebMercatorQuad", "CGCS2000"}
+    source = part["sources"]["cloud_vec"]
+    assert source["url"] == "http://t.example/vec/%(z)s/%(x)s/%(y)s.png?k=secret-key"
+    assert source["on_error"]["other"] == {"response": "transparent", "cache": False}
