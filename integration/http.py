@@ -23,7 +23,7 @@ from onemap.core.settings import Settings
 
 def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
     config = IntegrationConfig.load(settings.config_dir)
-    outbox.start_worker(settings, config, TRANSPORTS, (lambda conn: province.sync(conn, config),))
+    outbox.start_worker(settings, config, TRANSPORTS, (province.sync_task(config),))
     max_items = int(settings.gateway["limits"]["max_items"])
     bp = Blueprint("integration", __name__)
 

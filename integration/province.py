@@ -7,12 +7,15 @@ identifier prefix: harvested and CSW-T records of others are not ours to
 push) with what was last pushed (integration.province_record) and puts one
 message per created, changed or removed record in the outbox, in one
 transaction with the new pushed state. It is cheap (one statement) and
-runs on every poll of the outbox worker, so a publish, a reload or a
+runs in the outbox worker every `sync_seconds`, so a publish, a reload or a
 removal reaches the province without a hook in the code that made it, and
 changes made while no gateway ran are pushed when one starts."""
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -74,6 +77,21 @@ def sync(conn: psycopg.Connection, config: IntegrationConfig) -> dict[str, int]:
                              (identifier, digest))
             counts[kind] += 1
     return counts
+
+
+def sync_task(config: IntegrationConfig) -> Callable[[psycopg.Connection], object]:
+    """`sync` for the outbox worker, at most every `sync_seconds` (it hashes
+    every record of ours: cheap for hundreds, not to repeat every second for
+    a hundred thousand)."""
+    every = float((config.partners.get(PARTNER) or {}).get("sync_seconds", 10))
+    last = [-math.inf]
+
+    def task(conn: psycopg.Connection) -> object:
+        if time.monotonic() - last[0] < every:
+            return None
+        last[0] = time.monotonic()
+        return sync(conn, config)
+    return task
 
 
 def send_csw(message: dict[str, Any], config: IntegrationConfig, settings: Settings,
