@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,12 +53,17 @@ def secret(settings: Settings, partner: dict[str, Any]) -> bytes | None:
     path = settings.var_dir / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+        # written whole under another name, then linked: two workers starting
+        # at once make one key, and neither reads a half-written file
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="ascii") as out:
+            out.write(secrets.token_hex(32))
         try:
-            with open(path, "x", encoding="ascii") as out:  # "x": two workers starting at once make one
-                out.write(secrets.token_hex(32))
-            path.chmod(0o600)
+            os.link(draft, path)
         except FileExistsError:
             pass
+        finally:
+            draft.unlink()
     return path.read_text(encoding="ascii").strip().encode("ascii")
 
 

@@ -81,18 +81,18 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def claim(conn: psycopg.Connection, settings: OutboxSettings) -> list[dict[str, Any]]:
-    """Claim due messages: each attempt is counted and leased for the length
-    of a delivery and a margin, after which it is due again if no outcome
-    was written (its worker died)."""
+def claim(conn: psycopg.Connection, settings: OutboxSettings) -> dict[str, Any] | None:
+    """Claim the next due message, if any: its attempt is counted and leased
+    for the length of a delivery (two requests at most) and a margin, after
+    which it is due again if no outcome was written (its worker died)."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             "UPDATE integration.outbox o SET attempts = attempts + 1, "
             "next_attempt_at = now() + make_interval(secs => %(lease)s) "
-            "WHERE id IN (SELECT id FROM integration.outbox WHERE state = 'pending' AND next_attempt_at <= now() "
-            "ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
+            "WHERE id = (SELECT id FROM integration.outbox WHERE state = 'pending' AND next_attempt_at <= now() "
+            "ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
             "RETURNING id, partner, kind, idempotency_key, url, content_type, body, attempts",
-            {"lease": settings.timeout_seconds + 30, "limit": settings.batch}).fetchall()
+            {"lease": 2 * settings.timeout_seconds + 30}).fetchone()
 
 
 Delivered = tuple[int | None, str | None]  # the partner's HTTP status (if it answered), what went wrong (None: taken)
@@ -158,13 +158,17 @@ def outcome(conn: psycopg.Connection, message: dict[str, Any], settings: OutboxS
 
 def deliver(database_url: str, config: IntegrationConfig, settings: Settings, session: requests.Session,
             transports: Mapping[str, Transport]) -> dict[str, int]:
-    """Claim and deliver what is due, each by
-    the transport of its kind (else `post`): counts by the state each
-    attempt left its message in."""
+    """Claim and deliver due messages one at a time (a claim is leased for
+    one delivery only), at most `batch` of them, each by the transport of
+    its kind (else `post`): counts by the state each attempt left its
+    message in."""
     worker = worker_name()
     counts = dict.fromkeys(STATES, 0)
     with db.connect(database_url, autocommit=True) as conn:
-        for message in claim(conn, config.outbox):
+        for _ in range(config.outbox.batch):
+            message = claim(conn, config.outbox)
+            if message is None:
+                break
             started = time.monotonic()
             try:
                 status, error = transports.get(message["kind"], post)(message, config, settings, session)
@@ -254,7 +258,7 @@ class Worker(threading.Thread):
                             task(conn)
                 while sum(deliver(self.settings.database_url, self.config, self.settings, session,
                                   self.transports).values()):
-                    pass  # a full batch: there may be more due at once
+                    pass  # deliveries made: there may be more due at once
                 failing = False
             except psycopg.Error as exc:
                 if not failing:

@@ -55,8 +55,11 @@ def sync(conn: psycopg.Connection, config: IntegrationConfig) -> dict[str, int]:
         if conn.execute("SELECT to_regclass(%s)", (f"{schema}.{table}",)).fetchone()[0] is None:
             return counts  # no catalogue (yet)
         changes = conn.execute(sql.SQL(
-            "WITH ours AS (SELECT identifier, xml, encode(sha256(convert_to(xml, 'UTF8')), 'hex') AS digest "
-            "              FROM {records} WHERE starts_with(identifier, %(prefix)s)) "
+            # pycsw keeps a record that came by CSW-T as the text form of its bytes (\x3c…): decoded here
+            "WITH stored AS (SELECT identifier, CASE WHEN starts_with(xml, '\\x') "
+            "                THEN convert_from(decode(substr(xml, 3), 'hex'), 'UTF8') ELSE xml END AS xml "
+            "                FROM {records} WHERE starts_with(identifier, %(prefix)s)), "
+            "ours AS (SELECT identifier, xml, encode(sha256(convert_to(xml, 'UTF8')), 'hex') AS digest FROM stored) "
             "SELECT o.identifier, o.xml, o.digest, CASE WHEN p.identifier IS NULL THEN 'csw-insert' "
             "       ELSE 'csw-update' END FROM ours o LEFT JOIN integration.province_record p USING (identifier) "
             "WHERE p.sha256 IS DISTINCT FROM o.digest "
