@@ -55,8 +55,11 @@ def mapproxy_part(settings: Settings) -> dict[str, Any]:
                 "http": {"client_timeout": float(partner.get("timeout_seconds", 5))},
                 # unreachable or failing: a transparent tile, not cached, so it is fetched again later
                 "on_error": {"other": {"response": "transparent", "cache": False}}}
-        caches[f"{name}_cache"] = {"grids": GRIDS, "sources": [f"cloud_{t}" for t in layer["tiles"]],
-                                   "format": "image/png"}
+        # the cloud's tiles as they come (not stored), and our cache of them in
+        # both grids: MapProxy reprojects a cache, not a tile source, to EPSG:4490
+        caches[f"{name}_source"] = {"grids": [SOURCE_GRID], "sources": [f"cloud_{t}" for t in layer["tiles"]],
+                                    "disable_storage": True, "format": "image/png"}
+        caches[f"{name}_cache"] = {"grids": GRIDS, "sources": [f"{name}_source"], "format": "image/png"}
         layers.append({"name": name, "title": f"{layer['zh']} {layer['en']}", "sources": [f"{name}_cache"]})
     return {"sources": sources, "caches": caches, "layers": layers}
 

@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+import requests
 import yaml
 from mapproxy.wsgiapp import make_wsgi_app
 from PIL import Image
@@ -41,9 +42,10 @@ def cloud(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def configured(cloud, database_url):
+def configured(cloud, database_url, base_url):
     """Our integration.yaml pointed at the stand-in, applied to the running
-    gateway (its MapProxy configuration written again, workers reloaded)."""
+    gateway (its MapProxy configuration written again, workers reloaded);
+    put back, and waited for, at the end: the other tests see no cloud."""
     settings = Settings.from_env()
     path = settings.config_dir / "integration.yaml"
     original = path.read_text(encoding="utf-8")
@@ -57,16 +59,24 @@ def configured(cloud, database_url):
     finally:
         path.write_text(original, encoding="utf-8")
         stack.apply_config(settings, database_url)
+        get_when(f"{base_url}/mapproxy/wmts/1.0.0/WMTSCapabilities.xml",
+                 lambda r: r.status_code == 200 and b"CLOUD_VEC" not in r.content)
 
 
-def get_when(http, url, ready, timeout=600):  # a hang guard, not a time limit: workers reload
-    deadline = time.monotonic() + timeout
+def get_when(url, ready, timeout=600):  # a hang guard, not a time limit: workers reload
+    """A fresh connection each time: a kept-alive one may belong to a worker
+    the reload is stopping."""
+    deadline, last = time.monotonic() + timeout, "no answer"
     while time.monotonic() < deadline:
-        response = http.get(url, timeout=60)
-        if ready(response):
-            return response
+        try:
+            response = requests.get(url, timeout=60)
+            if ready(response):
+                return response
+            last = f"{response.status_code} {response.text[:300]}"
+        except requests.RequestException as exc:
+            last = str(exc)
         time.sleep(0.3)
-    raise AssertionError(f"{url}: {response.status_code} {response.text[:300]}")
+    raise AssertionError(f"{url}: {last}")
 
 
 def opaque_pixels(png: bytes) -> int:
@@ -75,7 +85,8 @@ def opaque_pixels(png: bytes) -> int:
 
 
 def test_the_cloud_basemap_renders_through_our_mapproxy_and_falls_back(http, base_url, configured, cloud):
-    caps = get_when(http, f"{base_url}/mapproxy/wmts/1.0.0/WMTSCapabilities.xml",
+    http.close()  # no kept-alive connection to a worker the reload stops
+    caps = get_when(f"{base_url}/mapproxy/wmts/1.0.0/WMTSCapabilities.xml",
                     lambda r: r.status_code == 200 and b"CLOUD_VEC" in r.content)
     assert b"CLOUD_IMG" in caps.content
     mercator = http.get(f"{base_url}/mapproxy/wmts/CLOUD_VEC/WebMercatorQuad/8/207/106.png", timeout=60)

@@ -65,7 +65,8 @@ def test_the_cloud_basemap_becomes_mapproxy_sources_caches_and_layers(tmp_path):
     (tmp_path / "integration" / "cloud.key").write_text("secret-key\n", encoding="utf-8")
     part = mapproxy_part(settings)
     assert [layer["name"] for layer in part["layers"]] == ["CLOUD_VEC", "CLOUD_IMG"]
-    assert part["caches"]["CLOUD_VEC_cache"]["sources"] == ["cloud_vec", "cloud_cva"]  # annotation on top
+    assert part["caches"]["CLOUD_VEC_source"]["sources"] == ["cloud_vec", "cloud_cva"]  # annotation on top
+    assert part["caches"]["CLOUD_VEC_cache"]["sources"] == ["CLOUD_VEC_source"]
     assert set(part["caches"]["CLOUD_IMG_cache"]["grids"]) == {"WebMercatorQuad", "CGCS2000"}
     source = part["sources"]["cloud_vec"]
     assert source["url"] == "http://t.example/vec/%(z)s/%(x)s/%(y)s.png?k=secret-key"
