@@ -1,31 +1,39 @@
 """The spatio-temporal cloud stood in by a second MapProxy serving generated
-tiles (its debug source) on loopback: configured by URL, its basemap
-renders through our MapProxy in EPSG:3857 and EPSG:4490; with it stopped,
-the map still answers and /healthz reports the source down while the
-gateway stays up."""
+tiles (its debug source) on loopback. Our MapProxy configuration is
+generated as the stack generates it (onemap.maps, the cloud part through
+config/components.yaml `map_sources`) from a configuration whose cloud URL
+points at the stand-in, and served here: the basemap renders in EPSG:3857
+and EPSG:4490; with the stand-in stopped, the map still answers (tiles
+transparent and not cached, cached ones kept) and the health check reports
+the source down as a partner's outage, not ours. (Generated and served
+here rather than by reloading the running gateway twice: a reload costs a
+minute on the shared machine.)"""
 
 from __future__ import annotations
 
 import io
+import shutil
 import threading
-import time
+from dataclasses import replace
 
 import pytest
-import requests
 import yaml
 from mapproxy.wsgiapp import make_wsgi_app
 from PIL import Image
 from werkzeug.serving import make_server
+from werkzeug.test import Client
 
-from onemap import stack
+from onemap.core.components import Components, load_object
 from onemap.core.settings import Settings
-from onemap.stack import free_port
+from onemap.gateway.health import HealthCheck, run_checks
+from onemap.maps.config import config_path
+from onemap.stack import free_port, generate_config
 
 TILE_SETS = ("vec", "cva", "img", "cia")
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory):
+def standin(tmp_path_factory):
     """The cloud's tile server: XYZ tiles drawn by MapProxy's debug source."""
     home = tmp_path_factory.mktemp("cloud")
     config = {"services": {"tms": {"use_grid_names": True, "origin": "nw"}},
@@ -39,44 +47,37 @@ def cloud(tmp_path_factory):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(scope="module")
-def configured(cloud, database_url, base_url):
-    """Our integration.yaml pointed at the stand-in, applied to the running
-    gateway (its MapProxy configuration written again, workers reloaded);
-    put back, and waited for, at the end: the other tests see no cloud."""
-    settings = Settings.from_env()
-    path = settings.config_dir / "integration.yaml"
-    original = path.read_text(encoding="utf-8")
-    changed = yaml.safe_load(original)
-    changed["partners"]["cloud"]["url"] = (f"http://127.0.0.1:{cloud.server_port}/tiles/{{layer}}/GLOBAL_WEBMERCATOR/"
-                                           f"{{z}}/{{x}}/{{y}}.png?tk={{key}}")
+def settings(standin, tmp_path_factory, monkeypatch_module):
+    """A copy of the stack's configuration with the cloud URL set (as an
+    operator sets it), and a var directory of its own."""
+    stack_settings = Settings.from_env()
+    home = tmp_path_factory.mktemp("cloud-stack")
+    shutil.copytree(stack_settings.config_dir, home / "config")
+    path = home / "config" / "integration.yaml"
+    changed = yaml.safe_load(path.read_text(encoding="utf-8"))
+    changed["partners"]["cloud"]["url"] = (f"http://127.0.0.1:{standin.server_port}/tiles/{{layer}}/"
+                                           f"GLOBAL_WEBMERCATOR/{{z}}/{{x}}/{{y}}.png?tk={{key}}")
     path.write_text(yaml.safe_dump(changed, allow_unicode=True), encoding="utf-8")
-    try:
-        stack.apply_config(settings, database_url)
-        yield settings
-    finally:
-        path.write_text(original, encoding="utf-8")
-        stack.apply_config(settings, database_url)
-        get_when(f"{base_url}/mapproxy/wmts/1.0.0/WMTSCapabilities.xml",
-                 lambda r: r.status_code == 200 and b"CLOUD_VEC" not in r.content)
+    settings = replace(stack_settings, config_dir=home / "config", var_dir=home / "var")
+    monkeypatch_module.setenv("ONEMAP_CONFIG", str(settings.config_dir))  # what the health check reads
+    monkeypatch_module.setenv("ONEMAP_VAR", str(settings.var_dir))
+    return settings
 
 
-def get_when(url, ready, timeout=600):  # a hang guard, not a time limit: workers reload
-    """A fresh connection each time: a kept-alive one may belong to a worker
-    the reload is stopping."""
-    deadline, last = time.monotonic() + timeout, "no answer"
-    while time.monotonic() < deadline:
-        try:
-            response = requests.get(url, timeout=60)
-            if ready(response):
-                return response
-            last = f"{response.status_code} {response.text[:300]}"
-        except requests.RequestException as exc:
-            last = str(exc)
-        time.sleep(0.3)
-    raise AssertionError(f"{url}: {last}")
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def our_mapproxy(settings, database_url):
+    generate_config(settings, database_url)
+    return Client(make_wsgi_app(str(config_path(settings, "public"))))
 
 
 def opaque_pixels(png: bytes) -> int:
@@ -84,28 +85,38 @@ def opaque_pixels(png: bytes) -> int:
     return sum(1 for alpha in image.getchannel("A").getdata() if alpha)
 
 
-def test_the_cloud_basemap_renders_through_our_mapproxy_and_falls_back(http, base_url, configured, cloud):
-    http.close()  # no kept-alive connection to a worker the reload stops
-    caps = get_when(f"{base_url}/mapproxy/wmts/1.0.0/WMTSCapabilities.xml",
-                    lambda r: r.status_code == 200 and b"CLOUD_VEC" in r.content)
-    assert b"CLOUD_IMG" in caps.content
-    mercator = http.get(f"{base_url}/mapproxy/wmts/CLOUD_VEC/WebMercatorQuad/8/207/106.png", timeout=60)
+def health() -> dict:
+    components = Components.load(Settings.from_env().config_dir)
+    return run_checks([HealthCheck(name, load_object(check), name in components.partner_checks)
+                       for name, check in components.health_checks if name == "cloud-basemap"])
+
+
+def test_the_cloud_basemap_renders_through_our_mapproxy_and_falls_back(our_mapproxy, standin):
+    caps = our_mapproxy.get("/wmts/1.0.0/WMTSCapabilities.xml")
+    assert caps.status_code == 200 and b"CLOUD_VEC" in caps.data and b"CLOUD_IMG" in caps.data
+    assert b"GHYDYH" in caps.data  # beside our own layers
+    mercator = our_mapproxy.get("/wmts/CLOUD_VEC/WebMercatorQuad/8/207/106.png")
     assert mercator.status_code == 200 and mercator.headers["Content-Type"] == "image/png"
-    assert opaque_pixels(mercator.content) > 0  # the generated tile's lines and text, fetched by our MapProxy
-    cgcs = http.get(f"{base_url}/mapproxy/service", timeout=60, params={
+    assert opaque_pixels(mercator.data) > 0  # the generated tile, fetched by our MapProxy
+    cgcs = our_mapproxy.get("/wmts/CLOUD_IMG/CGCS2000/8/414/88.png")
+    assert cgcs.status_code == 200 and opaque_pixels(cgcs.data) > 0  # reprojected to EPSG:4490
+    wms = our_mapproxy.get("/service", query_string={
         "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap", "LAYERS": "CLOUD_IMG", "STYLES": "",
         "CRS": "EPSG:4490", "BBOX": "27.5,111.5,29.5,113.5", "WIDTH": 256, "HEIGHT": 256, "FORMAT": "image/png",
         "TRANSPARENT": "TRUE"})
-    assert cgcs.status_code == 200 and opaque_pixels(cgcs.content) > 0
-    health = http.get(f"{base_url}/healthz", timeout=60).json()
-    assert health["components"]["cloud-basemap"]["status"] == "up"
+    assert wms.status_code == 200 and opaque_pixels(wms.data) > 0
+    up = health()
+    assert up["status"] == "up" and up["components"]["cloud-basemap"]["status"] == "up"
 
-    cloud.shutdown()  # the cloud goes away
-    uncached = http.get(f"{base_url}/mapproxy/wmts/CLOUD_VEC/WebMercatorQuad/9/415/213.png", timeout=60)
-    assert uncached.status_code == 200 and opaque_pixels(uncached.content) == 0  # transparent, the map answers
-    again = http.get(f"{base_url}/mapproxy/wmts/CLOUD_VEC/WebMercatorQuad/8/207/106.png", timeout=60)
-    assert again.status_code == 200 and again.content == mercator.content  # cached tiles keep showing
-    report = http.get(f"{base_url}/healthz", timeout=60)
-    assert report.status_code == 200 and report.json()["status"] == "up"
-    down = report.json()["components"]["cloud-basemap"]
-    assert down["status"] == "down" and down["partner"] and "vec" in down["reason"]
+    standin.shutdown()  # the cloud goes away: connections refused
+    standin.server_close()
+    uncached = our_mapproxy.get("/wmts/CLOUD_VEC/WebMercatorQuad/9/415/213.png")
+    assert uncached.status_code == 200 and opaque_pixels(uncached.data) == 0  # transparent: the map answers
+    again = our_mapproxy.get("/wmts/CLOUD_VEC/WebMercatorQuad/8/207/106.png")
+    assert again.status_code == 200 and again.data == mercator.data  # cached tiles keep showing
+    down = health()
+    assert down["status"] == "up"  # a partner's outage is not ours
+    source = down["components"]["cloud-basemap"]
+    assert source["status"] == "down" and source["partner"] and "ConnectionError" in source["reason"]
+    assert "tk=" not in source["reason"]  # the key stays out of what health shows
+

@@ -74,7 +74,8 @@ def test_callbacks_survive_a_down_receiver_and_a_gateway_restart(http, ogc_url, 
         assert success["path"] == "/success" and success["body"]["result"]["case_id"] == "OUTBOX-0"
         states = db.execute("SELECT state, attempts FROM integration.outbox WHERE idempotency_key = ANY(%s)",
                             (list(keys),)).fetchall()
-        assert all(state == "sent" and attempts >= 2 for state, attempts in states), states
+        assert {state for state, _ in states} == {"sent"}
+        assert max(attempts for _, attempts in states) >= 2, states  # tried while the receiver was down
     finally:
         receiver.stop()
 

@@ -104,7 +104,8 @@ def test_records_are_pushed_updated_removed_and_restored_at_the_province(db, con
     # our record changes, is removed, comes back (CSW-T on our catalogue, as an administrator)
     admin = CatalogueServiceWeb(f"{base_url}/csw", headers=auth(tokens["admin"]), timeout=60)
     original = records[layer_id]
-    changed = re.sub(r"(<gmd:title>\s*<gco:CharacterString>)", r"\g<1>修订 revised ", original, count=1)
+    changed = re.sub(r"(<gmd:title[^>]*>\s*<gco:CharacterString>)", r"\g<1>修订 revised ", original, count=1)
+    assert changed != original
     admin.transaction(ttype="update", typename="gmd:MD_Metadata", record=changed.encode("utf-8"))
     assert province.sync(db, config) == {"csw-insert": 0, "csw-update": 1, "csw-delete": 0}
     wait_delivered(db)
