@@ -277,6 +277,21 @@ def catalogue_publish(directory_file: Path) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+@catalogue_group.command("harvest")
+@click.argument("source")
+@click.option("--prefix", required=True, help="对方记录的标识符前缀 / identifier prefix of the partner's records")
+def catalogue_harvest(source: str, prefix: str) -> None:
+    """收割对方 CSW 的记录（只读，按前缀镜像）/ harvest a partner's CSW records under its prefix (cron-ready)."""
+    from catalogue.harvest import harvest
+
+    try:
+        counts = harvest(Settings.from_env(), source, prefix)
+    except CatalogueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    say(f"已收割 / harvested {source}: new {counts['inserted']}, updated {counts['updated']}, "
+        f"deleted {counts['deleted']}")
+
+
 @catalogue_group.command("serve")
 @click.option("--port", type=int, default=8001, show_default=True)
 def catalogue_serve(port: int) -> None:

@@ -18,7 +18,7 @@ _EXECUTION_PATH = re.compile(r"^/processes/([^/]+)/(execution|upload)/?$")
 _JOBS_PATH = re.compile(r"^/jobs(/|$)")
 ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
 SENSITIVITIES = ("public", "internal")
-ADMIN_FUNCTIONS = ("accounts", "audit", "logs", "config", "backup")
+ADMIN_FUNCTIONS = ("accounts", "audit", "logs", "config", "backup", "integration")
 
 
 @dataclass(frozen=True)
@@ -220,7 +220,7 @@ class AccessPolicy:
 
     def check_admin(self, principal: Principal, function: str) -> Problem | None:
         """A Problem unless a role of the caller administers `function` (one
-        of ADMIN_FUNCTIONS: accounts, audit, logs, config, backup)."""
+        of ADMIN_FUNCTIONS: accounts, audit, logs, config, backup, integration)."""
         allowed = frozenset(r.name for r in self.roles.values() if function in r.administers)
         return need_role(principal, allowed, f"使用系统管理功能（{function}）", f"use the administration of {function}")
 

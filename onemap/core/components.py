@@ -34,6 +34,8 @@ class Components:
     health_checks: tuple[tuple[str, str], ...]
     commands: tuple[str, ...]
     config_checks: tuple[tuple[str, str], ...] = ()
+    map_sources: tuple[str, ...] = ()
+    partner_checks: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, config_dir: Path) -> Components:
@@ -43,7 +45,10 @@ class Components:
                        blueprints=tuple(data.get("blueprints") or ()),
                        health_checks=tuple((e["name"], e["check"]) for e in data.get("health_checks") or ()),
                        commands=tuple(data.get("commands") or ()),
-                       config_checks=tuple((e["name"], e["check"]) for e in data.get("config_checks") or ()))
+                       config_checks=tuple((e["name"], e["check"]) for e in data.get("config_checks") or ()),
+                       map_sources=tuple(data.get("map_sources") or ()),
+                       partner_checks=frozenset(e["name"] for e in data.get("health_checks") or ()
+                                                if e.get("partner")))
         except (KeyError, TypeError) as exc:
             raise ComponentError(f"{config_dir / 'components.yaml'}: bad entry {exc}") from exc
 

@@ -99,7 +99,8 @@ def create_app(settings: Settings | None = None,
     components = Components.load(settings.config_dir)
     health_checks = checks if checks is not None else (
         default_checks(settings, pool, ogc_apps) + map_checks(settings, maps.apps) + csw_checks(settings)
-        + [HealthCheck(name, load_object(check)) for name, check in components.health_checks])
+        + [HealthCheck(name, load_object(check), name in components.partner_checks)
+           for name, check in components.health_checks])
 
     app = Flask("onemap.gateway", static_folder=None)
     if settings.proxies:  # behind a balancer: trust as many X-Forwarded-For entries, no more

@@ -18,6 +18,7 @@ from onemap.core.settings import Settings
 class HealthCheck:
     name: str
     check: Callable[[], str]  # returns a detail string, raises when down
+    partner: bool = False  # a partner's service: reported, but its outage is not ours
 
 
 def run_checks(checks: list[HealthCheck]) -> dict[str, Any]:
@@ -30,7 +31,9 @@ def run_checks(checks: list[HealthCheck]) -> dict[str, Any]:
         except Exception as exc:  # a health check reports any failure as "down"
             components[item.name] = {"status": "down", "reason": f"{exc.__class__.__name__}: {exc}"}
         components[item.name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
-    status = "up" if all(c["status"] == "up" for c in components.values()) else "down"
+        if item.partner:
+            components[item.name]["partner"] = True
+    status = "up" if all(c["status"] == "up" or c.get("partner") for c in components.values()) else "down"
     return {"status": status, "components": components}
 
 

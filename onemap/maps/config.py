@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from onemap.core.components import Components, load_object
 from onemap.core.registry import Layer, Text
 from onemap.core.settings import ROOT, MapServerFiles, Settings, load_yaml
 from onemap.maps.mapfile import MAPSERV
@@ -191,6 +192,17 @@ def mapproxy_config(layers: list[Layer], tree: Tree, settings: Settings, files: 
     return config
 
 
+def with_parts(config: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The configuration with the sources, caches and top layers that the
+    domain adds (config/components.yaml `map_sources`, e.g. the cloud basemap)."""
+    for reference in Components.load(settings.config_dir).map_sources:
+        part = load_object(reference)(settings)
+        for section in ("sources", "caches"):
+            config[section].update(part.get(section) or {})
+        config["layers"] += part.get("layers") or []
+    return config
+
+
 def config_path(settings: Settings, audience: str) -> Path:
     return settings.generated_dir / f"mapproxy-{audience}.yaml"
 
@@ -204,7 +216,7 @@ def write_mapproxy_configs(layers: list[Layer], tree: Tree, settings: Settings, 
     written = []
     for audience in AUDIENCES:
         path = config_path(settings, audience)
-        config = mapproxy_config(layers, tree, settings, files, extents, audience)
+        config = with_parts(mapproxy_config(layers, tree, settings, files, extents, audience), settings)
         path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
         written.append(path)
     return written

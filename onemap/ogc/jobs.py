@@ -11,8 +11,9 @@ completed where One Map needs it.
   back as 4xx with the bilingual message and leave no job behind; an
   asynchronous job that fails is `failed` with the reason as its message, and
   the failedUri receives the reason.
-* Subscriber callbacks (successUri, inProgressUri, failedUri) are retried and
-  never fail a job that succeeded.
+* Subscriber callbacks (successUri, inProgressUri, failedUri) go through the
+  outbox (integration.outbox): signed, retried, delivered once per key,
+  surviving a restart; they never fail a job that succeeded.
 * The job list pages in SQL and does not load results.
 * A job knows the request that created it (`request_id`, in its row, its
   log lines and its audit rows) and runs at most its time limit
@@ -29,13 +30,11 @@ import ctypes
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from multiprocessing import dummy
 from typing import Any
 
 import flask
-import requests
 from pygeoapi.process.base import (
     BaseProcessor,
     JobNotFoundError,
@@ -53,12 +52,13 @@ from pygeoapi.util import (
 from sqlalchemy import Column, String, func, select, text
 from sqlalchemy.orm import Session
 
+from integration.egov import enqueue_callback
 from onemap.core import logs
 from onemap.core.auth import Principal, sees_all_jobs
 from onemap.core.errors import OneMapError, Problem
+from onemap.core.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
-CALLBACK_TRIES = 3
 
 
 class ProcessTimeout(BaseException):
@@ -193,7 +193,7 @@ class OneMapJobManager(PostgreSQLManager):
         logs.COMPONENT.set("jobs")
         progress(10, "运行中 / running")
         if subscriber and subscriber.in_progress_uri:
-            self._callback(p, subscriber.in_progress_uri, self._status_info(job_id))
+            self._callback(p, job_id, "inProgress", subscriber.in_progress_uri, self._status_info(job_id))
         try:
             extra = {"outputs": requested_outputs} if p.supports_outputs else {}
             mimetype, outputs = run_with_limit(lambda: p.execute(data_dict, **extra), p.context.get("time_limit_s"))
@@ -208,7 +208,7 @@ class OneMapJobManager(PostgreSQLManager):
                                      "updated": get_current_datetime(), "mimetype": "application/json",
                                      "message": f"{problem.zh} / {problem.en}"})
             if subscriber and subscriber.failed_uri:
-                self._callback(p, subscriber.failed_uri,
+                self._callback(p, job_id, "failed", subscriber.failed_uri,
                                {"type": problem.code, **problem.as_dict(), "http_status": problem.status,
                                 "jobID": job_id, "status": JobStatus.failed.value})
             if not background:
@@ -223,7 +223,7 @@ class OneMapJobManager(PostgreSQLManager):
                                  "message": "完成 / job complete", "progress": 100})
         if subscriber and subscriber.success_uri:
             document = outputs if isinstance(outputs, dict | list) else self._status_info(job_id)
-            self._callback(p, subscriber.success_uri, document)
+            self._callback(p, job_id, "success", subscriber.success_uri, document)
         return mimetype, outputs, JobStatus.successful
 
     def _status_info(self, job_id: str) -> dict[str, Any]:
@@ -231,9 +231,10 @@ class OneMapJobManager(PostgreSQLManager):
         return {"jobID": job_id, "processID": job["process_id"], "status": job["status"],
                 "message": job["message"], "progress": job["progress"]}
 
-    def _callback(self, p: BaseProcessor, url: str, payload: Any) -> None:
-        """POST to a subscriber; a receiver that is down is retried, then
-        logged: the job's own outcome stands either way."""
+    def _callback(self, p: BaseProcessor, job_id: str, event: str, url: str, payload: Any) -> None:
+        """A subscriber callback into the outbox (integration.outbox), which
+        delivers it signed, retried until the receiver takes it, once per
+        key `<job id>:<event>`: the job's own outcome stands either way."""
         try:
             allowed = is_request_allowed(url, p.allow_internal_requests)
         except (OSError, ValueError) as exc:  # a host that does not resolve, a malformed URL
@@ -242,15 +243,7 @@ class OneMapJobManager(PostgreSQLManager):
         if not allowed:
             LOGGER.error("callback URL not allowed: %s", url)
             return
-        for attempt in range(CALLBACK_TRIES):
-            try:
-                response = requests.post(url, json=payload, timeout=10, allow_redirects=False)
-                if response.status_code < 500:
-                    return
-            except requests.RequestException as exc:
-                LOGGER.warning("callback %s failed: %s", url, exc)
-            time.sleep(0.5 * 2 ** attempt)
-        LOGGER.error("callback %s failed %d times", url, CALLBACK_TRIES)
+        enqueue_callback(Settings.from_env().database_url, job_id, event, url, payload)
 
     # --- reading jobs: results from the table, lists paged in SQL -----------
     def get_jobs(self, status: JobStatus | None = None, limit: int | None = None,

@@ -38,7 +38,8 @@ def test_processes_need_their_roles_and_jobs_need_a_token():
     from onemap.core.registry import ProcessEntry
 
     p = AccessPolicy.from_config(Settings.from_env().gateway, load_layers(),
-                                 [ProcessEntry("compliance-check", "x.Y"), ProcessEntry("plan-qc", "x.Z")])
+                                 [ProcessEntry("compliance-check", "x.Y"), ProcessEntry("plan-qc", "x.Z"),
+                                  ProcessEntry("compliance-batch-check", "x.W")])
     egov = Principal("e-gov", "egov")
     assert p.check_process_path("/processes/compliance-check/execution", "POST", egov) is None
     assert p.check_process_path("/processes/plan-qc/execution", "POST", egov).status == 403

@@ -30,7 +30,7 @@ def test_the_default_roles_come_from_config_and_runs_all_means_every_process():
     p = policy()
     every = {proc.id for proc in load_processes()}
     assert p.roles["staff"].runs == every and p.roles["admin"].all_jobs
-    assert p.roles["egov"].runs == {"compliance-check"} and not p.roles["public"].runs
+    assert p.roles["egov"].runs == {"compliance-check", "compliance-batch-check"} and not p.roles["public"].runs
 
 
 @pytest.mark.parametrize("spec, field", [
