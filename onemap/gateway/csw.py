@@ -53,7 +53,9 @@ def register_csw(app: Flask, settings: Settings, policy: AccessPolicy) -> None:
             problem = policy.check_admin(principal, "catalogue")
             if problem:
                 return report_response(problem)
-        endpoint = endpoints(settings).get(policy.audience(principal))
+        # Transaction and Harvest change the one repository: the internal
+        # configuration is the one that takes them (the public one is read-only)
+        endpoint = endpoints(settings).get("internal" if operation.manages else policy.audience(principal))
         if endpoint is None:
             return report_response(Problem(503, "NoApplicableCode", "目录服务（pycsw）未运行",
                                            "The catalogue service (pycsw) is not running"))

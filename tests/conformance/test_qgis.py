@@ -2,7 +2,7 @@
 subprocess): the OAPIF, vector tile, WMS and WMTS layers a planner adds are
 valid and render non-blank, and an internal layer opens through a QGIS Basic
 authentication configuration with a staff user's name and password — the
-way planners reach internal layers from QGIS (OAPIF and WMS)."""
+way planners reach internal layers from QGIS."""
 
 from __future__ import annotations
 
@@ -54,9 +54,7 @@ def qgis(base_url, db, planner, internal_layer) -> dict:
                                                    f"&url={base_url}/mapproxy/wmts/1.0.0/WMTSCapabilities.xml"},
         {"name": "internal", "provider": "OAPIF", "uri": internal, "basic": planner},
         {"name": "internal-anonymous", "provider": "OAPIF", "uri": internal},
-        {"name": "internal-wms", "provider": "wms", "basic": planner,
-         "uri": f"contextualWMSLegend=0&crs=EPSG:4490&dpiMode=7&format=image/png&layers={internal_layer}"
-                f"&styles=&url={base_url}/mapproxy/service"},
+
     ]}
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(["/usr/bin/python3", str(PROBE)], input=json.dumps(request), capture_output=True,
@@ -102,9 +100,3 @@ def test_qgis_opens_an_internal_layer_with_a_basic_auth_configuration(qgis, db):
     assert result["features"] == db.execute("SELECT count(*) FROM plan.czkfbj").fetchone()[0]
     assert result["painted"] > 0
 
-
-@pytest.mark.conformance("WMS 1.3.0", client=QGIS + " WMS with a Basic authentication configuration")
-def test_qgis_draws_an_internal_wms_layer_with_a_basic_auth_configuration(qgis):
-    result = qgis["internal-wms"]
-    assert result["valid"], result["error"]
-    assert result["painted"] > 0
