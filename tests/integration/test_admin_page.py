@@ -133,12 +133,13 @@ def test_an_operator_changes_configuration_reads_audit_and_logs_and_backs_up(bas
     csv_text = browser.run("return fetch(document.querySelector('#audit-csv').href).then(r => r.text())")
     assert csv_text.count(",config.change,") == len(actions)
 
-    # recent log lines, filtered by level
+    # recent log lines from a level up: the refused change above was logged as a warning
     browser.run("document.querySelector('#logs tbody').replaceChildren();"
-                "const f = document.querySelector('#log-form'); f.elements.level.value = 'INFO'; f.requestSubmit();")
-    levels = _until(browser, "const rows = [...document.querySelectorAll('#logs tbody tr')];"
-                             "return rows.length > 0 && rows.map(r => r.cells[1].textContent)")
-    assert set(levels) == {"INFO"}
+                "const f = document.querySelector('#log-form'); f.elements.level.value = 'WARNING'; f.requestSubmit();")
+    rows = _until(browser, "const rows = [...document.querySelectorAll('#logs tbody tr')];"
+                           "return rows.length > 0 && rows.map(r => [r.cells[1].textContent, r.cells[5].textContent])")
+    assert {level for level, _ in rows} <= {"WARNING", "ERROR", "CRITICAL"}
+    assert any(f"PUT /admin/config/files/{path} 400" in message for _, message in rows)
 
     # a backup made from the page is listed with its tables
     count = browser.run("return document.querySelectorAll('#backups tbody tr').length")
