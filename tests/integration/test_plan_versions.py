@@ -179,7 +179,7 @@ def test_a_gateway_killed_during_a_publish_job_leaves_the_plan_in_force(database
     while stack.gateway_pid(settings) or stack.port_in_use(settings.host, settings.port):
         assert time.monotonic() < deadline, "the killed gateway is still there"
         time.sleep(0.2)
-    stack.start_gateway(settings, database_url, print)
+    stack.start_gateway(settings, database_url, print, timeout=600)  # a hang guard
     assert _job(ogc_url, tokens, job) == "failed"
     assert_nothing_published(db, ogc_url, submission, restore, before)
 
