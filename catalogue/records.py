@@ -79,7 +79,6 @@ class CatalogueConfig:
     keywords_zh: tuple[str, ...]
     keywords_en: tuple[str, ...]
     identifier_prefix: str
-    manage_roles: frozenset[str]
     harvest_pagesize: int
     online_resources: tuple[dict[str, Any], ...]
     layer_defaults: dict[str, Any]
@@ -96,7 +95,6 @@ class CatalogueConfig:
             keywords_zh=tuple(service["keywords"]["zh"]),
             keywords_en=tuple(service["keywords"]["en"]),
             identifier_prefix=data["identifier_prefix"],
-            manage_roles=frozenset(data["manage_roles"]),
             harvest_pagesize=int(data["harvest_pagesize"]),
             online_resources=tuple(data["online_resources"]),
             layer_defaults=data["layer_defaults"],

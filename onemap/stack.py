@@ -163,6 +163,9 @@ def start_gateway(settings: Settings, database_url: str, say: Say, timeout: floa
             raise SystemExit(
                 f"端口 {settings.port} 已被占用 / port {settings.port} is in use: stop what runs there "
                 f"or set ONEMAP_PORT")
+        # a pid file left by a killed gateway (its pid may be an unreaped
+        # zombie, which gunicorn would take for a running master)
+        _pidfile(settings).unlink(missing_ok=True)
         from onemap.ogc.jobs import fail_interrupted  # pygeoapi: imported only to start
 
         interrupted = fail_interrupted(database_url)

@@ -18,7 +18,7 @@ _EXECUTION_PATH = re.compile(r"^/processes/([^/]+)/(execution|upload)/?$")
 _JOBS_PATH = re.compile(r"^/jobs(/|$)")
 ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
 SENSITIVITIES = ("public", "internal")
-ADMIN_FUNCTIONS = ("accounts", "audit", "logs", "config", "backup", "integration")
+ADMIN_FUNCTIONS = ("accounts", "audit", "logs", "config", "backup", "integration", "catalogue")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,11 @@ def running_pid(pidfile: Path) -> int | None:
         pid = int(pidfile.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if Path(f"/proc/{pid}").exists() else None
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return None
+    return None if state in ("Z", "X") else pid  # a killed process its parent has not reaped is gone too
 
 
 def stop_pid(pidfile: Path, timeout: float = 20) -> bool:

@@ -46,9 +46,7 @@ from onemap.core.errors import (
 from onemap.core.ratelimit import RateLimit
 from onemap.core.registry import ProcessEntry, load_layers, load_processes
 from onemap.core.settings import ROOT, Settings
-from onemap.gateway import admin_config, basemaps, download, signin
-from onemap.gateway.admin import admin_blueprint
-from onemap.gateway.admin_accounts import admin_blueprint as accounts_blueprint
+from onemap.gateway import admin, basemaps, download, signin
 from onemap.gateway.csw import csw_checks, register_csw
 from onemap.gateway.health import HealthCheck, default_checks, map_checks, run_checks
 from onemap.gateway.responses import problem_response
@@ -108,8 +106,6 @@ def create_app(settings: Settings | None = None,
     app.config["onemap.pool"] = pool
     for factory in components.blueprints:
         app.register_blueprint(load_object(factory)(settings, policy))
-    app.register_blueprint(admin_config.blueprint(settings, policy, pool))
-    app.register_blueprint(admin_blueprint(settings, policy, pool))
     app.register_blueprint(basemaps.blueprint(settings, policy, maps.sensitivity))
     app.register_blueprint(download.blueprint(settings, policy))
     app.config["MAX_CONTENT_LENGTH"] = int(float(settings.gateway["limits"]["upload_max_mb"]) * 1024 * 1024)
@@ -123,7 +119,7 @@ def create_app(settings: Settings | None = None,
         logs.REQUEST_ID.set(g.request_id)
         logs.PRINCIPAL.set(None)
 
-    app.register_blueprint(accounts_blueprint(signin.install(app, settings, policy, pool), pool))
+    app.register_blueprint(admin.blueprint(settings, signin.install(app, settings, policy, pool), pool))
 
     @app.before_request
     def _principal_to_logs() -> None:

@@ -4,7 +4,8 @@
 `/csw/oaipmh` and `/csw/opensearch` its OAI-PMH and OpenSearch bindings.
 Anonymous and egov callers reach the public pycsw configuration (records of
 public layers and the directory), staff and admin the internal one;
-Transaction and Harvest need a role of catalogue.yaml's `manage_roles`.
+Transaction and Harvest need a role that administers `catalogue`
+(config/gateway.yaml, or a role made on the admin page).
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from flask import Flask, Response, g, request
 from requests.adapters import HTTPAdapter
 
 from catalogue.operations import bilingual_report, exception_report, operation_of
-from catalogue.records import CatalogueConfig
 from catalogue.service import endpoints
-from onemap.core.access import AccessPolicy, need_role
+from onemap.core.access import AccessPolicy
 from onemap.core.auth import Principal, challenge
 from onemap.core.errors import DATABASE_DOWN, RETRY_AFTER_S, OneMapError, Problem
 from onemap.core.settings import Settings
@@ -36,7 +36,6 @@ def report_response(problem: Problem) -> Response:
 
 
 def register_csw(app: Flask, settings: Settings, policy: AccessPolicy) -> None:
-    manage_roles = CatalogueConfig.load(settings.gateway).manage_roles
     session = requests.Session()
     session.mount("http://", HTTPAdapter(pool_maxsize=16))
 
@@ -51,11 +50,12 @@ def register_csw(app: Flask, settings: Settings, policy: AccessPolicy) -> None:
             return report_response(exc.problem)
         if operation.manages:
             g.audit = True  # a state change even when it comes as GET
-            problem = need_role(principal, manage_roles, f"执行目录{operation.name or '管理'}操作",
-                                f"run the catalogue operation {operation.name or 'ResponseHandler'}")
+            problem = policy.check_admin(principal, "catalogue")
             if problem:
                 return report_response(problem)
-        endpoint = endpoints(settings).get(policy.audience(principal))
+        # Transaction and Harvest change the one repository: the internal
+        # configuration is the one that takes them (the public one is read-only)
+        endpoint = endpoints(settings).get("internal" if operation.manages else policy.audience(principal))
         if endpoint is None:
             return report_response(Problem(503, "NoApplicableCode", "目录服务（pycsw）未运行",
                                            "The catalogue service (pycsw) is not running"))

@@ -2,11 +2,11 @@
 (python3-qgis), not the project's virtualenv, by test_qgis.py.
 
 stdin: {"extent": [west, south, east, north], "layers": [{"name", "provider",
-"uri", "basic_password"?}]}
+"uri", "basic"?: {"username", "password"}}]}
 stdout: one JSON line a layer, {"name", "valid", "features", "painted", "error"},
 written as soon as the layer is done; `painted` counts the
 pixels of a 256 x 256 rendering of the extent (CRS84) that differ from the
-background. A layer with `basic_password` is opened through a QGIS Basic
+background. A layer with `basic` is opened through a QGIS Basic
 authentication configuration, kept in a QGIS authentication database with a
 master password in a temporary profile directory (QGIS_AUTH_DB_DIR_PATH)."""
 
@@ -40,15 +40,16 @@ from qgis.PyQt.QtGui import QColor  # noqa: E402
 SIZE = 256
 
 
-def basic_auth(password: str) -> str:
-    """A QGIS Basic authentication configuration (user any, the token as
-    password), stored encrypted under the master password; its id."""
+def basic_auth(username: str, password: str) -> str:
+    """A QGIS Basic authentication configuration (a user name and password,
+    as a planner enters them), stored encrypted under the master password;
+    its id."""
     manager = QgsApplication.authManager()
     if not manager.masterPasswordIsSet():
         assert manager.setMasterPassword("onemap-test-master", True), "master password not set"
     config = QgsAuthMethodConfig("Basic")
     config.setName("One Map staff")
-    config.setConfig("username", "planner")
+    config.setConfig("username", username)
     config.setConfig("password", password)
     assert manager.storeAuthenticationConfig(config), "authentication configuration not stored"
     return config.id()
@@ -56,9 +57,9 @@ def basic_auth(password: str) -> str:
 
 def open_layer(spec: dict):
     uri = spec["uri"]
-    if spec.get("basic_password"):
-        uri += f" authcfg={basic_auth(spec['basic_password'])}" if spec["provider"] == "OAPIF" \
-            else f"&authcfg={basic_auth(spec['basic_password'])}"
+    if spec.get("basic"):
+        authcfg = basic_auth(spec["basic"]["username"], spec["basic"]["password"])
+        uri += f" authcfg={authcfg}" if spec["provider"] == "OAPIF" else f"&authcfg={authcfg}"
     if spec["provider"] == "vectortile":
         layer = QgsVectorTileLayer(uri, spec["name"])
         # no style in the source: the random-colour basic style of QGIS

@@ -1,18 +1,22 @@
 """QGIS offscreen (Debian python3-qgis, run by the system python3 in a
 subprocess): the OAPIF, vector tile, WMS and WMTS layers a planner adds are
 valid and render non-blank, and an internal layer opens through a QGIS Basic
-authentication configuration whose password is a staff token — the way
-planners reach internal layers from QGIS."""
+authentication configuration with a staff user's name and password — the
+way planners reach internal layers from QGIS."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import uuid
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import requests
+
+from tests.conftest import auth
 
 PROBE = Path(__file__).with_name("qgis_probe.py")
 QGIS = "QGIS 3.22 offscreen (Debian python3-qgis)"
@@ -24,7 +28,17 @@ def internal_layer(layers) -> str:
 
 
 @pytest.fixture(scope="module")
-def qgis(base_url, db, tokens, internal_layer) -> dict:
+def planner(base_url, tokens) -> dict[str, str]:
+    """A staff account with a password, made as an operator makes one."""
+    account = {"username": f"qgis{uuid.uuid4().hex[:8]}", "password": "Qgis-planner-1"}
+    r = requests.post(f"{base_url}/admin/users", headers=auth(tokens["admin"]), timeout=30,
+                      json={"name": account["username"], "password": account["password"], "roles": ["staff"]})
+    assert r.status_code == 201, r.text
+    return account
+
+
+@pytest.fixture(scope="module")
+def qgis(base_url, db, planner, internal_layer) -> dict:
     """Every layer opened and rendered in one QGIS run (QGIS starts in seconds)."""
     extent = db.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
                         "(SELECT ST_Extent(geom) e FROM base.xzq) s").fetchone()
@@ -38,8 +52,9 @@ def qgis(base_url, db, tokens, internal_layer) -> dict:
         {"name": "wmts", "provider": "wms", "uri": "contextualWMSLegend=0&crs=EPSG:3857&dpiMode=7&format=image/png"
                                                    "&layers=GHYDYH&styles=default&tileMatrixSet=WebMercatorQuad"
                                                    f"&url={base_url}/mapproxy/wmts/1.0.0/WMTSCapabilities.xml"},
-        {"name": "internal", "provider": "OAPIF", "uri": internal, "basic_password": tokens["staff"]},
+        {"name": "internal", "provider": "OAPIF", "uri": internal, "basic": planner},
         {"name": "internal-anonymous", "provider": "OAPIF", "uri": internal},
+
     ]}
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run(["/usr/bin/python3", str(PROBE)], input=json.dumps(request), capture_output=True,
@@ -84,3 +99,4 @@ def test_qgis_opens_an_internal_layer_with_a_basic_auth_configuration(qgis, db):
     assert result["valid"], result["error"]
     assert result["features"] == db.execute("SELECT count(*) FROM plan.czkfbj").fetchone()[0]
     assert result["painted"] > 0
+

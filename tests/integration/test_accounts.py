@@ -254,10 +254,15 @@ def test_builtin_roles_are_listed_and_cannot_be_changed(base_url, admin):
 
 def test_the_admin_page_is_served_and_names_the_api(base_url):
     page = requests.get(f"{base_url}/admin/", timeout=30)
-    assert page.status_code == 200 and "用户与权限管理" in page.text and "Accounts" in page.text
-    script = requests.get(f"{base_url}/admin/admin.js", timeout=30)
-    assert script.status_code == 200 and "admin/users" in script.text and "X-CSRF-Token" in script.text
-    assert "http://" not in page.text + script.text and "https://" not in page.text + script.text  # no CDN
+    assert page.status_code == 200 and "系统运维" in page.text and "Administration" in page.text
+    scripts = {name: requests.get(f"{base_url}/admin/{name}.js", timeout=30)
+               for name in ("admin", "common", "accounts", "configuration", "operations")}
+    assert all(r.status_code == 200 and r.headers["Content-Type"].startswith("text/javascript")
+               for r in scripts.values())
+    assert "admin/users" in scripts["accounts"].text and "X-CSRF-Token" in scripts["common"].text
+    text = page.text + "".join(r.text for r in scripts.values())
+    assert "http://" not in text and "https://" not in text  # no CDN
+    assert requests.get(f"{base_url}/admin/nothing.js", timeout=30).status_code == 404
 
 
 def test_user_cli(ogc_url, database_url, db):

@@ -14,6 +14,7 @@ from tests.conftest import auth
 from tests.integration.test_viewer import READY_TIMEOUT_S, Browser, browser  # noqa: F401 (the fixture)
 
 PASSWORD = "page-Password-1"
+RELOAD_S = 600  # a hang guard: after a configuration change the gateway's workers load it again
 
 
 def _until(page: Browser, script: str) -> object:
@@ -61,3 +62,108 @@ def test_an_administrator_manages_roles_and_tokens_on_the_page(base_url, ogc_url
 
     browser.run("document.querySelector('#logout').click()")
     assert _until(browser, "return document.body.dataset.state === 'signed-out'")
+
+
+def _sign_in(page: Browser, base_url: str, name: str) -> str:
+    page.open(f"{base_url}/admin/")
+    if _until(page, "return document.body.dataset.state !== 'loading' && document.body.dataset.state") != "signed-out":
+        page.run("document.querySelector('#logout').click()")  # a test before ended signed in
+        _until(page, "return document.body.dataset.state === 'signed-out'")
+    page.run("const f = document.querySelector('#login'); f.elements.name.value = arguments[0];"
+             "f.elements.password.value = arguments[1]; f.requestSubmit();", name, PASSWORD)
+    return _until(page, "return ['ready', 'error', 'forbidden'].includes(document.body.dataset.state)"
+                        " && document.body.dataset.state")
+
+
+def _message_after(page: Browser, script: str, *args: object) -> tuple[str, str]:
+    """Run a user action and wait for the message line it leads to: (class, text)."""
+    page.run("document.querySelector('#message').hidden = true;" + script, *args)
+    return tuple(_until(page, "const m = document.querySelector('#message');"
+                              "return !m.hidden && m.textContent && [m.className, m.textContent]"))
+
+
+def _visible_sections(page: Browser) -> list[str]:
+    return page.run("return [...document.querySelectorAll('section[data-function]')]"
+                    ".filter(s => !s.hidden).map(s => s.dataset.function)")
+
+
+def test_an_operator_changes_configuration_reads_audit_and_logs_and_backs_up(base_url, database_url, browser):  # noqa: F811
+    admin = auth(create_token(database_url, "admin", "pytest-page-ops"))
+    name = f"ops{uuid.uuid4().hex[:8]}"
+    assert requests.post(f"{base_url}/admin/users", headers=admin, timeout=RELOAD_S,
+                         json={"name": name, "password": PASSWORD, "roles": ["admin"]}).status_code == 201
+    assert _sign_in(browser, base_url, name) == "ready"
+    assert set(_visible_sections(browser)) == {"accounts", "config", "audit", "logs", "backup"}
+
+    # configuration: a broken file is refused with the server's message, a good one is a new version
+    path = "upper-plan-targets.yaml"
+    original = requests.get(f"{base_url}/admin/config/files/{path}", headers=admin, timeout=RELOAD_S).text
+    versions = requests.get(f"{base_url}/admin/config/versions/{path}", headers=admin, timeout=RELOAD_S).json()["versions"]
+    browser.run("document.querySelector(`#config-files tr[data-key='${arguments[0]}'] button`).click()", path)
+    _until(browser, "return document.querySelector('#config-form textarea').value.length > 0")
+    assert browser.run("return document.querySelector('#config-form textarea').value") == original
+    kind, refused = _message_after(browser, "const f = document.querySelector('#config-form');"
+                                   "f.elements.content.value = 'targets: ['; f.elements.comment.value = 'broken';"
+                                   "f.requestSubmit();")
+    assert kind == "error" and "YAML" in refused and "/" in refused, refused  # Chinese / English
+    assert requests.get(f"{base_url}/admin/config/files/{path}", headers=admin, timeout=RELOAD_S).text == original
+
+    edited = original + "\n# 页面修改 changed on the admin page\n"
+    kind, text = _message_after(browser, "const f = document.querySelector('#config-form');"
+                                "f.elements.content.value = arguments[0]; f.elements.comment.value = 'page edit';"
+                                "f.requestSubmit();", edited)
+    assert kind == "ok", text
+    assert requests.get(f"{base_url}/admin/config/files/{path}", headers=admin, timeout=RELOAD_S).text == edited
+    history = requests.get(f"{base_url}/admin/config/versions/{path}", headers=admin, timeout=RELOAD_S).json()["versions"]
+    assert len(history) == len(versions) + (2 if not versions else 1)  # the first change also stores the original
+    # each version is listed with its rollback button (rolling back is the API's, tested in test_config_management;
+    # the edit is a comment, so it stays: every change reloads the gateway's workers)
+    listed = browser.run("return [...document.querySelectorAll('#config-versions tbody tr')]"
+                         ".map(r => [r.dataset.key, !!r.querySelector('button')])")
+    assert listed == [[str(v["version"]), True] for v in history]
+
+    # the audit trail shows the page's changes, and its CSV link carries the same rows
+    browser.run("document.querySelector('#audit tbody').replaceChildren();"  # the unfiltered rows shown at start
+                "const f = document.querySelector('#audit-form'); f.elements.actor.value = arguments[0];"
+                "f.elements.target.value = arguments[1]; f.requestSubmit();", name, path)
+    actions = _until(browser, "const rows = [...document.querySelectorAll('#audit tbody tr')];"
+                              "return rows.length > 0 && rows.map(r => r.cells[3].textContent)")
+    assert actions == ["config.change"]  # the edit, not the refused one
+    csv_text = browser.run("return fetch(document.querySelector('#audit-csv').href).then(r => r.text())")
+    assert csv_text.count(",config.change,") == len(actions)
+
+    # recent log lines from a level up: the refused change above was logged as a warning
+    browser.run("document.querySelector('#logs tbody').replaceChildren();"
+                "const f = document.querySelector('#log-form'); f.elements.level.value = 'WARNING'; f.requestSubmit();")
+    rows = _until(browser, "const rows = [...document.querySelectorAll('#logs tbody tr')];"
+                           "return rows.length > 0 && rows.map(r => [r.cells[1].textContent, r.cells[5].textContent])")
+    assert {level for level, _ in rows} <= {"WARNING", "ERROR", "CRITICAL"}
+    assert any(f"PUT /admin/config/files/{path} 400" in message for _, message in rows)
+
+    # a backup made from the page is listed with its tables
+    count = browser.run("return document.querySelectorAll('#backups tbody tr').length")
+    kind, text = _message_after(browser, "document.querySelector('#backup-form').requestSubmit()")
+    assert kind == "ok", text
+    assert browser.run("return document.querySelectorAll('#backups tbody tr').length") == count + 1
+    listed = requests.get(f"{base_url}/admin/backups", headers=admin, timeout=RELOAD_S).json()["backups"][0]
+    assert browser.run("return document.querySelector('#backups tbody tr').dataset.key") == listed["name"]
+    assert listed["tables"] > 0 and listed["rows"] > 0
+    browser.run("document.querySelector('#logout').click()")
+    _until(browser, "return document.body.dataset.state === 'signed-out'")
+
+
+def test_an_auditor_sees_the_audit_section_only(base_url, database_url, browser):  # noqa: F811
+    admin = auth(create_token(database_url, "admin", "pytest-page-auditor"))
+    role, name = f"auditor-{uuid.uuid4().hex[:6]}", f"aud{uuid.uuid4().hex[:8]}"
+    assert requests.post(f"{base_url}/admin/roles", headers=admin, timeout=RELOAD_S, json={
+        "name": role, "zh": "审计员", "en": "auditor", "reads": ["public"], "administers": ["audit"]}).status_code == 201
+    assert requests.post(f"{base_url}/admin/users", headers=admin, timeout=RELOAD_S,
+                         json={"name": name, "password": PASSWORD, "roles": [role]}).status_code == 201
+    assert _sign_in(browser, base_url, name) == "ready"
+    assert _visible_sections(browser) == ["audit"]
+    # and the API refuses the session what the page hides
+    statuses = browser.run("return Promise.all(['../admin/users', '../admin/logs', '../admin/backups', '../admin/audit']"
+                           ".map(p => fetch(new URL(p, location.href)).then(r => r.status)))")
+    assert statuses == [403, 403, 403, 200]
+    browser.run("document.querySelector('#logout').click()")
+    _until(browser, "return document.body.dataset.state === 'signed-out'")

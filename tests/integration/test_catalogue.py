@@ -269,6 +269,25 @@ def test_an_admin_inserts_and_deletes_a_record(csw_url, tokens, db):
                       "ORDER BY id", (last,)).fetchall() == [("POST", 200), ("POST", 200)]  # insert, delete
 
 
+def test_a_role_made_by_an_operator_to_administer_the_catalogue_runs_transactions(base_url, csw_url, tokens):
+    """CSW Transaction follows the permission data, not a fixed role list."""
+    admin = auth(tokens["admin"])
+    role, user = f"cataloguer-{uuid.uuid4().hex[:6]}", f"cat{uuid.uuid4().hex[:8]}"
+    assert requests.post(f"{base_url}/admin/roles", headers=admin, timeout=30, json={
+        "name": role, "zh": "目录管理员", "en": "cataloguer", "reads": ["public"],
+        "administers": ["catalogue"]}).status_code == 201
+    assert requests.post(f"{base_url}/admin/users", headers=admin, timeout=30, json={
+        "name": user, "password": "Cataloguer-1x", "roles": [role]}).status_code == 201
+    token = requests.post(f"{base_url}/admin/tokens", headers=admin, timeout=30,
+                          json={"account": user, "name": "csw-t"}).json()["token"]
+    identifier = f"pytest.cswt.{uuid.uuid4().hex[:8]}"
+    cataloguer = CatalogueServiceWeb(csw_url, headers=auth(token), timeout=60)
+    cataloguer.transaction(ttype="insert", typename="gmd:MD_Metadata", record=_test_record(identifier))
+    assert cataloguer.results["insertresults"] == [identifier]
+    cataloguer.transaction(ttype="delete", typename="csw:Record", cql=f"dc:identifier = '{identifier}'")
+    assert not identifiers(csw_url, constraints=[PropertyIsEqualTo("dc:identifier", identifier)])
+
+
 # --- the provincial platform harvests us ------------------------------------
 
 @pytest.fixture(scope="module")

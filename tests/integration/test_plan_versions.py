@@ -1,4 +1,5 @@
-"""Plan versions: a publish killed half-way leaves the plan as it was; a
+"""Plan versions: a publish killed half-way (the command, or the gateway
+running the job) leaves the plan as it was; a
 published version answers `datetime` for every plan layer; layer-compare
 finds exactly the known differences; area-statistics adds up to the
 ellipsoidal areas. The test puts the database back as it found it."""
@@ -6,6 +7,7 @@ ellipsoidal areas. The test puts the database back as it found it."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,7 +20,9 @@ import requests
 import shapely
 from pyproj import Geod
 
+from onemap import stack
 from onemap.core.inforce import in_force
+from onemap.core.settings import Settings
 from tests import plan_packages as pp
 from tests.conftest import auth
 from tests.integration.parcels import Parcel, assert_colour, pixel_at, tile_of
@@ -105,33 +109,31 @@ def submission(ogc_url, tokens, changed):
     return r.json()["submission_id"]
 
 
-def test_a_publish_killed_half_way_leaves_the_plan_in_force(database_url, db, ogc_url, tokens, submission,
-                                                            restore):
-    before = _counts(db, restore)
+@contextlib.contextmanager
+def publish_blocked_half_way(database_url, db, alive):
+    """Hold the last table a publish writes, yield once the publish waits for
+    it (half-way through its transaction), and end the orphaned backend
+    after the killing (the server would on its next write to the client).
+    `alive()` says the publisher still runs: a hang guard."""
     blocker = psycopg.connect(database_url)
-    blocker.execute("LOCK TABLE plan.lswhbhx IN ACCESS EXCLUSIVE MODE")  # the last table a publish writes
-    env = {**os.environ, "DATABASE_URL": database_url}
-    cli = subprocess.Popen([sys.executable, "-m", "onemap.cli", "plan", "publish", str(submission),
-                            "--version", NEW_VERSION, "--valid-from", VALID_FROM, "--by", "pytest"],
-                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    blocker.execute("LOCK TABLE plan.lswhbhx IN ACCESS EXCLUSIVE MODE")
+    waiting = []
     try:
-        while True:  # until the publish waits for the lock, half-way through its transaction, or ends
+        while not waiting:
             waiting = db.execute("SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                                  "AND query ILIKE '%%plan.lswhbhx%%' OR (wait_event_type = 'Lock' AND "
                                  "query ILIKE '%%\"lswhbhx\"%%')").fetchall()
-            if waiting:
-                break
-            assert cli.poll() is None, cli.communicate()
+            assert waiting or alive(), "the publish ended before it reached the held table"
             time.sleep(0.2)
-        # meanwhile readers see the plan in force
-        assert _items(ogc_url, None, "GHYDYH")[1] == restore
-        cli.send_signal(signal.SIGKILL)
-        cli.wait(timeout=30)
+        yield
     finally:
         blocker.rollback()
         blocker.close()
-    for (pid,) in waiting:  # the server ends the orphaned backend (it would on its next write to the client)
+    for (pid,) in waiting:
         db.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+def assert_nothing_published(db, ogc_url, submission, restore, before):
     assert db.execute("SELECT count(*) FROM plan.plan_version WHERE plan_version = %s",
                       (NEW_VERSION,)).fetchone()[0] == 0
     assert _counts(db, restore) == before and _counts(db, NEW_VERSION) == dict.fromkeys(PLAN_LAYERS, 0)
@@ -139,6 +141,53 @@ def test_a_publish_killed_half_way_leaves_the_plan_in_force(database_url, db, og
                       (restore,)).fetchone()[0] == 0
     assert _items(ogc_url, None, "GHYDYH") == (before["GHYDYH"], restore)
     assert db.execute("SELECT published_as FROM plan.submission WHERE id = %s", (submission,)).fetchone()[0] is None
+
+
+def test_a_publish_killed_half_way_leaves_the_plan_in_force(database_url, db, ogc_url, tokens, submission,
+                                                            restore):
+    before = _counts(db, restore)
+    env = {**os.environ, "DATABASE_URL": database_url}
+    cli = subprocess.Popen([sys.executable, "-m", "onemap.cli", "plan", "publish", str(submission),
+                            "--version", NEW_VERSION, "--valid-from", VALID_FROM, "--by", "pytest"],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with publish_blocked_half_way(database_url, db, lambda: cli.poll() is None):
+        assert _items(ogc_url, None, "GHYDYH")[1] == restore  # meanwhile readers see the plan in force
+        cli.send_signal(signal.SIGKILL)
+        cli.wait(timeout=30)
+    assert_nothing_published(db, ogc_url, submission, restore, before)
+
+
+def test_a_gateway_killed_during_a_publish_job_leaves_the_plan_in_force(database_url, db, ogc_url, tokens,
+                                                                        submission, restore):
+    """The whole gateway (master and workers) killed while its worker runs
+    a publish job: restarted, the job is failed with the reason and the
+    plan is as it was."""
+    settings = Settings.from_env()
+    before = _counts(db, restore)
+    r = requests.post(f"{ogc_url}/processes/plan-publish/execution", timeout=60,
+                      headers={**auth(tokens["admin"]), "Prefer": "respond-async"},
+                      json={"inputs": {"submission_id": submission, "plan_version": NEW_VERSION,
+                                       "valid_from": VALID_FROM}})
+    assert r.status_code == 201, r.text[:500]
+    job = r.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+    master = stack.gateway_pid(settings)
+    assert master
+    with publish_blocked_half_way(database_url, db, lambda: _job(ogc_url, tokens, job) in ("accepted", "running")):
+        subprocess.run(["pkill", "-KILL", "-P", str(master)], check=True)  # the workers, then the master
+        os.kill(master, signal.SIGKILL)
+    deadline = time.monotonic() + 60  # a hang guard: killed processes go at once
+    while stack.gateway_pid(settings) or stack.port_in_use(settings.host, settings.port):
+        assert time.monotonic() < deadline, "the killed gateway is still there"
+        time.sleep(0.2)
+    stack.start_gateway(settings, database_url, print, timeout=600)  # a hang guard
+    assert _job(ogc_url, tokens, job) == "failed"
+    assert_nothing_published(db, ogc_url, submission, restore, before)
+
+
+def _job(ogc_url, tokens, job) -> str:
+    r = requests.get(f"{ogc_url}/jobs/{job}", params={"f": "json"}, headers=auth(tokens["admin"]), timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    return r.json()["status"]
 
 
 def test_publish_then_datetime_answers_both_versions_for_every_plan_layer(db, ogc_url, tokens, submission,

@@ -7,53 +7,38 @@
   GET  /admin/config/versions/<path>      its history
   POST /admin/config/rollback/<path>      {"version": N or label, "comment": ...}
 
-Every route needs a role that administers `config` (config/gateway.yaml).
+Every route belongs to the `config` administration function (config/gateway.yaml).
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from flask import Blueprint, Response, g, request
+from flask import Response, g, request
 from psycopg_pool import ConnectionPool
 
 from onemap import stack
 from onemap.core import configstore
-from onemap.core.access import AccessPolicy
-from onemap.core.errors import OneMapError, invalid
+from onemap.core.errors import invalid
 from onemap.core.settings import Settings
+from onemap.gateway.admin.routes import AdminRoutes, json_response
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False), status=status,
-                    content_type="application/json; charset=utf-8")
-
-
-def blueprint(settings: Settings, policy: AccessPolicy, pool: ConnectionPool) -> Blueprint:
-    bp = Blueprint("admin_config", __name__, url_prefix="/admin/config")
+def register(routes: AdminRoutes, settings: Settings, pool: ConnectionPool) -> None:
     config_dir = settings.config_dir
-
-    @bp.before_request
-    def _administrators_only() -> None:
-        problem = policy.check_admin(g.principal, "config")
-        if problem is not None:
-            raise OneMapError(problem)
 
     def applied(version: configstore.ConfigVersion) -> Response:
         reloaded = stack.apply_config(settings, settings.database_url)
-        return _json({**version.as_dict(), "applied": True, "gatewayReloaded": reloaded})
+        return json_response({**version.as_dict(), "applied": True, "gatewayReloaded": reloaded})
 
-    @bp.get("")
+    @routes.get("config", "/config")
     def files() -> Response:
         with pool.connection() as conn:
             current = dict(conn.execute(
                 "SELECT DISTINCT ON (path) path, version FROM ops.config_version "
                 "ORDER BY path, version DESC").fetchall())
-        return _json({"files": [{"path": path, "version": current.get(path)}
+        return json_response({"files": [{"path": path, "version": current.get(path)}
                                 for path in configstore.managed_files(config_dir)]})
 
-    @bp.get("/files/<path:path>")
+    @routes.get("config", "/config/files/<path:path>")
     def read(path: str) -> Response:
         path = configstore.relative_path(config_dir, path)
         version = request.args.get("version")
@@ -67,20 +52,20 @@ def blueprint(settings: Settings, policy: AccessPolicy, pool: ConnectionPool) ->
         media_type = "text/csv" if path.endswith(".csv") else "application/yaml"
         return Response(content, content_type=f"{media_type}; charset=utf-8")
 
-    @bp.put("/files/<path:path>")
+    @routes.put("config", "/config/files/<path:path>")
     def write(path: str) -> Response:
         with pool.connection() as conn:
             version = configstore.change(conn, g.principal, config_dir, path, request.get_data(cache=True),
                                          request.args.get("comment", ""), request.args.get("label") or None)
         return applied(version)
 
-    @bp.get("/versions/<path:path>")
+    @routes.get("config", "/config/versions/<path:path>")
     def versions(path: str) -> Response:
         path = configstore.relative_path(config_dir, path)
         with pool.connection() as conn:
-            return _json({"path": path, "versions": [v.as_dict() for v in configstore.history(conn, path)]})
+            return json_response({"path": path, "versions": [v.as_dict() for v in configstore.history(conn, path)]})
 
-    @bp.post("/rollback/<path:path>")
+    @routes.post("config", "/config/rollback/<path:path>")
     def rollback(path: str) -> Response:
         body = request.get_json(silent=True)
         if not isinstance(body, dict) or body.get("version") in (None, ""):
@@ -90,5 +75,3 @@ def blueprint(settings: Settings, policy: AccessPolicy, pool: ConnectionPool) ->
             version = configstore.rollback(conn, g.principal, config_dir, path, str(body["version"]),
                                            str(body.get("comment") or ""))
         return applied(version)
-
-    return bp

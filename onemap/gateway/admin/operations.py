@@ -1,7 +1,6 @@
-"""/admin/…: the operators' API (系统运维) — the audit trail, the logs and backups.
-Each route is guarded by the administration function it belongs to
-(`administers:` of config/gateway.yaml); the queries are the plain
-functions of onemap.core.audit and onemap.core.logs."""
+"""/admin/audit, /admin/logs, /admin/backups: the audit trail (CSV too), the
+recent log lines and backups; the queries are the plain functions of
+onemap.core.audit and onemap.core.logs."""
 
 from __future__ import annotations
 
@@ -12,64 +11,47 @@ import json
 import shutil
 from typing import Any
 
-from flask import Blueprint, Response, g, request
+from flask import Response, request
 from psycopg_pool import ConnectionPool
 
 from onemap.backup import MANIFEST, BackupError, backup
 from onemap.core import audit, logs
-from onemap.core.access import AccessPolicy
 from onemap.core.errors import OneMapError, Problem, invalid
 from onemap.core.settings import ROOT, Settings
-from onemap.gateway.responses import problem_response
+from onemap.gateway.admin.routes import AdminRoutes, json_response
 
 
-def admin_blueprint(settings: Settings, policy: AccessPolicy, pool: ConnectionPool) -> Blueprint:
+def register(routes: AdminRoutes, settings: Settings, pool: ConnectionPool) -> None:
     max_items = int(settings.gateway["limits"]["max_items"])
-    admin = Blueprint("admin", __name__, url_prefix="/admin")
 
-    # the administration function each route belongs to (config/gateway.yaml's administers)
-    functions = {"admin.audit_query": "audit", "admin.log_query": "logs",
-                 "admin.backup_now": "backup", "admin.backup_list": "backup"}
-
-    @admin.before_request
-    def _administrators_only() -> Response | None:
-        problem = policy.check_admin(g.principal, functions[request.endpoint])
-        return problem_response(problem) if problem else None
-
-    @admin.get("/audit")
+    @routes.get("audit", "/audit")
     def audit_query() -> Response:
-        try:
-            q = audit.AuditQuery(
-                actor=request.args.get("actor") or None, action=request.args.get("action") or None,
-                target=request.args.get("target") or None, status=_integer("status", None),
-                since=_time("from"), until=_time("to"), request_id=request.args.get("request_id") or None,
-                limit=_limit(max_items), offset=_integer("offset", 0))
-        except OneMapError as exc:
-            return problem_response(exc.problem)
+        q = audit.AuditQuery(
+            actor=request.args.get("actor") or None, action=request.args.get("action") or None,
+            target=request.args.get("target") or None, status=_integer("status", None),
+            since=_time("from"), until=_time("to"), request_id=request.args.get("request_id") or None,
+            limit=_limit(max_items), offset=_integer("offset", 0))
         with pool.connection() as conn:
             rows, total = audit.query(conn, q)
         if request.args.get("f") == "csv":
             return _csv(rows)
-        return _json({"numberMatched": total, "numberReturned": len(rows), "offset": q.offset, "records": rows})
+        return json_response({"numberMatched": total, "numberReturned": len(rows), "offset": q.offset, "records": rows})
 
-    @admin.get("/logs")
+    @routes.get("logs", "/logs")
     def log_query() -> Response:
-        try:
-            level = (request.args.get("level") or "").upper() or None
-            if level is not None and level not in logs.LEVELS:
-                raise invalid("level", f"level 应为 {' / '.join(logs.LEVELS)} 之一",
-                              f"level must be one of {', '.join(logs.LEVELS)}")
-            q = logs.LogQuery(level=level, component=request.args.get("component") or None,
-                              request_id=request.args.get("request_id") or None, since=_time("since"),
-                              limit=_limit(max_items))
-        except OneMapError as exc:
-            return problem_response(exc.problem)
+        level = (request.args.get("level") or "").upper() or None
+        if level is not None and level not in logs.LEVELS:
+            raise invalid("level", f"level 应为 {' / '.join(logs.LEVELS)} 之一",
+                          f"level must be one of {', '.join(logs.LEVELS)}")
+        q = logs.LogQuery(level=level, component=request.args.get("component") or None,
+                          request_id=request.args.get("request_id") or None, since=_time("since"),
+                          limit=_limit(max_items))
         lines = logs.recent_lines(settings.log_dir, q)
-        return _json({"numberReturned": len(lines), "lines": lines})
+        return json_response({"numberReturned": len(lines), "lines": lines})
 
     backups_dir = settings.var_dir / "backups"
 
-    @admin.post("/backups")
+    @routes.post("backup", "/backups")
     def backup_now() -> Response:
         """A backup (as `onemap backup`) into var/backups/<UTC time>; a
         restore stays a console command: it replaces the database."""
@@ -78,28 +60,22 @@ def admin_blueprint(settings: Settings, policy: AccessPolicy, pool: ConnectionPo
             manifest = backup(settings.database_url, settings.config_dir, ROOT, backups_dir / name)
         except BackupError as exc:
             shutil.rmtree(backups_dir / name, ignore_errors=True)  # no half backup to restore from later
-            return problem_response(Problem(500, "NoApplicableCode", f"备份失败：{exc}", f"The backup failed: {exc}"))
-        return _json(_backup_summary(name, manifest), 201)
+            raise OneMapError(Problem(500, "NoApplicableCode", f"备份失败：{exc}", f"The backup failed: {exc}")) from exc
+        return json_response(_backup_summary(name, manifest), 201)
 
-    @admin.get("/backups")
+    @routes.get("backup", "/backups")
     def backup_list() -> Response:
         found = []
         for path in sorted(backups_dir.glob("*/" + MANIFEST), reverse=True):
             found.append(_backup_summary(path.parent.name, json.loads(path.read_text(encoding="utf-8"))))
-        return _json({"directory": str(backups_dir), "backups": found})
+        return json_response({"directory": str(backups_dir), "backups": found})
 
-    return admin
 
 
 def _backup_summary(name: str, manifest: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "created": manifest["created"], "tables": len(manifest["tables"]),
             "rows": sum(t["rows"] for t in manifest["tables"].values()), "files": len(manifest["files"]),
             "rowsByTable": {table: t["rows"] for table, t in manifest["tables"].items()}}
-
-
-def _json(body: dict[str, Any], status: int = 200) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
-                    content_type="application/json; charset=utf-8")
 
 
 def _csv(rows: list[dict[str, Any]]) -> Response:
