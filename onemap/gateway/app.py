@@ -263,7 +263,7 @@ def create_app(settings: Settings | None = None,
 
     @app.get("/styles/<style_id>.<fmt>")
     def style(style_id: str, fmt: str) -> Response:
-        layer = style_layer(style_id, layers)
+        layer = style_layer(style_id, layers, request.args.get("layer") or None)
         problem = policy.check_layer(layer.id, g.principal)
         if problem is not None:
             return problem_response(problem)

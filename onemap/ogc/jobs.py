@@ -204,13 +204,15 @@ class OneMapJobManager(PostgreSQLManager):
             if not background and problem.status < 500:
                 self.delete_job(job_id)  # bad input: the caller is told now, nothing is kept
                 raise ProblemError(problem) from exc
-            self.update_job(job_id, {"status": JobStatus.failed.value, "finished": get_current_datetime(),
-                                     "updated": get_current_datetime(), "mimetype": "application/json",
-                                     "message": f"{problem.zh} / {problem.en}"})
+            # the callback is queued before the job shows its end: whoever sees
+            # the end can rely on the callback being on its way
             if subscriber and subscriber.failed_uri:
                 self._callback(p, job_id, "failed", subscriber.failed_uri,
                                {"type": problem.code, **problem.as_dict(), "http_status": problem.status,
                                 "jobID": job_id, "status": JobStatus.failed.value})
+            self.update_job(job_id, {"status": JobStatus.failed.value, "finished": get_current_datetime(),
+                                     "updated": get_current_datetime(), "mimetype": "application/json",
+                                     "message": f"{problem.zh} / {problem.en}"})
             if not background:
                 raise ProblemError(problem) from exc
             return "application/json", problem.as_dict(), JobStatus.failed
@@ -218,12 +220,13 @@ class OneMapJobManager(PostgreSQLManager):
             outputs = {"outputs": [outputs]}
         body = outputs if isinstance(outputs, bytes) else (
             outputs.encode("utf-8") if isinstance(outputs, str) else json.dumps(outputs, ensure_ascii=False).encode())
-        self.update_job(job_id, {"status": JobStatus.successful.value, "finished": get_current_datetime(),
-                                 "updated": get_current_datetime(), "mimetype": mimetype, "output": body,
-                                 "message": "完成 / job complete", "progress": 100})
-        if subscriber and subscriber.success_uri:
-            document = outputs if isinstance(outputs, dict | list) else self._status_info(job_id)
+        done = {"status": JobStatus.successful.value, "message": "完成 / job complete", "progress": 100}
+        if subscriber and subscriber.success_uri:  # queued first, as above
+            document = outputs if isinstance(outputs, dict | list) else {
+                "jobID": job_id, "processID": p.metadata.get("id"), **done}
             self._callback(p, job_id, "success", subscriber.success_uri, document)
+        self.update_job(job_id, {**done, "finished": get_current_datetime(), "updated": get_current_datetime(),
+                                 "mimetype": mimetype, "output": body})
         return mimetype, outputs, JobStatus.successful
 
     def _status_info(self, job_id: str) -> dict[str, Any]:

@@ -17,11 +17,16 @@ MAPLIBRE_TYPE = "application/vnd.maplibre.style+json"
 FORMATS = {"sld": SLD_TYPE, "json": MAPLIBRE_TYPE}
 
 
-def style_layer(style_id: str, layers: list[Layer]) -> Layer:
-    """The registry layer a style belongs to (the first that names it)."""
+def style_layer(style_id: str, layers: list[Layer], layer_id: str | None = None) -> Layer:
+    """The registry layer a style is drawn for: `layer_id` when given (a
+    style several layers share, e.g. a warning level), else the first layer
+    that names it."""
     for layer in layers:
-        if layer.style == style_id:
+        if layer.style == style_id and layer_id in (None, layer.id):
             return layer
+    if layer_id is not None:
+        raise OneMapError(Problem(404, "NotFound", f"图层 {layer_id} 不使用样式 {style_id}",
+                                  f"The layer {layer_id} does not use the style {style_id}", field="layer"))
     raise OneMapError(Problem(404, "NotFound", f"样式 {style_id} 不存在", f"There is no style {style_id}",
                               field="styleId"))
 
@@ -43,9 +48,9 @@ def style_links(layer: Layer, base_url: str) -> list[dict[str, Any]]:
     Styles), and the layer's WMS and WMTS services."""
     style = f"{base_url}/styles/{layer.style}"
     return [
-        {"type": SLD_TYPE, "rel": "stylesheet", "href": f"{style}.sld",
+        {"type": SLD_TYPE, "rel": "stylesheet", "href": f"{style}.sld?layer={layer.id}",
          "title": "样式（SLD 1.1，QGIS 等） Style as SLD 1.1", "hreflang": "zh-CN"},
-        {"type": MAPLIBRE_TYPE, "rel": "stylesheet", "href": f"{style}.json",
+        {"type": MAPLIBRE_TYPE, "rel": "stylesheet", "href": f"{style}.json?layer={layer.id}",
          "title": "样式（MapLibre，矢量瓦片） Style for MapLibre over the vector tiles", "hreflang": "zh-CN"},
         {"type": "application/vnd.ogc.wms_xml", "rel": "related",
          "href": f"{base_url}/mapproxy/service?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=1.3.0",

@@ -99,7 +99,7 @@ def test_layer_routes(base_url, ogc_url, db, layers, callers, roles):
         item_id = db.execute(f"SELECT min(id) FROM {layer.table}").fetchone()[0]
         urls = {"items": f"{ogc_url}/collections/{layer.id}/items?f=json&limit=2",
                 "tiles": f"{ogc_url}/collections/{layer.id}/tiles/WebMercatorQuad/0/0/0?f=mvt",
-                "style": f"{base_url}/styles/{layer.style}.json"}
+                "style": f"{base_url}/styles/{layer.style}.json?layer={layer.id}"}
         if item_id is not None:
             urls["item"] = f"{ogc_url}/collections/{layer.id}/items/{item_id}?f=json"
         if any(name.startswith(f"{layer.id}</Name>") for name in map_names):

@@ -291,7 +291,7 @@ def test_nothing_internal_is_reachable_from_the_portal(base_url, ogc_url, databa
     internal = [layer for layer in layers if not layer.is_public]
     assert internal
     for layer in internal:
-        for url in (f"{ogc_url}/collections/{layer.id}/items?f=json", f"{base_url}/styles/{layer.style}.json",
+        for url in (f"{ogc_url}/collections/{layer.id}/items?f=json", f"{base_url}/styles/{layer.style}.json?layer={layer.id}",
                     f"{base_url}/mapproxy/service?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS={layer.id}"
                     "&STYLES=&CRS=EPSG:4326&BBOX=28,111,29,112&WIDTH=64&HEIGHT=64&FORMAT=image/png"):
             assert _fetch_status(browser, url) == 401, url

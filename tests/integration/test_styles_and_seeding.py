@@ -23,10 +23,16 @@ def test_collections_link_their_styles(ogc_url, base_url, tokens, layers):
         body = requests.get(f"{ogc_url}/collections/{layer.id}", params={"f": "json"}, headers=headers,
                             timeout=60).json()
         sheets = {link["href"]: link["type"] for link in body["links"] if link["rel"] == "stylesheet"}
-        assert sheets == {f"{base_url}/styles/{layer.style}.sld": "application/vnd.ogc.sld+xml;version=1.1",
-                          f"{base_url}/styles/{layer.style}.json": "application/vnd.maplibre.style+json"}
+        assert sheets == {
+            f"{base_url}/styles/{layer.style}.sld?layer={layer.id}": "application/vnd.ogc.sld+xml;version=1.1",
+            f"{base_url}/styles/{layer.style}.json?layer={layer.id}": "application/vnd.maplibre.style+json"}
         for href in sheets:
             assert requests.get(href, headers=headers, timeout=60).status_code == 200
+        # a style several layers share draws each of them from its own tiles
+        maplibre = requests.get(f"{base_url}/styles/{layer.style}.json?layer={layer.id}", headers=headers,
+                                timeout=60).json()
+        assert list(maplibre["sources"]) == [layer.id]
+        assert {x["source-layer"] for x in maplibre["layers"] if "source-layer" in x} == {layer.table_name}
 
 
 def test_sld_and_maplibre_documents(base_url, tokens, db):
