@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from catalogue.config import AUDIENCE_FILTERS, REPOSITORY_SCHEMA
+from onemap.core.components import Components, load_object
 from onemap.core.db import connection_parameters
 from onemap.core.registry import Layer, ProcessEntry
 from onemap.core.settings import Settings
@@ -177,9 +178,16 @@ def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
                       "allow_internal_requests": p.allow_internal_callbacks,
                       "time_limit_s": p.time_limit_s or float(gw["limits"]["process_seconds"])}
                for p in processes},
+            **(domain_collections(settings, extents) if audience == "internal" else {}),
             RECORDS_COLLECTION: records_collection(conn, audience, settings.base_url, extents),
         },
     }
+
+
+def domain_collections(settings: Settings, extents: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The collections the domain adds (config/components.yaml `collections`)."""
+    return {cid: resource for reference in Components.load(settings.config_dir).collections
+            for cid, resource in load_object(reference)(settings, extents).items()}
 
 
 def offline_refs(document: Any, schemas_url: str) -> Any:
