@@ -27,11 +27,11 @@ from pygeoapi.provider.base import ProviderItemNotFoundError
 from pygeoapi.provider.rasterio_ import RasterioProvider
 
 from onemap.core.registry import Text
-from onemap.core.settings import ROOT, Settings, config_dir, load_yaml
+from onemap.core.settings import Settings, config_dir, load_yaml
+from processes.evaluation.compute import STYLE_FILE, class_colours
 from processes.evaluation.method import find_method
 from processes.evaluation.model import NODATA, OUTPUTS
 
-STYLE_FILE = ROOT / "styles" / "evaluation.yaml"
 MAPFILE_NAME = "evaluation.map"
 GRIDS = ["WebMercatorQuad", "CGCS2000"]  # the grids of mapproxy/mapproxy.yaml
 # EPSG:4546 without a datum, as onemap/maps/mapfile.py does for EPSG:4490:
@@ -66,15 +66,14 @@ class ResultLayer:
 
 
 def _classes(output: str) -> tuple[ResultClass, ...]:
-    """The classes of an output by the default method's scale, coloured by
-    styles/evaluation.yaml (a class without a colour is an error)."""
+    """The classes of an output by the default method's scale, in the colours
+    of the class rasters (styles/evaluation.yaml)."""
     method = find_method(None)
     scale = method.ecology_scale if output == "ecology" else method.suitability[output].scale
-    colors = load_yaml(STYLE_FILE)["outputs"][output]
-    missing = [name for name in scale if name not in colors]
-    if missing:
-        raise ValueError(f"{STYLE_FILE.name}: {output}: no colour for the classes {missing}")
-    return tuple(ResultClass(i + 1, name, colors[name]) for i, name in enumerate(scale))
+    colours = class_colours()[output]
+    if len(colours) < len(scale):
+        raise ValueError(f"{STYLE_FILE.name}: {output}: {len(colours)} colours for {len(scale)} classes")
+    return tuple(ResultClass(i + 1, name, colours[i]) for i, name in enumerate(scale))
 
 
 @cache
