@@ -130,9 +130,9 @@ class LatestCoverageProvider(RasterioProvider):
 
     def query(self, **kwargs: Any) -> Any:
         if not Path(self.data).exists():
-            raise ProviderItemNotFoundError(
+            raise ProviderItemNotFoundError(user_msg=(
                 "尚无评价结果：运行一次双评价（suitability-evaluation）后提供 / "
-                "No evaluation result yet: it is served after a run of suitability-evaluation")
+                "No evaluation result yet: it is served after a run of suitability-evaluation"))
         return super().query(**kwargs)
 
 
