@@ -1,8 +1,8 @@
 """The latest double evaluation served as standards through the running
 gateway, on one township's run: GDAL (rasterio) reads the OGC API Coverages
 collection and its cells equal the run's COG; a WMS GetMap pixel has the
-class colour of the raster at that point; staff see the services, the public
-does not."""
+class colour of the raster at that point; each result has a catalogue
+record; staff see the services and records, the public does not."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from PIL import Image
 from pyproj import Transformer
 from rasterio.io import MemoryFile
 
+from catalogue.records import CatalogueConfig
+from onemap.core.settings import Settings
 from processes.evaluation.layers import load_result_layers
 from tests.conftest import auth
 
@@ -95,3 +97,14 @@ def test_a_wms_pixel_has_the_class_colour_of_the_raster_there(township_run, base
     assert pixel == (*colour.rgb, 255)
     anonymous = requests.get(r.url, timeout=60)
     assert anonymous.status_code != 200 or not anonymous.headers["Content-Type"].startswith("image/")
+
+
+def test_each_result_has_a_catalogue_record_for_staff(ogc_url, tokens):
+    prefix = CatalogueConfig.load(Settings.from_env().gateway).identifier_prefix
+    for layer in load_result_layers():
+        url = f"{ogc_url}/collections/catalogue/items/{prefix}.evaluation.{layer.id}"
+        assert requests.get(url, params={"f": "json"}, timeout=30).status_code == 404
+        item = requests.get(url, params={"f": "json"}, headers=auth(tokens["staff"]), timeout=30).json()
+        assert item["properties"]["title"] == layer.title.zh
+        assert {link.get("title") for link in item["links"]} >= {f"OGC:API-Coverages {layer.id}",
+                                                                 f"OGC:WMS {layer.id}"}
