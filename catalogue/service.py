@@ -171,8 +171,8 @@ def publish(settings: Settings, database_url: str, say: Say, directory_file: Pat
     directory = load_directory(directory_file)
     config = CatalogueConfig.load(settings.gateway)
     systems = load_yaml(settings.config_dir / "indicators" / "systems.yaml").get("systems") or []
-    served = settings.config_dir / "evaluation" / "layers.yaml"  # a configuration may serve no results
-    results = [EvaluationResult.from_entry(e) for e in (load_yaml(served).get("layers") or [] if served.exists() else [])]
+    results = [EvaluationResult.from_entry(e)
+               for e in load_yaml(settings.config_dir / "evaluation" / "layers.yaml").get("layers") or []]
     records = catalogue_records(layers, directory, db.layer_extents(database_url, layers), config,
                                 settings.base_url, datetime.now(TIMEZONE).replace(microsecond=0), systems, results)
     counts = load_records(config_dir(settings) / "internal.cfg", f"{config.identifier_prefix}.",

@@ -351,6 +351,7 @@ def test_records_of_a_layer_removed_from_the_registry_are_deleted(settings, data
     registry["layers"] = [x for x in registry["layers"] if x["id"] != "JSXM"]
     (tmp_path / "layers.yaml").write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
     shutil.copytree(settings.config_dir / "indicators", tmp_path / "indicators")
+    shutil.copytree(settings.config_dir / "evaluation", tmp_path / "evaluation")
     gone = config.identifier_prefix + ".layer.JSXM"
     try:
         counts = service.publish(replace(settings, config_dir=tmp_path), database_url, print)
