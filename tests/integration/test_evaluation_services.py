@@ -80,7 +80,7 @@ def homogeneous_cell(codes: np.ndarray) -> tuple[int, int]:
     raise AssertionError("no homogeneous 5 × 5 block in the run's raster")
 
 
-def test_a_wms_pixel_has_the_class_colour_of_the_raster_there(township_run, base_url, tokens):
+def test_a_wms_pixel_has_the_class_colour_and_wmts_lists_the_layer_for_staff(township_run, base_url, tokens):
     layer = next(layer for layer in load_result_layers() if layer.output == "construction")
     codes, transform, _ = run_raster(township_run, layer.output, tokens["staff"])
     row, col = homogeneous_cell(codes)
@@ -97,6 +97,10 @@ def test_a_wms_pixel_has_the_class_colour_of_the_raster_there(township_run, base
     assert pixel == (*colour.rgb, 255)
     anonymous = requests.get(r.url, timeout=60)
     assert anonymous.status_code != 200 or not anonymous.headers["Content-Type"].startswith("image/")
+    capabilities = f"{base_url}/mapproxy/wmts/1.0.0/WMTSCapabilities.xml"
+    identifier = f"<ows:Identifier>{layer.id}</ows:Identifier>"
+    assert identifier in requests.get(capabilities, headers=auth(tokens["staff"]), timeout=60).text
+    assert identifier not in requests.get(capabilities, timeout=60).text
 
 
 def test_each_result_has_a_catalogue_record_for_staff(ogc_url, tokens):
