@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from onemap.core.registry import Layer, Text
+from onemap.core.registry import Text
 from onemap.core.settings import load_yaml
 
 DIRECTORY_FILE = Path(__file__).resolve().parent / "directory.yaml"
@@ -34,6 +34,13 @@ class CatalogueError(ValueError):
     def __init__(self, zh: str, en: str) -> None:
         super().__init__(f"{zh} / {en}")
         self.zh, self.en = zh, en
+
+
+class Placed(Protocol):
+    """What the directory places: a registry layer or an evaluation result."""
+
+    id: str
+    directory: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ class Directory:
     def counts(self) -> tuple[int, ...]:
         return tuple(sum(1 for c in self.classes if c.level == level) for level in (1, 2, 3))
 
-    def class_of(self, layer: Layer) -> DirectoryClass:
+    def class_of(self, layer: Placed) -> DirectoryClass:
         """The small class a layer's `directory` path names."""
         for cls in self.classes:
             if cls.path == layer.directory:
@@ -72,7 +79,7 @@ class Directory:
             f"图层 {layer.id} 的数据目录分类“{path}”不是数据目录中的小类",
             f"layer {layer.id}: directory path '{path}' is not a small class of the data directory")
 
-    def with_data(self, layers: Iterable[Layer]) -> frozenset[str]:
+    def with_data(self, layers: Iterable[Placed]) -> frozenset[str]:
         """Codes of the small classes some layer belongs to; the others are
         暂无数据."""
         return frozenset(self.class_of(layer).code for layer in layers)

@@ -233,14 +233,74 @@ def indicator_system_record(system: dict[str, Any], directory: Directory, config
     )
 
 
+@dataclass(frozen=True)
+class EvaluationResult:
+    """An evaluation output served as a coverage and a map layer
+    (config/evaluation/layers.yaml), read here as data."""
+
+    id: str
+    title: Text
+    description: Text
+    keywords_zh: tuple[str, ...]
+    keywords_en: tuple[str, ...]
+    directory: tuple[str, ...]
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> EvaluationResult:
+        return cls(entry["id"], Text(**entry["title"]), Text(**entry["description"]), tuple(entry["keywords"]["zh"]),
+                   tuple(entry["keywords"]["en"]), tuple(entry["directory"]))
+
+
+def evaluation_result_record(result: EvaluationResult, directory: Directory, bbox: list[float],
+                             config: CatalogueConfig, base_url: str, datestamp: datetime) -> MetadataRecord:
+    """The record of one evaluation output (a `dataset`, internal like the
+    services): the latest run's class raster as an OGC API coverage (GeoTIFF)
+    and a WMS/WMTS layer in the class colours; its extent is the city's."""
+    return MetadataRecord(
+        identifier=f"{config.identifier_prefix}.evaluation.{result.id}",
+        parent=config.directory_identifier(directory.class_of(result)),
+        scope="dataset",
+        scope_name=Text("评价结果栅格", "evaluation raster"),
+        title=result.title,
+        abstract=result.description,
+        keywords_zh=(*result.keywords_zh, result.id),
+        keywords_en=result.keywords_en,
+        topic="planningCadastre",
+        classification=INTERNAL_CLASSIFICATION,
+        access=Text("内部数据，凭访问令牌（规划业务人员、系统管理员）使用",
+                    "internal: access token of planning staff or administrators required"),
+        frequency="asNeeded",
+        lineage=Text("由最近一次双评价（suitability-evaluation，方法见 config/evaluation/）计算，每次运行后替换。",
+                     "Computed by the latest double evaluation (suitability-evaluation); replaced by every run."),
+        contact=config.contact,
+        datestamp=datestamp,
+        bbox=tuple(bbox[:4]),
+        crs="EPSG:4546",
+        online=(
+            OnlineResource(url=f"{base_url}/ogc/collections/{result.id}/coverage?f=GTiff",
+                           protocol="OGC:API-Coverages", name=result.id, function="download",
+                           description=Text("OGC API 覆盖（GeoTIFF 分级栅格）", "OGC API - Coverages (GeoTIFF class raster)")),
+            OnlineResource(url=f"{base_url}/mapproxy/service", protocol="OGC:WMS", name=result.id,
+                           function="information", description=Text("WMS 1.3 地图服务图层（分级配色）",
+                                                                     "WMS 1.3 map layer (class colours)")),
+            OnlineResource(url=f"{base_url}/mapproxy/wmts/1.0.0/WMTSCapabilities.xml", protocol="OGC:WMTS",
+                           name=result.id, function="information",
+                           description=Text("WMTS 1.0 切片地图服务图层", "WMTS 1.0 tiled map layer"))),
+    )
+
+
 def catalogue_records(layers: list[Layer], directory: Directory, extents: dict[str, dict[str, Any]],
                       config: CatalogueConfig, base_url: str, datestamp: datetime,
-                      indicator_systems: list[dict[str, Any]] = ()) -> list[MetadataRecord]:
-    """Every record `publish` owns: the directory classes, the layers, then
-    the indicator systems."""
-    with_data = directory.with_data(layers)
+                      indicator_systems: list[dict[str, Any]] = (),
+                      results: list[EvaluationResult] = (), city: str = "XZQ") -> list[MetadataRecord]:
+    """Every record `publish` owns: the directory classes, the layers, the
+    indicator systems, then the evaluation results (over the extent of the
+    layer `city`)."""
+    with_data = directory.with_data([*layers, *results])
     return ([directory_record(cls, directory, config, datestamp, with_data) for cls in directory.classes]
             + [layer_record(layer, directory, extents[layer.id], config, base_url, datestamp)
                for layer in layers]
             + [indicator_system_record(system, directory, config, base_url, datestamp)
-               for system in indicator_systems])
+               for system in indicator_systems]
+            + [evaluation_result_record(result, directory, extents[city]["spatial"]["bbox"], config, base_url,
+                                        datestamp) for result in results])

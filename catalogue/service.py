@@ -20,7 +20,7 @@ import requests
 from catalogue.config import config_dir, stack_instances, write_config
 from catalogue.directory import DIRECTORY_FILE, CatalogueError, load_directory
 from catalogue.iso import to_iso19139
-from catalogue.records import CatalogueConfig, catalogue_records
+from catalogue.records import CatalogueConfig, EvaluationResult, catalogue_records
 from onemap.core import db
 from onemap.core.daemon import running_pid, stop_pid
 from onemap.core.registry import load_layers
@@ -171,14 +171,17 @@ def publish(settings: Settings, database_url: str, say: Say, directory_file: Pat
     directory = load_directory(directory_file)
     config = CatalogueConfig.load(settings.gateway)
     systems = load_yaml(settings.config_dir / "indicators" / "systems.yaml").get("systems") or []
+    results = [EvaluationResult.from_entry(e)
+               for e in load_yaml(settings.config_dir / "evaluation" / "layers.yaml").get("layers") or []]
     records = catalogue_records(layers, directory, db.layer_extents(database_url, layers), config,
-                                settings.base_url, datetime.now(TIMEZONE).replace(microsecond=0), systems)
+                                settings.base_url, datetime.now(TIMEZONE).replace(microsecond=0), systems, results)
     counts = load_records(config_dir(settings) / "internal.cfg", f"{config.identifier_prefix}.",
                           {r.identifier: to_iso19139(r) for r in records})
     top, middle, small = directory.counts()
-    empty = small - len(directory.with_data(layers))
+    empty = small - len(directory.with_data([*layers, *results]))
     say(f"元数据已发布 / catalogue published: 数据目录 {top}/{middle}/{small} 类（暂无数据 {empty} 类 / {empty} without data）, "
-        f"{len(layers)} 个图层 layers, {len(systems)} 个指标体系 indicator systems "
+        f"{len(layers)} 个图层 layers, {len(systems)} 个指标体系 indicator systems, "
+        f"{len(results)} 个评价结果 evaluation results "
         f"(new {counts['inserted']}, updated {counts['updated']}, deleted {counts['deleted']})")
     return counts
 

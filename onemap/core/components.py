@@ -35,6 +35,7 @@ class Components:
     commands: tuple[str, ...]
     config_checks: tuple[tuple[str, str], ...] = ()
     map_sources: tuple[str, ...] = ()
+    collections: tuple[str, ...] = ()
     partner_checks: frozenset[str] = frozenset()
 
     @classmethod
@@ -47,6 +48,7 @@ class Components:
                        commands=tuple(data.get("commands") or ()),
                        config_checks=tuple((e["name"], e["check"]) for e in data.get("config_checks") or ()),
                        map_sources=tuple(data.get("map_sources") or ()),
+                       collections=tuple(data.get("collections") or ()),
                        partner_checks=frozenset(e["name"] for e in data.get("health_checks") or ()
                                                 if e.get("partner")))
         except (KeyError, TypeError) as exc:

@@ -192,11 +192,14 @@ def mapproxy_config(layers: list[Layer], tree: Tree, settings: Settings, files: 
     return config
 
 
-def with_parts(config: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def with_parts(config: dict[str, Any], settings: Settings, audience: str) -> dict[str, Any]:
     """The configuration with the sources, caches and top layers that the
-    domain adds (config/components.yaml `map_sources`, e.g. the cloud basemap)."""
+    domain adds (config/components.yaml `map_sources`, e.g. the cloud basemap)
+    for the audiences the part names (both by default)."""
     for reference in Components.load(settings.config_dir).map_sources:
         part = load_object(reference)(settings)
+        if audience not in part.get("audiences", AUDIENCES):
+            continue
         for section in ("sources", "caches"):
             config[section].update(part.get(section) or {})
         config["layers"] += part.get("layers") or []
@@ -216,7 +219,7 @@ def write_mapproxy_configs(layers: list[Layer], tree: Tree, settings: Settings, 
     written = []
     for audience in AUDIENCES:
         path = config_path(settings, audience)
-        config = with_parts(mapproxy_config(layers, tree, settings, files, extents, audience), settings)
+        config = with_parts(mapproxy_config(layers, tree, settings, files, extents, audience), settings, audience)
         path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
         written.append(path)
     return written

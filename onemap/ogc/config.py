@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from catalogue.config import AUDIENCE_FILTERS, REPOSITORY_SCHEMA
+from onemap.core.components import Components, load_object
 from onemap.core.db import connection_parameters
 from onemap.core.registry import Layer, ProcessEntry
 from onemap.core.settings import Settings
@@ -29,7 +30,9 @@ SERVED_CRS = [
 AUDIENCES = ("public", "internal")
 # where pygeoapi's OpenAPI document takes schemas from -> the bundled copies' folder
 OGC_SCHEMAS = {"https://schemas.opengis.net/": "",
-               "https://raw.githubusercontent.com/opengeospatial/ogcapi-records/master/": "ogcapi-records/"}
+               "https://raw.githubusercontent.com/opengeospatial/ogcapi-records/master/": "ogcapi-records/",
+               "https://raw.githubusercontent.com/opengeospatial/ogcapi-coverages/refs/heads/master/":
+                   "ogcapi-coverages/"}
 SCHEMAS_DIR = Path(__file__).parent / "schemas"  # served at /schemas/ogc/ (onemap.gateway.app)
 # Languages without a territory: pygeoapi 0.24 builds Locale(language,
 # territory) for a request that names another territory, the bare language
@@ -177,9 +180,16 @@ def pygeoapi_config(layers: list[Layer], settings: Settings, database_url: str,
                       "allow_internal_requests": p.allow_internal_callbacks,
                       "time_limit_s": p.time_limit_s or float(gw["limits"]["process_seconds"])}
                for p in processes},
+            **(domain_collections(settings, extents) if audience == "internal" else {}),
             RECORDS_COLLECTION: records_collection(conn, audience, settings.base_url, extents),
         },
     }
+
+
+def domain_collections(settings: Settings, extents: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The collections the domain adds (config/components.yaml `collections`)."""
+    return {cid: resource for reference in Components.load(settings.config_dir).collections
+            for cid, resource in load_object(reference)(settings, extents).items()}
 
 
 def offline_refs(document: Any, schemas_url: str) -> Any:
@@ -203,7 +213,8 @@ def described_as_served(oas: dict[str, Any], cfg: dict[str, Any]) -> dict[str, A
     fuzzer, bench/fuzz.py): /conformance is a conformance declaration, not a
     landing page (which must have links); a tileset list is OGC API Tiles
     1.0's `tilesets`, not the draft's `tileMatrixSetLinks`; and a process
-    answers its outputs by id (OneMapProcessor), not its first output alone."""
+    answers its outputs by id (OneMapProcessor), not its first output alone;
+    a coverage is CoverageJSON or its native format, not a feature collection."""
     from pygeoapi.plugin import load_plugin
 
     for process_id, resource in cfg["resources"].items():
@@ -220,6 +231,15 @@ def described_as_served(oas: dict[str, Any], cfg: dict[str, Any]) -> dict[str, A
             "type": "object",  # the outputs asked for (all by default), by id
             "properties": {name: {"anyOf": [output["schema"], _LINK]} if name in by_reference else output["schema"]
                            for name, output in outputs.items()}}}
+    for path, item in oas["paths"].items():
+        # a coverage is CoverageJSON or the collection's own format, not features
+        coverage = cfg["resources"].get(path.split("/")[2]) if path.endswith("/coverage") else None
+        if coverage:
+            native = next(p["format"]["mimetype"] for p in coverage["providers"] if p["type"] == "coverage")
+            item["get"]["responses"]["200"] = {"description": "The coverage / 覆盖数据", "content": {
+                "application/prs.coverage+json": {"schema": {"type": "object"}},
+                native: {"schema": {"type": "string", "format": "binary"}},
+                "text/html": {"schema": {"type": "string"}}}}
     ok = oas["paths"]["/conformance"]["get"]["responses"]["200"]
     ok["$ref"] = ok["$ref"].replace("/responses/LandingPage", "/responses/ConformanceDeclaration")
     schemas = oas["components"]["schemas"]

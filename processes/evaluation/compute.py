@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,11 @@ from rasterio.features import rasterize
 from rasterio.windows import Window
 
 from onemap.core.errors import invalid
+from onemap.core.settings import ROOT, load_yaml
 from processes.evaluation.method import Method
 from processes.evaluation.model import NODATA, OUTPUTS, evaluate
+
+STYLE_FILE = ROOT / "styles" / "evaluation.yaml"  # the class colours
 
 GRID_CRS = CRS.from_epsg(4546)     # CGCS2000 / 3-degree Gauss-Krüger CM 111E
 CHUNK = 512
@@ -225,7 +229,7 @@ def run_evaluation(method: Method, factor_dir: Path, zones: Zones, resolution: f
             sched.close()
     for name in OUTPUTS:
         with rasterio.open(out_dir / f"{name}.work.tif", "r+") as dst:
-            dst.write_colormap(1, COLOURS[name])
+            dst.write_colormap(1, _rgb(class_colours()[name]))
         rasterio.shutil.copy(out_dir / f"{name}.work.tif", out_dir / f"{name}.tif", driver="COG",
                              compress="DEFLATE", overview_resampling="nearest", blocksize=CHUNK)
         (out_dir / f"{name}.work.tif").unlink()
@@ -239,9 +243,7 @@ def _rgb(hexes: Sequence[str]) -> dict[int, tuple[int, int, int, int]]:
     return table
 
 
-# The conventional colours: 适宜 green, 一般适宜 yellow, 不适宜 red; 极重要 dark
-# green, 重要 mid green, 一般 light green (styles/ holds the same for WMS).
-SUITABILITY_COLOURS = ("#38a800", "#ffff00", "#e60000")
-ECOLOGY_COLOURS = ("#006400", "#4caf50", "#c8e6c9")
-COLOURS = {"ecology": _rgb(ECOLOGY_COLOURS), "agriculture": _rgb(SUITABILITY_COLOURS),
-           "construction": _rgb(SUITABILITY_COLOURS)}
+@cache
+def class_colours() -> dict[str, tuple[str, ...]]:
+    """The colours of each output's classes by code, from styles/evaluation.yaml."""
+    return {name: tuple(load_yaml(STYLE_FILE)["outputs"][name]) for name in OUTPUTS}

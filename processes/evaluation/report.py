@@ -17,7 +17,7 @@ import rasterio
 from PIL import Image
 
 from processes.base import pdf_from_html
-from processes.evaluation.compute import ECOLOGY_COLOURS, SUITABILITY_COLOURS
+from processes.evaluation.compute import class_colours
 from processes.evaluation.model import OUTPUTS
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -49,5 +49,4 @@ def map_png(path: Path) -> str:
 
 def report_pdf(summary: dict[str, Any], directory: Path) -> bytes:
     maps = {name: map_png(directory / f"{name}.tif") for name in OUTPUTS}
-    colours = {"ecology": ECOLOGY_COLOURS, "agriculture": SUITABILITY_COLOURS, "construction": SUITABILITY_COLOURS}
-    return pdf_from_html(_template().render(s=summary, maps=maps, colours=colours))
+    return pdf_from_html(_template().render(s=summary, maps=maps, colours=class_colours()))

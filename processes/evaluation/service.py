@@ -26,6 +26,7 @@ from onemap.core.errors import invalid
 from onemap.core.settings import Settings
 from onemap.core.units import M2_PER_HA, M2_PER_MU
 from processes.evaluation.compute import GRID_CRS, Zones, run_evaluation
+from processes.evaluation.layers import publish_latest
 from processes.evaluation.method import Method, find_method
 from processes.evaluation.model import OUTPUTS
 
@@ -197,6 +198,7 @@ def evaluate(settings: Settings, request: Request, principal: Principal, job_id:
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+    publish_latest(settings, final)
     _audit(url, principal, f"/processes/{process_id}/{run_id}", request, body, method.version, label)
     return summary
 

@@ -58,6 +58,9 @@ def ids(config, layers, settings):
         "directory": directory,
         "public_layers": {config.layer_identifier(x) for x in layers if x.is_public},
         "internal_layers": {config.layer_identifier(x) for x in layers if not x.is_public},
+        # the evaluation results (config/evaluation/layers.yaml): internal datasets over the city
+        "evaluation_results": {f"{config.identifier_prefix}.evaluation.{x['id']}"
+                               for x in load_yaml(settings.config_dir / "evaluation" / "layers.yaml")["layers"]},
         # 指标体系 (config/indicators/systems.yaml), internal like their values
         "indicator_systems": {f"{config.identifier_prefix}.indicators.{s['id']}"
                               for s in load_yaml(settings.config_dir / "indicators" / "systems.yaml")["systems"]},
@@ -127,7 +130,8 @@ def test_getrecords_full_text_finds_chinese_substrings_and_english(csw_url, conf
 def test_getrecords_by_type(csw_url, tokens, ids):
     datasets = [PropertyIsEqualTo("dc:type", "dataset")]
     assert identifiers(csw_url, constraints=datasets) == ids["public_layers"]
-    assert identifiers(csw_url, tokens["admin"], constraints=datasets) == ids["public_layers"] | ids["internal_layers"]
+    assert identifiers(csw_url, tokens["admin"], constraints=datasets) == (ids["public_layers"] | ids["internal_layers"]
+                                                                           | ids["evaluation_results"])
     assert identifiers(csw_url, constraints=[PropertyIsEqualTo("dc:type", "series")]) == ids["directory"]
 
 
@@ -135,7 +139,8 @@ def test_getrecords_by_bbox(csw_url, tokens, ids, database_url, layers):
     west, south, east, north = onemap_db.layer_extents(database_url, layers)["XZQ"]["spatial"]["bbox"]
     city = [BBox([south, west, north, east])]  # CSW's EPSG:4326: latitude first
     assert identifiers(csw_url, constraints=city) == ids["public_layers"]
-    assert identifiers(csw_url, tokens["staff"], constraints=city) == ids["public_layers"] | ids["internal_layers"]
+    assert identifiers(csw_url, tokens["staff"], constraints=city) == (ids["public_layers"] | ids["internal_layers"]
+                                                                       | ids["evaluation_results"])
     assert identifiers(csw_url, constraints=[BBox([-40.0, 10.0, -39.0, 11.0])]) == set()
 
 
@@ -346,6 +351,7 @@ def test_records_of_a_layer_removed_from_the_registry_are_deleted(settings, data
     registry["layers"] = [x for x in registry["layers"] if x["id"] != "JSXM"]
     (tmp_path / "layers.yaml").write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
     shutil.copytree(settings.config_dir / "indicators", tmp_path / "indicators")
+    shutil.copytree(settings.config_dir / "evaluation", tmp_path / "evaluation")
     gone = config.identifier_prefix + ".layer.JSXM"
     try:
         counts = service.publish(replace(settings, config_dir=tmp_path), database_url, print)
@@ -459,5 +465,6 @@ def test_healthz_reports_both_pycsw_configurations(base_url, ids):
     assert public["status"] == internal["status"] == "up"
     public_count = len(ids["directory"] | ids["public_layers"])
     assert public["detail"] == f"CSW GetRecords -> {public_count} records"
-    internal_count = public_count + len(ids["internal_layers"]) + len(ids["indicator_systems"])
+    internal_count = (public_count + len(ids["internal_layers"]) + len(ids["indicator_systems"])
+                      + len(ids["evaluation_results"]))
     assert internal["detail"] == f"CSW GetRecords -> {internal_count} records"

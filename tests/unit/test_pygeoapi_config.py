@@ -2,6 +2,7 @@ from onemap.core.db import connection_parameters
 from onemap.core.registry import load_layers
 from onemap.core.settings import Settings
 from onemap.ogc.config import RECORDS_COLLECTION, SERVED_CRS, pygeoapi_config
+from processes.evaluation.layers import load_result_layers
 
 
 def _extents(layers):
@@ -14,7 +15,9 @@ def test_public_config_holds_public_layers_only():
     url = "postgresql://u:p%40ss@127.0.0.1:5999/db"
     public = pygeoapi_config(layers, settings, url, _extents(layers), "public")
     internal = pygeoapi_config(layers, settings, url, _extents(layers), "internal")
-    assert set(internal["resources"]) == {layer.id for layer in layers} | {RECORDS_COLLECTION}
+    results = {result.id for result in load_result_layers()}  # the evaluation coverages: staff only
+    assert set(internal["resources"]) == {layer.id for layer in layers} | {RECORDS_COLLECTION} | results
+    assert {internal["resources"][r]["providers"][0]["type"] for r in results} == {"coverage"}
     assert set(public["resources"]) == {layer.id for layer in layers if layer.is_public} | {RECORDS_COLLECTION}
     assert "STBHHX" not in public["resources"]
     feature = internal["resources"]["DLTB"]["providers"][0]
