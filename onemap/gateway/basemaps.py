@@ -7,12 +7,16 @@ from flask import Blueprint, Response, g, jsonify
 
 from onemap.core.access import AccessPolicy
 from onemap.core.settings import Settings, load_yaml
+from onemap.maps.config import map_parts
 
 TILE_TEMPLATE = "{base}/mapproxy/wmts/{layer}/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png"
 
 
 def blueprint(settings: Settings, policy: AccessPolicy, sensitivity: dict[str, str]) -> Blueprint:
     bp = Blueprint("basemaps", __name__)
+    # the top layers the domain adds to MapProxy (map_sources: the cloud's
+    # CLOUD_VEC / CLOUD_IMG once configured), as this gateway's MapProxy has them
+    added = {layer["name"] for part in map_parts(settings) for layer in part.get("layers") or []}
 
     @bp.get("/basemaps.json")
     def basemaps() -> Response:
@@ -20,8 +24,8 @@ def blueprint(settings: Settings, policy: AccessPolicy, sensitivity: dict[str, s
         listed = []
         for entry in entries:
             layer = entry.get("layer")
-            if layer is not None and (layer not in sensitivity
-                                      or policy.check_layer(layer, g.principal, sensitivity) is not None):
+            if layer is not None and layer not in added and (
+                    layer not in sensitivity or policy.check_layer(layer, g.principal, sensitivity) is not None):
                 continue  # not a map name (yet), or not for this caller
             tiles = TILE_TEMPLATE.format(base=settings.base_url, layer=layer) if layer else None
             listed.append({"id": entry["id"], "title": entry["title"], "tiles": tiles})
