@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from catalogue import service as catalogue
@@ -51,4 +52,7 @@ def start(settings: Settings, database_url: str, say: Say) -> dict[str, str]:
 def stop(settings: Settings) -> list[str]:
     """Stop the running stand-ins and forget their settings: the kinds stopped."""
     standins_file(settings.var_dir).unlink(missing_ok=True)
-    return [kind for kind in standins.REPLACES if stop_pid(_pidfile(settings, kind))]
+    kinds = list(standins.REPLACES)
+    with ThreadPoolExecutor(len(kinds)) as pool:  # each waits for its process to go: at once
+        stopped = list(pool.map(stop_pid, [_pidfile(settings, kind) for kind in kinds]))
+    return [kind for kind, was in zip(kinds, stopped, strict=True) if was]
