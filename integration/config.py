@@ -36,6 +36,8 @@ class IntegrationConfig:
         outbox = OutboxSettings(**{k: type(getattr(OutboxSettings, k))(v) for k, v in (data.get("outbox") or {}).items()})
         if outbox.max_attempts < 1 or outbox.batch < 1 or outbox.poll_seconds <= 0:
             raise ValueError("integration.yaml outbox: max_attempts and batch ≥ 1, poll_seconds > 0")
+        if not isinstance(data.get("standins", True), bool):
+            raise ValueError("integration.yaml standins: true or false")
         return cls(outbox=outbox, partners=dict(data.get("partners") or {}))
 
     @classmethod
