@@ -60,12 +60,6 @@ def settings(standin, tmp_path_factory, monkeypatch_module):
 
 
 @pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
-
-
-@pytest.fixture(scope="module")
 def our_mapproxy(settings, database_url):
     generate_config(settings, database_url)
     return Client(make_wsgi_app(str(config_path(settings, "public"))))

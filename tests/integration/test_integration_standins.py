@@ -56,12 +56,6 @@ def settings(tmp_path_factory, monkeypatch_module):
 
 
 @pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
-
-
-@pytest.fixture(scope="module")
 def started(settings, database_url, db):
     urls = standins.start(settings, database_url, print)
     yield urls
