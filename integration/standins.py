@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -251,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
         args.pidfile.write_text(str(child), encoding="ascii")
         os._exit(0)
     os.setsid()
+    signal.signal(signal.SIGTERM, lambda *_: (args.pidfile.unlink(missing_ok=True), os._exit(0)))
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(log.fileno(), 1)

@@ -129,6 +129,7 @@ def test_the_province_standins_answer(started):
 
 def test_down_stops_them_and_forgets_their_settings(settings, started):
     assert sorted(standins.stop(settings)) == sorted(started)
+    assert not list(settings.run_dir.glob("standin-*.pid"))
     assert not standins_file(settings.var_dir).exists()
     assert IntegrationConfig.of(settings).partners["cloud"]["url"] is None
     assert partner_standins.health() == "none started"
