@@ -3,8 +3,8 @@
 the tests exchange with real servers, never mocks:
 
 - `egov`: the e-government system's callback endpoint — verifies our
-  HMAC-SHA256 signature with the partner's secret and takes each
-  Idempotency-Key once, as docs/integration.md asks of a receiver;
+  HMAC-SHA256 signature with the partner's secret and counts each
+  Idempotency-Key, as docs/integration.md asks of a receiver;
 - `upload`: the province's plan-upload endpoint — accepts every upload;
 - `cloud`: the spatio-temporal cloud — XYZ tiles drawn by MapProxy's
   debug source (tile sets vec, cva, img, cia).
@@ -95,10 +95,7 @@ def partner_settings(urls: dict[str, str]) -> dict[str, dict[str, Any]]:
         partners.setdefault("province", {})["upload_url"] = f"{urls['upload']}/uploads"
     if "cloud" in urls:
         partners["cloud"] = {"url": cloud_url(urls["cloud"])}
-    if "egov" in urls:
-        # not read by the gateway (a caller names its callback URL): what
-        # /healthz shows and a newcomer passes as `subscriber`
-        partners["egov"] = {"standin_url": f"{urls['egov']}/callbacks"}
+    # egov: nothing to set (a caller names its callback URLs in `subscriber`)
     return partners
 
 
