@@ -6,17 +6,19 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, jsonify
 
 from onemap.core.access import AccessPolicy
+from onemap.core.components import Components, load_object
 from onemap.core.settings import Settings, load_yaml
-from onemap.maps.config import map_parts
 
 TILE_TEMPLATE = "{base}/mapproxy/wmts/{layer}/WebMercatorQuad/{{z}}/{{x}}/{{y}}.png"
 
 
 def blueprint(settings: Settings, policy: AccessPolicy, sensitivity: dict[str, str]) -> Blueprint:
     bp = Blueprint("basemaps", __name__)
-    # the top layers the domain adds to MapProxy (map_sources: the cloud's
-    # CLOUD_VEC / CLOUD_IMG once configured), as this gateway's MapProxy has them
-    added = {layer["name"] for part in map_parts(settings) for layer in part.get("layers") or []}
+    # the top layers the domain adds to everyone's MapProxy (map_sources: the
+    # cloud's CLOUD_VEC / CLOUD_IMG once configured), as this gateway has them
+    parts = [load_object(reference)(settings) for reference in Components.load(settings.config_dir).map_sources]
+    added = {layer["name"] for part in parts if "public" in part.get("audiences", ["public"])
+             for layer in part.get("layers") or []}
 
     @bp.get("/basemaps.json")
     def basemaps() -> Response:

@@ -192,16 +192,11 @@ def mapproxy_config(layers: list[Layer], tree: Tree, settings: Settings, files: 
     return config
 
 
-def map_parts(settings: Settings) -> list[dict[str, Any]]:
-    """What each of config/components.yaml `map_sources` adds (sources,
-    caches, layers): nothing from a source not configured."""
-    return [load_object(reference)(settings) for reference in Components.load(settings.config_dir).map_sources]
-
-
 def with_parts(config: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """The configuration with the sources, caches and top layers that the
     domain adds (config/components.yaml `map_sources`, e.g. the cloud basemap)."""
-    for part in map_parts(settings):
+    for reference in Components.load(settings.config_dir).map_sources:
+        part = load_object(reference)(settings)
         for section in ("sources", "caches"):
             config[section].update(part.get(section) or {})
         config["layers"] += part.get("layers") or []
