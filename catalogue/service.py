@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from catalogue.config import config_dir, stack_instances, write_config
+from catalogue.config import PycswInstance, config_dir, stack_instances, write_config
 from catalogue.directory import DIRECTORY_FILE, CatalogueError, load_directory
 from catalogue.iso import to_iso19139
 from catalogue.records import CatalogueConfig, EvaluationResult, catalogue_records
@@ -194,3 +194,17 @@ def on_plan_published(database_url: str, version: object) -> None:
     if running_port(settings) is None:
         return
     publish(settings, database_url, logging.getLogger(__name__).info)
+
+
+def serve_partner(settings: Settings, database_url: str, name: str, schema: str, port: int, pidfile: Path) -> str:
+    """A partner's catalogue stood in on loopback (the province's): a pycsw of
+    its own with CSW-T, its repository in `schema`. Its CSW URL."""
+    home = settings.var_dir / "standins" / name
+    instance = PycswInstance(name=name, url=f"http://127.0.0.1:{port}/{name}/csw", schema=schema, repo_filter=None,
+                             transactions=True)
+    path = write_config(home / "configs", instance, database_url, CatalogueConfig.load(settings.gateway))
+    result = run_repository("setup", path)
+    if result.returncode:
+        raise RuntimeError(f"{name} pycsw repository setup failed: {result.stderr[-2000:]}")
+    serve(home / "configs", port, pidfile, settings.log_dir, f"/{name}/csw")
+    return instance.url

@@ -66,7 +66,7 @@ def replay(message_id: int) -> None:
 def deliver() -> None:
     """立即投递到期消息 / deliver the due messages now, from this console."""
     settings = Settings.from_env()
-    counts = box.deliver(settings.database_url, IntegrationConfig.load(settings.config_dir), settings,
+    counts = box.deliver(settings.database_url, IntegrationConfig.of(settings), settings,
                          requests.Session(), TRANSPORTS)
     click.echo(f"已发送 / sent {counts['sent']}, 待重试 / to retry {counts['pending']}, 死信 / dead {counts['dead']}")
 
@@ -76,6 +76,6 @@ def sync() -> None:
     """排队推送变化的目录记录 / queue the CSW-T pushes of changed catalogue records (as the worker does)."""
     settings = Settings.from_env()
     with db.connect(settings.database_url, autocommit=True) as conn:
-        counts = province.sync(conn, IntegrationConfig.load(settings.config_dir))
+        counts = province.sync(conn, IntegrationConfig.of(settings))
     click.echo(f"新增 / insert {counts['csw-insert']}, 更新 / update {counts['csw-update']}, "
                f"删除 / delete {counts['csw-delete']}")

@@ -25,7 +25,7 @@ SOURCE_GRID = "WebMercatorQuad"  # the cloud's XYZ tiling: EPSG:3857, origin top
 
 
 def _partner(settings: Settings) -> dict[str, Any] | None:
-    partner = IntegrationConfig.load(settings.config_dir).partners.get(PARTNER) or {}
+    partner = IntegrationConfig.of(settings).partners.get(PARTNER) or {}
     return partner if partner.get("url") else None
 
 

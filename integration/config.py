@@ -36,12 +36,33 @@ class IntegrationConfig:
         outbox = OutboxSettings(**{k: type(getattr(OutboxSettings, k))(v) for k, v in (data.get("outbox") or {}).items()})
         if outbox.max_attempts < 1 or outbox.batch < 1 or outbox.poll_seconds <= 0:
             raise ValueError("integration.yaml outbox: max_attempts and batch ≥ 1, poll_seconds > 0")
+        if not isinstance(data.get("standins", True), bool):
+            raise ValueError("integration.yaml standins: true or false")
         return cls(outbox=outbox, partners=dict(data.get("partners") or {}))
+
+    @classmethod
+    def of(cls, settings: Settings) -> IntegrationConfig:
+        """The instance's configuration: config/integration.yaml, each partner
+        setting it leaves empty filled from the local stand-ins that `make up`
+        started (standins_file): a URL set in config/ always wins."""
+        config = cls.load(settings.config_dir)
+        path = standins_file(settings.var_dir)
+        standins = ((load_yaml(path) or {}) if path.exists() else {}).get("partners") or {}
+        partners = {name: {**partner, **{key: value for key, value in (standins.get(name) or {}).items()
+                                         if partner.get(key) in (None, "")}}
+                    for name, partner in config.partners.items()}
+        return cls(outbox=config.outbox, partners=partners)
 
     def partner(self, name: str) -> dict[str, Any]:
         if name not in self.partners:
             raise KeyError(f"integration.yaml: no partner {name!r}")
         return self.partners[name]
+
+
+def standins_file(var_dir: Path) -> Path:
+    """The partner settings pointing at the running local stand-ins
+    (integration.standins), written by `make up`, removed by `make down`."""
+    return var_dir / "integration" / "standins.yaml"
 
 
 def secret(settings: Settings, partner: dict[str, Any]) -> bytes | None:

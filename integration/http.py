@@ -22,7 +22,7 @@ from onemap.core.settings import Settings
 
 
 def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
-    config = IntegrationConfig.load(settings.config_dir)
+    config = IntegrationConfig.of(settings)
     outbox.start_worker(settings, config, TRANSPORTS, (province.sync_task(config),))
     max_items = int(settings.gateway["limits"]["max_items"])
     bp = Blueprint("integration", __name__)

@@ -73,7 +73,7 @@ def queue(database_url: str, config: IntegrationConfig, submission_id: int, plan
 def on_plan_published(database_url: str, version: Any) -> None:
     """After-publish hook (config/plan.yaml): the new version goes up."""
     settings = Settings.from_env()
-    queue(database_url, IntegrationConfig.load(settings.config_dir), version.submission_id, version.plan_version)
+    queue(database_url, IntegrationConfig.of(settings), version.submission_id, version.plan_version)
 
 
 def send(message: dict[str, Any], config: IntegrationConfig, settings: Settings,

@@ -51,7 +51,8 @@ def main(ctx: click.Context) -> None:
 def up(scale: str, seed: int, reload: bool) -> None:
     """启动全部服务 / start every service (idempotent)."""
     settings = Settings.from_env()
-    stack.up(settings, say, scale=scale, seed=seed, reload=reload)
+    # the partners' local stand-ins: a newcomer sees the integrations work
+    stack.up(settings, say, scale=scale, seed=seed, reload=reload, standins_enabled=True)
     base = settings.base_url
     say("一张图已启动 / One Map is up:")
     for path, what in [("/", "viewer"), ("/ogc/", "OGC API"), ("/csw", "CSW catalogue"), ("/healthz", "health")]:

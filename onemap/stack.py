@@ -17,22 +17,16 @@ from pathlib import Path
 import requests
 
 from catalogue import service as catalogue
-from onemap import localdb
+from onemap import localdb, standins
 from onemap.core import db
 from onemap.core.components import Components
-from onemap.core.daemon import running_pid, stop_pid
+from onemap.core.daemon import free_port, running_pid, stop_pid
 from onemap.core.registry import load_layers, load_processes
 from onemap.core.settings import ROOT, Settings
 from onemap.maps.service import write_map_configs
 from onemap.ogc.config import write_configs
 
 Say = Callable[[str], None]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -199,13 +193,18 @@ def stop_gateway(settings: Settings, timeout: float = 45) -> bool:
     return stop_pid(_pidfile(settings), timeout)
 
 
-def up(settings: Settings, say: Say, scale: str = "small", seed: int = 1, reload: bool = False) -> str:
+def up(settings: Settings, say: Say, scale: str = "small", seed: int = 1, reload: bool = False,
+       standins_enabled: bool = False) -> str:
+    """The stack; with `standins_enabled` (`make up`), the partners' local
+    stand-ins too (onemap.standins)."""
     url = start_database(settings, say)
     if reload or not demo_loaded(url):
         load_demo(url, scale, seed, say)
     elif not (settings.evaluation_dir / "factors").exists():
         _write_factor_rasters(url, scale, seed, say)
     start_catalogue(settings, url, say)
+    if standins_enabled:
+        standins.start(settings, url, say)
     generate_config(settings, url)
     start_gateway(settings, url, say)
     return url
@@ -214,6 +213,9 @@ def up(settings: Settings, say: Say, scale: str = "small", seed: int = 1, reload
 def down(settings: Settings, say: Say) -> None:
     if stop_gateway(settings):
         say("网关已停止 / gateway stopped")
+    stopped = standins.stop(settings)
+    if stopped:
+        say(f"本地替身已停止 / local stand-ins stopped: {', '.join(stopped)}")
     if catalogue.stop(settings):
         say("目录服务已停止 / catalogue (pycsw) stopped")
     if settings.uses_local_db and localdb.stop(settings):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -32,3 +33,10 @@ def stop_pid(pidfile: Path, timeout: float = 20) -> bool:
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     return True
+
+
+def free_port() -> int:
+    """A loopback port free now, for a process about to bind it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -115,6 +115,11 @@ class PlanStateWatch:
         os.replace(staged, self.path)
 
 
+def map_sensitivity(layers: list[Layer]) -> dict[str, str]:
+    """The sensitivity of every map name: each layer and each group."""
+    return {layer.id: layer.sensitivity for layer in layers} | group_sensitivity(load_tree(layers), layers)
+
+
 @dataclass
 class MapServices:
     """The loaded MapProxy applications and the sensitivity of every map name."""
@@ -130,10 +135,9 @@ class MapServices:
 
         use_mapserver_config(settings)
         apps = {audience: make_wsgi_app(str(config_path(settings, audience))) for audience in AUDIENCES}
-        sensitivity = {layer.id: layer.sensitivity for layer in layers}
         tree = load_tree(layers)
-        sensitivity |= group_sensitivity(tree, layers)
-        return cls(apps, sensitivity, PlanStateWatch(plan_state_file(settings)), TileCache.of(settings, layers, tree))
+        return cls(apps, map_sensitivity(layers), PlanStateWatch(plan_state_file(settings)),
+                   TileCache.of(settings, layers, tree))
 
     def names(self, path: str, args: Mapping[str, str]) -> list[str]:
         return requested_names(path, args, set(self.sensitivity))

@@ -27,3 +27,10 @@ def plan_parcel(db) -> Parcel:
 @pytest.fixture(scope="module")
 def current_parcel(db) -> Parcel:
     return roomiest_parcel(db, "DLTB", "base.dltb", "dlbm")
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    """Environment changes for one test module (what a stack copy's checks read)."""
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch

@@ -23,27 +23,19 @@ from PIL import Image
 from werkzeug.serving import make_server
 from werkzeug.test import Client
 
+from integration.standins import cloud_app, cloud_url
 from onemap.core.components import Components, load_object
 from onemap.core.settings import Settings
 from onemap.gateway.health import HealthCheck, run_checks
 from onemap.maps.config import config_path
 from onemap.stack import free_port, generate_config
 
-TILE_SETS = ("vec", "cva", "img", "cia")
-
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory):
     """The cloud's tile server: XYZ tiles drawn by MapProxy's debug source."""
-    home = tmp_path_factory.mktemp("cloud")
-    config = {"services": {"tms": {"use_grid_names": True, "origin": "nw"}},
-              "sources": {"generated": {"type": "debug"}},
-              "caches": {name: {"grids": ["GLOBAL_WEBMERCATOR"], "sources": ["generated"], "disable_storage": True}
-                         for name in TILE_SETS},
-              "layers": [{"name": name, "title": name, "sources": [name]} for name in TILE_SETS],
-              "globals": {"cache": {"base_dir": str(home / "cache"), "lock_dir": str(home / "locks")}}}
-    (home / "mapproxy.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    server = make_server("127.0.0.1", free_port(), make_wsgi_app(str(home / "mapproxy.yaml")), threaded=True)
+    app = cloud_app(tmp_path_factory.mktemp("cloud"))
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()
@@ -59,19 +51,12 @@ def settings(standin, tmp_path_factory, monkeypatch_module):
     shutil.copytree(stack_settings.config_dir, home / "config")
     path = home / "config" / "integration.yaml"
     changed = yaml.safe_load(path.read_text(encoding="utf-8"))
-    changed["partners"]["cloud"]["url"] = (f"http://127.0.0.1:{standin.server_port}/tiles/{{layer}}/"
-                                           f"GLOBAL_WEBMERCATOR/{{z}}/{{x}}/{{y}}.png?tk={{key}}")
+    changed["partners"]["cloud"]["url"] = cloud_url(f"http://127.0.0.1:{standin.server_port}")
     path.write_text(yaml.safe_dump(changed, allow_unicode=True), encoding="utf-8")
     settings = replace(stack_settings, config_dir=home / "config", var_dir=home / "var")
     monkeypatch_module.setenv("ONEMAP_CONFIG", str(settings.config_dir))  # what the health check reads
     monkeypatch_module.setenv("ONEMAP_VAR", str(settings.var_dir))
     return settings
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
 
 
 @pytest.fixture(scope="module")

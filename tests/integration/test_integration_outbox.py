@@ -19,13 +19,13 @@ from shapely.geometry import box, mapping
 from integration import outbox
 from integration.cli import outbox as outbox_command
 from integration.config import IntegrationConfig, secret
+from integration.standins import SignedReceiver
 from onemap import stack
 from onemap.core import db as core_db
 from onemap.core.inforce import in_force
 from onemap.core.settings import Settings
 from tests.conftest import auth
 from tests.integration.test_compliance_jobs import wait_done
-from tests.partners import SignedReceiver
 
 
 @pytest.fixture(scope="module")

@@ -21,18 +21,16 @@ import pytest
 from owslib.catalogue.csw2 import CatalogueServiceWeb
 
 from catalogue import service
-from catalogue.config import PycswInstance, write_config
 from catalogue.directory import CatalogueError
 from catalogue.harvest import harvest
-from catalogue.records import CatalogueConfig
 from integration import province, upload
 from integration.config import IntegrationConfig
+from integration.standins import SignedReceiver
 from onemap.core.daemon import stop_pid
 from onemap.core.settings import Settings
 from onemap.stack import free_port
 from tests.conftest import auth
 from tests.integration.test_catalogue import _test_record
-from tests.partners import SignedReceiver
 
 GMD = "http://www.isotc211.org/2005/gmd"
 
@@ -45,14 +43,9 @@ def settings():
 @pytest.fixture(scope="module")
 def standin(settings, database_url, db):
     """The province's CSW: its own pycsw process, configuration and repository."""
-    port, home = free_port(), settings.var_dir / "province-standin"
-    instance = PycswInstance(name="province", url=f"http://127.0.0.1:{port}/province/csw",
-                             schema="province_standin", repo_filter=None, transactions=True)
-    cfg = write_config(home / "configs", instance, database_url, CatalogueConfig.load(settings.gateway))
-    assert service.run_repository("setup", cfg).returncode == 0
-    service.serve(home / "configs", port, home / "province.pid", home, "/province/csw")
-    yield instance.url
-    stop_pid(home / "province.pid")
+    pidfile = settings.run_dir / "standin-province.pid"
+    yield service.serve_partner(settings, database_url, "province", "province_standin", free_port(), pidfile)
+    stop_pid(pidfile)
     db.execute("DROP SCHEMA province_standin CASCADE")
     db.execute("DELETE FROM integration.province_record")
     db.execute("DELETE FROM integration.outbox WHERE partner = 'province'")

@@ -71,3 +71,29 @@ def test_the_cloud_basemap_becomes_mapproxy_sources_caches_and_layers(tmp_path):
     source = part["sources"]["cloud_vec"]
     assert source["url"] == "http://t.example/vec/%(z)s/%(x)s/%(y)s.png?k=secret-key"
     assert source["on_error"]["other"] == {"response": "transparent", "cache": False}
+
+
+def test_stand_ins_replace_only_the_endpoints_left_empty_and_a_set_url_wins(tmp_path):
+    from dataclasses import replace
+
+    from integration.standins import REPLACES, wanted, write_settings
+    from onemap.core.settings import Settings
+
+    shipped = (config_dir() / "integration.yaml").read_text(encoding="utf-8")
+    (tmp_path / "integration.yaml").write_text(shipped, encoding="utf-8")
+    assert wanted(tmp_path) == list(REPLACES)  # the shipped file: every partner stood in
+    real_cloud = "https://cloud.example/{layer}/{z}/{x}/{y}.png?tk={key}"
+    (tmp_path / "integration.yaml").write_text(shipped.replace(
+        "    url: null                         # e.g.", f'    url: "{real_cloud}" #'), encoding="utf-8")
+    assert wanted(tmp_path) == ["province-csw", "upload", "egov"]
+    settings = replace(Settings.from_env(), config_dir=tmp_path, var_dir=tmp_path / "var")
+    write_settings(settings.var_dir, {"cloud": "http://127.0.0.1:1", "upload": "http://127.0.0.1:2"})
+    partners = IntegrationConfig.of(settings).partners
+    assert partners["cloud"]["url"] == real_cloud  # config/ wins over a stand-in
+    assert partners["province"]["upload_url"] == "http://127.0.0.1:2/uploads"
+    assert partners["province"]["csw_url"] is None  # no stand-in, nothing set: no push
+    (tmp_path / "integration.yaml").write_text(shipped.replace("standins: true", "standins: false"), encoding="utf-8")
+    assert wanted(tmp_path) == []
+    (tmp_path / "integration.yaml").write_text(shipped.replace("standins: true", "standins: maybe"), encoding="utf-8")
+    with pytest.raises(ValueError, match="standins"):
+        IntegrationConfig.load(tmp_path)
