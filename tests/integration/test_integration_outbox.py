@@ -27,6 +27,8 @@ from onemap.core.settings import Settings
 from tests.conftest import auth
 from tests.integration.test_compliance_jobs import wait_done
 
+HANG_GUARD_S = 120  # waits for states, not a time limit
+
 
 @pytest.fixture(scope="module")
 def egov_secret() -> bytes:
@@ -60,6 +62,11 @@ def test_callbacks_survive_a_down_receiver_and_a_gateway_restart(http, ogc_url, 
     rows = db.execute("SELECT idempotency_key, state FROM integration.outbox WHERE idempotency_key = ANY(%s)",
                       (list(keys),)).fetchall()
     assert {key for key, _ in rows} == keys and {state for _, state in rows} == {"pending"}
+    deadline = time.monotonic() + HANG_GUARD_S  # the deliverer tries while the receiver is down
+    while not db.execute("SELECT count(*) FROM integration.outbox WHERE idempotency_key = ANY(%s) "
+                         "AND attempts > 0", (list(keys),)).fetchone()[0]:
+        assert time.monotonic() < deadline, "the outbox never tried to deliver"
+        time.sleep(0.2)
 
     settings = Settings.from_env()
     http.close()
