@@ -6,7 +6,7 @@ click, upload, screenshot, and the files the page saves."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +41,11 @@ class Browser:
             "download.default_directory": str(downloads), "download.prompt_for_download": False,
             "profile.default_content_setting_values.automatic_downloads": 1})
         self.driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-        # scripts may return promises (fetch) and pages load slowly under SwiftShader
+        # scripts may return promises (fetch) and pages load slowly under SwiftShader;
+        # chromedriver's own timeouts answer first, the client's (120 s by default) after
         self.driver.set_script_timeout(READY_TIMEOUT_S)
         self.driver.set_page_load_timeout(READY_TIMEOUT_S)
+        self.driver.command_executor.client_config.timeout = READY_TIMEOUT_S + 30
 
     def open(self, url: str) -> None:
         self.driver.get(url)
@@ -53,14 +55,10 @@ class Browser:
         return self.driver.execute_script(script, *args)
 
     def until(self, script: str, *args: Any) -> Any:
-        """The script's first truthy value, polled until the page gets there
-        (a hang guard, not a time limit)."""
-        try:
-            return WebDriverWait(self.driver, READY_TIMEOUT_S, POLL_S).until(
-                lambda driver: driver.execute_script(script, *args))
-        except TimeoutException:
-            shown = self.run("return document.body.innerText.slice(0, 500)")
-            raise AssertionError(f"the page never got to: {script}; it shows: {shown}") from None
+        """The script's first truthy value, polled until the page gets there."""
+        return self._wait(lambda driver: driver.execute_script(script, *args),
+                          lambda: f"the page never got to: {script}; it shows: "
+                                  f"{self.run('return document.body.innerText.slice(0, 500)')}")
 
     def click(self, x: int, y: int) -> None:
         """A mouse click at viewport pixel (x, y)."""
@@ -75,12 +73,15 @@ class Browser:
 
     def downloaded(self, suffix: str) -> Path:
         """The file the page saved (Chromium renames it when complete)."""
-        def saved(_driver: webdriver.Chrome) -> Path | None:
-            return next((p for p in self.downloads.glob(f"*{suffix}") if p.stat().st_size), None)
+        return self._wait(lambda _: next((p for p in self.downloads.glob(f"*{suffix}") if p.stat().st_size), None),
+                          lambda: f"no {suffix} file was saved in {self.downloads}")
+
+    def _wait(self, condition: Callable[[webdriver.Chrome], Any], failure: Callable[[], str]) -> Any:
+        """The condition's first truthy value (a hang guard, not a time limit)."""
         try:
-            return WebDriverWait(self.driver, READY_TIMEOUT_S, POLL_S).until(saved)
+            return WebDriverWait(self.driver, READY_TIMEOUT_S, POLL_S).until(condition)
         except TimeoutException:
-            raise AssertionError(f"no {suffix} file was saved in {self.downloads}") from None
+            raise AssertionError(failure()) from None
 
     def screenshot(self) -> bytes:
         return self.driver.get_screenshot_as_png()
