@@ -12,6 +12,7 @@ from PIL import Image
 from onemap.styles.model import load_style, rgb
 
 TOLERANCE = 6  # per RGB channel
+TILE_SIZE_M_AT_ZOOM_0 = 2 * math.pi * 6_378_137
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,12 @@ def roomiest_parcel(db, layer_id: str, table: str, field: str, where: str = "") 
         f"(SELECT {field}, geom FROM {table} {where} ORDER BY ST_Area(geom) DESC LIMIT 40) t, "
         "LATERAL ST_MaximumInscribedCircle(t.geom) c ORDER BY c.radius DESC LIMIT 1").fetchone()
     return Parcel(layer_id, row[0], row[1], row[2], row[3])
+
+
+def zoom_for(parcel: Parcel) -> float:
+    """A web map zoom at which the parcel's inscribed circle is 40 pixels across."""
+    metres_per_pixel = parcel.radius_deg * 111_320 / 20
+    return min(18.0, math.log2(TILE_SIZE_M_AT_ZOOM_0 * math.cos(math.radians(parcel.lat)) / 256 / metres_per_pixel))
 
 
 def pixel_at(png: bytes, x: int, y: int) -> tuple[int, int, int, int]:

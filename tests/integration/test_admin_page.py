@@ -4,29 +4,16 @@ token through the page (its calls carry the CSRF token), and signs out."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import requests
 
 from onemap.core.accounts import create_token
 from tests.conftest import auth
-from tests.integration.test_viewer import READY_TIMEOUT_S, Browser, browser  # noqa: F401 (the fixture)
+from tests.integration.browser import Browser, browser  # noqa: F401 (the fixture)
 
 PASSWORD = "page-Password-1"
 RELOAD_S = 600  # a hang guard: after a configuration change the gateway's workers load it again
-
-
-def _until(page: Browser, script: str) -> object:
-    """Wait for the page to reach a state (a hang guard, not a time limit)."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        value = page.run(script)
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"the page never got to: {script}; message: "
-                         f"{page.run('return document.querySelector(\"#message\").textContent')}")
 
 
 def test_an_administrator_manages_roles_and_tokens_on_the_page(base_url, ogc_url, database_url, browser):  # noqa: F811
@@ -35,12 +22,12 @@ def test_an_administrator_manages_roles_and_tokens_on_the_page(base_url, ogc_url
     assert requests.post(f"{base_url}/admin/users", headers=admin, timeout=30,
                          json={"name": name, "password": PASSWORD, "roles": ["admin"]}).status_code == 201
     browser.open(f"{base_url}/admin/")
-    assert _until(browser, "return document.body.dataset.state !== 'loading' && document.body.dataset.state") \
+    assert browser.until("return document.body.dataset.state !== 'loading' && document.body.dataset.state") \
         == "signed-out"
     browser.run("const f = document.querySelector('#login'); f.elements.name.value = arguments[0];"
                 "f.elements.password.value = arguments[1]; f.requestSubmit();", name, PASSWORD)
-    assert _until(browser, "return ['ready', 'error', 'forbidden'].includes(document.body.dataset.state)"
-                           " && document.body.dataset.state") == "ready"
+    assert browser.until("return ['ready', 'error', 'forbidden'].includes(document.body.dataset.state)"
+                         " && document.body.dataset.state") == "ready"
     assert browser.run("return !!document.querySelector(`#users tr[data-name='${arguments[0]}']`)", name)
 
     role = f"page-{uuid.uuid4().hex[:6]}"
@@ -49,37 +36,37 @@ def test_an_administrator_manages_roles_and_tokens_on_the_page(base_url, ogc_url
                 "f.querySelector(\"input[name=layers][value='STBHHX']\").checked = true;"
                 "f.querySelector(\"input[name=reads][value='public']\").checked = true;"
                 "f.requestSubmit(f.elements.create);", role)
-    _until(browser, f"return !!document.querySelector(\"#roles tr[data-name='{role}']\")")
+    browser.until(f"return !!document.querySelector(\"#roles tr[data-name='{role}']\")")
     stored = {r["name"]: r for r in requests.get(f"{base_url}/admin/roles", headers=admin, timeout=30).json()}
     assert stored[role]["layers"] == ["STBHHX"] and stored[role]["reads"] == ["public"]
 
     browser.run("const f = document.querySelector('#token-form'); f.elements.account.value = arguments[0];"
                 "f.elements.name.value = 'from-the-page'; f.requestSubmit();", name)
-    token = _until(browser, "const p = document.querySelector('#new-token');"
-                            "return !p.hidden && p.querySelector('code').textContent")
+    token = browser.until("const p = document.querySelector('#new-token');"
+                          "return !p.hidden && p.querySelector('code').textContent")
     assert requests.get(f"{ogc_url}/collections/STBHHX/items", params={"f": "json", "limit": 1},
                         headers=auth(token), timeout=30).status_code == 200
 
     browser.run("document.querySelector('#logout').click()")
-    assert _until(browser, "return document.body.dataset.state === 'signed-out'")
+    assert browser.until("return document.body.dataset.state === 'signed-out'")
 
 
 def _sign_in(page: Browser, base_url: str, name: str) -> str:
     page.open(f"{base_url}/admin/")
-    if _until(page, "return document.body.dataset.state !== 'loading' && document.body.dataset.state") != "signed-out":
+    if page.until("return document.body.dataset.state !== 'loading' && document.body.dataset.state") != "signed-out":
         page.run("document.querySelector('#logout').click()")  # a test before ended signed in
-        _until(page, "return document.body.dataset.state === 'signed-out'")
+        page.until("return document.body.dataset.state === 'signed-out'")
     page.run("const f = document.querySelector('#login'); f.elements.name.value = arguments[0];"
              "f.elements.password.value = arguments[1]; f.requestSubmit();", name, PASSWORD)
-    return _until(page, "return ['ready', 'error', 'forbidden'].includes(document.body.dataset.state)"
-                        " && document.body.dataset.state")
+    return page.until("return ['ready', 'error', 'forbidden'].includes(document.body.dataset.state)"
+                      " && document.body.dataset.state")
 
 
 def _message_after(page: Browser, script: str, *args: object) -> tuple[str, str]:
     """Run a user action and wait for the message line it leads to: (class, text)."""
     page.run("document.querySelector('#message').hidden = true;" + script, *args)
-    return tuple(_until(page, "const m = document.querySelector('#message');"
-                              "return !m.hidden && m.textContent && [m.className, m.textContent]"))
+    return tuple(page.until("const m = document.querySelector('#message');"
+                            "return !m.hidden && m.textContent && [m.className, m.textContent]"))
 
 
 def _visible_sections(page: Browser) -> list[str]:
@@ -100,7 +87,7 @@ def test_an_operator_changes_configuration_reads_audit_and_logs_and_backs_up(bas
     original = requests.get(f"{base_url}/admin/config/files/{path}", headers=admin, timeout=RELOAD_S).text
     versions = requests.get(f"{base_url}/admin/config/versions/{path}", headers=admin, timeout=RELOAD_S).json()["versions"]
     browser.run("document.querySelector(`#config-files tr[data-key='${arguments[0]}'] button`).click()", path)
-    _until(browser, "return document.querySelector('#config-form textarea').value.length > 0")
+    browser.until("return document.querySelector('#config-form textarea').value.length > 0")
     assert browser.run("return document.querySelector('#config-form textarea').value") == original
     kind, refused = _message_after(browser, "const f = document.querySelector('#config-form');"
                                    "f.elements.content.value = 'targets: ['; f.elements.comment.value = 'broken';"
@@ -126,8 +113,8 @@ def test_an_operator_changes_configuration_reads_audit_and_logs_and_backs_up(bas
     browser.run("document.querySelector('#audit tbody').replaceChildren();"  # the unfiltered rows shown at start
                 "const f = document.querySelector('#audit-form'); f.elements.actor.value = arguments[0];"
                 "f.elements.target.value = arguments[1]; f.requestSubmit();", name, path)
-    actions = _until(browser, "const rows = [...document.querySelectorAll('#audit tbody tr')];"
-                              "return rows.length > 0 && rows.map(r => r.cells[3].textContent)")
+    actions = browser.until("const rows = [...document.querySelectorAll('#audit tbody tr')];"
+                            "return rows.length > 0 && rows.map(r => r.cells[3].textContent)")
     assert actions == ["config.change"]  # the edit, not the refused one
     csv_text = browser.run("return fetch(document.querySelector('#audit-csv').href).then(r => r.text())")
     assert csv_text.count(",config.change,") == len(actions)
@@ -135,8 +122,8 @@ def test_an_operator_changes_configuration_reads_audit_and_logs_and_backs_up(bas
     # recent log lines from a level up: the refused change above was logged as a warning
     browser.run("document.querySelector('#logs tbody').replaceChildren();"
                 "const f = document.querySelector('#log-form'); f.elements.level.value = 'WARNING'; f.requestSubmit();")
-    rows = _until(browser, "const rows = [...document.querySelectorAll('#logs tbody tr')];"
-                           "return rows.length > 0 && rows.map(r => [r.cells[1].textContent, r.cells[5].textContent])")
+    rows = browser.until("const rows = [...document.querySelectorAll('#logs tbody tr')];"
+                         "return rows.length > 0 && rows.map(r => [r.cells[1].textContent, r.cells[5].textContent])")
     assert {level for level, _ in rows} <= {"WARNING", "ERROR", "CRITICAL"}
     assert any(f"PUT /admin/config/files/{path} 400" in message for _, message in rows)
 
@@ -149,7 +136,7 @@ def test_an_operator_changes_configuration_reads_audit_and_logs_and_backs_up(bas
     assert browser.run("return document.querySelector('#backups tbody tr').dataset.key") == listed["name"]
     assert listed["tables"] > 0 and listed["rows"] > 0
     browser.run("document.querySelector('#logout').click()")
-    _until(browser, "return document.body.dataset.state === 'signed-out'")
+    browser.until("return document.body.dataset.state === 'signed-out'")
 
 
 def test_an_auditor_sees_the_audit_section_only(base_url, database_url, browser):  # noqa: F811
@@ -166,4 +153,4 @@ def test_an_auditor_sees_the_audit_section_only(base_url, database_url, browser)
                            ".map(p => fetch(new URL(p, location.href)).then(r => r.status)))")
     assert statuses == [403, 403, 403, 200]
     browser.run("document.querySelector('#logout').click()")
-    _until(browser, "return document.body.dataset.state === 'signed-out'")
+    browser.until("return document.body.dataset.state === 'signed-out'")

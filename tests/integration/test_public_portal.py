@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -25,9 +24,8 @@ from onemap.core.settings import ROOT, Settings
 from onemap.styles.model import load_style, rgb
 from processes.participation.publications import Publication, publish
 from tests.conftest import auth
-from tests.integration.parcels import Parcel, assert_colour, pixel_at
-from tests.integration.test_admin_page import _until
-from tests.integration.test_viewer import Browser, _zoom_for, browser  # noqa: F401 (the fixture)
+from tests.integration.browser import Browser, browser  # noqa: F401 (the fixture)
+from tests.integration.parcels import Parcel, assert_colour, pixel_at, zoom_for
 
 PASSWORD = "portal-Password-1"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -71,43 +69,33 @@ def _shot(page: Browser, name: str) -> bytes:
 
 def _open(page: Browser, url: str) -> None:
     page.open(url)
-    assert _until(page, READY) == "ready", page.run("return document.querySelector('#message').textContent")
+    assert page.until(READY) == "ready", page.run("return document.querySelector('#message').textContent")
 
 
 def _message(page: Browser, kind: str) -> str:
-    return _until(page, f"const m = document.querySelector('#message');"
-                        f"return !m.hidden && m.classList.contains('{kind}') && m.textContent")
+    return page.until(f"const m = document.querySelector('#message');"
+                      f"return !m.hidden && m.classList.contains('{kind}') && m.textContent")
 
 
 def _select(page: Browser, gsbh: str) -> None:
     page.run("document.body.dataset.state = 'loading';"
              "document.querySelector(`#publications li[data-gsbh='${arguments[0]}']`).click()", gsbh)
-    assert _until(page, READY) == "ready"
-
-
-def _upload(page: Browser, selector: str, *paths: Path) -> None:
-    """Files into a file input, as a user picks them (WebDriver's send keys)."""
-    page.run("document.querySelector(arguments[0]).value = ''", selector)  # a multiple input adds to its files
-    element = page._call("POST", f"{page.session}/element", {"using": "css selector", "value": selector})
-    element_id = next(iter(element.values()))
-    page._call("POST", f"{page.session}/element/{element_id}/value", {"text": "\n".join(map(str, paths))})
+    assert page.until(READY) == "ready"
 
 
 def _fetch_status(page: Browser, url: str) -> int:
     """The status of a request the portal page makes (as its scripts would)."""
-    return page._call("POST", f"{page.session}/execute/async", {
-        "script": "const done = arguments[1]; fetch(arguments[0], {credentials: 'omit'})"
-                  ".then(r => done(r.status), e => done(String(e)))", "args": [url]})
+    return page.run("return fetch(arguments[0], {credentials: 'omit'}).then(r => r.status, e => String(e))", url)
 
 
 def _sign_in(page: Browser, base_url: str, name: str) -> None:
     page.open(f"{base_url}/moderation/")
     state = "return document.body.dataset.state !== 'loading' && document.body.dataset.state"
-    if _until(page, state) == "signed-out":
+    if page.until(state) == "signed-out":
         page.run("const f = document.querySelector('#login'); f.elements.name.value = arguments[0];"
                  "f.elements.password.value = arguments[1]; f.requestSubmit();", name, PASSWORD)
-    assert _until(page, "return ['ready', 'forbidden', 'error'].includes(document.body.dataset.state)"
-                        " && document.body.dataset.state") == "ready"
+    assert page.until("return ['ready', 'forbidden', 'error'].includes(document.body.dataset.state)"
+                      " && document.body.dataset.state") == "ready"
 
 
 def _jpeg_with_gps() -> bytes:
@@ -139,7 +127,7 @@ def test_publications_are_listed_and_mapped_and_an_ended_one_is_not(base_url, og
         if best is None or row[2] > best.radius_deg:
             best = Parcel("GHGS", gsbh, *row)
     assert best is not None and best.radius_deg > 0
-    _open(browser, f"{base_url}/public/#{_zoom_for(best):.2f}/{best.lat:.6f}/{best.lon:.6f}")
+    _open(browser, f"{base_url}/public/#{zoom_for(best):.2f}/{best.lat:.6f}/{best.lon:.6f}")
     assert browser.run("return [...document.querySelectorAll('#publications li')].map(li => li.dataset.gsbh)") \
         == [r[0] for r in current]
     centre = browser.run("const r = document.querySelector('#map canvas').getBoundingClientRect();"
@@ -185,13 +173,13 @@ def test_a_comment_with_a_script_is_stored_and_shown_as_text_after_moderation(ba
     assert other.status_code == 201
 
     _sign_in(browser, base_url, staff)
-    _until(browser, f"return !!document.querySelector(\"#comments tr[data-id='{comment_id}']\")")
+    browser.until(f"return !!document.querySelector(\"#comments tr[data-id='{comment_id}']\")")
     _shot(browser, "moderation.png")  # the comments waiting
     for cid, action, reply in ((comment_id, "approve", f"已采纳 {marker}"), (other.json()["id"], "reject", "")):
         browser.run("const row = document.querySelector(`#comments tr[data-id='${arguments[0]}']`);"
                     "row.querySelector('input[name=reply]').value = arguments[2];"
                     "row.querySelector(`button[name=${arguments[1]}]`).click()", cid, action, reply)
-        _until(browser, f"const row = document.querySelector(\"#comments tr[data-id='{cid}']\"); return !row")
+        browser.until(f"const row = document.querySelector(\"#comments tr[data-id='{cid}']\"); return !row")
     steps = db.execute("SELECT target, detail->>'state' FROM ops.audit WHERE action = 'moderate-comment' "
                        "AND actor = %s ORDER BY id", (staff,)).fetchall()
     assert steps == [(f"/moderation/api/comments/{comment_id}", "approved"),
@@ -224,7 +212,7 @@ def test_oversized_and_non_image_uploads_are_refused_with_a_bilingual_message(ba
                                "return [Math.round(r.left + r.width / 2), Math.round(r.top + r.height / 2)]"))
     for path, zh, en in ((big, "照片过大", "too large"), (fake, "不是图片", "Not an image")):
         browser.run("document.querySelector('#report-form').elements.description.value = '夜间施工，疑似违法占地'")
-        _upload(browser, "#report-form input[name=photos]", path)
+        browser.upload("#report-form input[name=photos]", path)
         browser.run("document.querySelector('#message').hidden = true;"
                     "document.querySelector('#report-form').requestSubmit()")
         text = _message(browser, "error")
@@ -245,10 +233,10 @@ def test_a_report_is_tracked_by_its_number_through_triage(base_url, database_url
     marker = uuid.uuid4().hex[:8]
     browser.run("document.querySelector('#report-form').elements.description.value = arguments[0]",
                 f"农田里新建厂房 {marker}")
-    _upload(browser, "#report-form input[name=photos]", photo)
+    browser.upload("#report-form input[name=photos]", photo)
     browser.run("document.querySelector('#report-form').requestSubmit()")
-    number = _until(browser, "const t = document.querySelector('#tracking'); return !t.hidden && "
-                             "t.querySelector('code').textContent")
+    number = browser.until("const t = document.querySelector('#tracking'); return !t.hidden && "
+                           "t.querySelector('code').textContent")
     _shot(browser, "portal-report.png")
     (report_id, photos), = db.execute("SELECT r.id, array_agg(p.content) FROM supervision.violation_report r "
                                       "JOIN supervision.violation_photo p ON p.report = r.id WHERE r.cxbh = %s "
@@ -262,8 +250,8 @@ def test_a_report_is_tracked_by_its_number_through_triage(base_url, database_url
         browser.run("const row = document.querySelector(`#reports tr[data-number='${arguments[0]}']`);"
                     "row.querySelector('input[name=note]').value = arguments[2];"
                     "row.querySelector(`button[name=${arguments[1]}]`).click()", number, status, note)
-        _until(browser, f"return document.querySelector(\"#reports tr[data-number='{number}']\")"
-                        f"?.dataset.status === '{status}'")
+        browser.until(f"return document.querySelector(\"#reports tr[data-number='{number}']\")"
+                      f"?.dataset.status === '{status}'")
     _shot(browser, "moderation-reports.png")
     audited = db.execute("SELECT detail->>'before', detail->>'status' FROM ops.audit WHERE action = 'triage-report' "
                          "AND target = %s ORDER BY id", (f"/moderation/api/reports/{report_id}",)).fetchall()
@@ -276,8 +264,8 @@ def test_a_report_is_tracked_by_its_number_through_triage(base_url, database_url
     browser.run("document.querySelector(\"#tabs button[data-tab='track']\").click();"
                 "const f = document.querySelector('#status-form'); f.elements.number.value = arguments[0];"
                 "f.requestSubmit()", number)
-    status = _until(browser, "const s = document.querySelector('#status'); return !s.hidden && "
-                             "document.querySelector('#status-value').textContent")
+    status = browser.until("const s = document.querySelector('#status'); return !s.hidden && "
+                           "document.querySelector('#status-value').textContent")
     assert status == "已查实 confirmed"
     steps = browser.run("return [...document.querySelectorAll('#steps li')].map(li => li.dataset.status)")
     assert steps == ["received", "verifying", "confirmed"]

@@ -17,7 +17,6 @@ import csv
 import io
 import math
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,9 +32,9 @@ from onemap.core.accounts import create_token
 from onemap.core.inforce import in_force
 from onemap.core.registry import load_layers
 from tests.conftest import auth
-from tests.integration.parcels import Parcel, assert_colour, pixel_at, roomiest_parcel
+from tests.integration.browser import Browser, browser  # noqa: F401 (the fixture)
+from tests.integration.parcels import Parcel, assert_colour, pixel_at, roomiest_parcel, zoom_for
 from tests.integration.test_compliance import coordinate_file, site
-from tests.integration.test_viewer import READY_TIMEOUT_S, TILE_SIZE_M_AT_ZOOM_0, Browser, chromium
 
 PASSWORD = "staff-App-Password-1"
 NEXT_VERSION, NEXT_FROM = "pytest-app-v2", "2031-01-01T00:00:00+08:00"
@@ -43,23 +42,12 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 GEOD = Geod(ellps="GRS80")  # CGCS2000's ellipsoid to well under a millimetre
 
 
-def _until(page: Browser, script: str, *args) -> object:
-    """Wait for the page to reach a state (a hang guard, not a time limit)."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        value = page.run(script, *args)
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"the page never got to: {script}; error: {_error(page)}")
-
-
 def _error(page: Browser) -> str | None:
     return page.run("const e = document.getElementById('error'); return e.hidden ? null : e.textContent")
 
 
 def _ready(page: Browser) -> None:
-    state = _until(page, "return document.body.dataset.state !== 'loading' && document.body.dataset.state")
+    state = page.until("return document.body.dataset.state !== 'loading' && document.body.dataset.state")
     assert state == "ready", _error(page)
 
 
@@ -72,23 +60,6 @@ def _shot(page: Browser, name: str) -> bytes:
 
 def _hash(page: Browser) -> dict[str, str]:
     return dict(page.run("return [...new URLSearchParams(location.hash.slice(1))]"))
-
-
-def _file(folder: Path, suffix: str) -> Path:
-    """The file the page saved (Chromium renames it when complete)."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        found = [p for p in folder.glob(f"*{suffix}") if p.stat().st_size]
-        if found:
-            return found[0]
-        time.sleep(0.2)
-    raise AssertionError(f"no {suffix} file was saved in {folder}")
-
-
-def _zoom_for(parcel: Parcel) -> float:
-    """A zoom at which the parcel's inscribed circle is 40 pixels across."""
-    metres_per_pixel = parcel.radius_deg * 111_320 / 20
-    return min(18.0, math.log2(TILE_SIZE_M_AT_ZOOM_0 * math.cos(math.radians(parcel.lat)) / 256 / metres_per_pixel))
 
 
 def _centre(page: Browser) -> tuple[int, int]:
@@ -138,14 +109,8 @@ def next_version(database_url, parcel) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def downloads(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("downloads")
-
-
-@pytest.fixture(scope="module")
-def page(downloads) -> Iterator[Browser]:
-    with chromium(downloads) as session:
-        yield session
+def page(browser: Browser) -> Browser:  # noqa: F811 (the fixture)
+    return browser
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +123,7 @@ def _pixel(page: Browser, what: str) -> tuple[int, int, int, int]:
 
 
 def _at_parcel(base_url: str, parcel: Parcel, extra: str = "") -> str:
-    return f"{base_url}/#map={_zoom_for(parcel):.2f}/{parcel.lat:.6f}/{parcel.lon:.6f}{extra}"
+    return f"{base_url}/#map={zoom_for(parcel):.2f}/{parcel.lat:.6f}/{parcel.lon:.6f}{extra}"
 
 
 def test_1_sign_in_brings_the_staff_tools_and_layers(base_url, page, staff_user, parcel):
@@ -174,7 +139,7 @@ def test_1_sign_in_brings_the_staff_tools_and_layers(base_url, page, staff_user,
 
     page.run("const f = document.querySelector('#login'); f.elements.name.value = arguments[0];"
              "f.elements.password.value = arguments[1]; f.requestSubmit();", staff_user, PASSWORD)
-    _until(page, "return document.body.dataset.role === 'staff'")
+    page.until("return document.body.dataset.role === 'staff'")
     _ready(page)
     assert page.run("return document.querySelector('#me').textContent") == staff_user
     assert page.run("return [...document.querySelectorAll('#tools button')].filter(b => b.hidden).length") == 0
@@ -246,7 +211,7 @@ def test_3_time_slider_shows_the_plan_of_another_version(page, next_version, par
     versions = requests.post(f"{ogc_url}/processes/plan-history/execution", json={"inputs": {}}, headers=staff,
                              timeout=60).json()["versions"]
     index = [v["plan_version"] for v in versions].index(next_version[1])
-    _until(page, "return document.querySelectorAll('#time-list li').length === arguments[0]", len(versions))
+    page.until("return document.querySelectorAll('#time-list li').length === arguments[0]", len(versions))
     page.run("const s = document.querySelector('#time'); s.value = arguments[0]; s.dispatchEvent(new Event('input'));"
              "s.dispatchEvent(new Event('change'))", index)
     _ready(page)
@@ -262,11 +227,11 @@ def test_3_time_slider_shows_the_plan_of_another_version(page, next_version, par
 def test_4_compare_versions_swipe_side_by_side_and_table(page, next_version, parcel, staff, ogc_url):
     current, following = next_version
     page.run("document.querySelector(\"#tools button[data-tool='compare']\").click()")
-    _until(page, "return [...document.querySelector('#compare-form').elements.to.options].some(o => o.value === arguments[0])",
-           following)
+    page.until("return [...document.querySelector('#compare-form').elements.to.options].some(o => o.value === arguments[0])",
+               following)
     page.run("const f = document.querySelector('#compare-form'); f.elements.from.value = arguments[0];"
              "f.elements.to.value = arguments[1]; f.requestSubmit()", current, following)
-    _until(page, "return document.querySelector('#compare-result table')")
+    page.until("return document.querySelector('#compare-result table')")
     _ready(page)
     expected = requests.post(f"{ogc_url}/processes/layer-compare/execution", headers=staff, timeout=120, json={
         "inputs": {"layer": "GHYDYH", "from_version": current, "to_version": following, "level": "县"}},
@@ -302,7 +267,7 @@ def test_9_the_address_reproduces_the_comparison(base_url, page, next_version):
     link = page.run("return location.href")
     page.open("about:blank")
     page.open(link)
-    _until(page, "return document.querySelector('#compare-result table')")
+    page.until("return document.querySelector('#compare-result table')")
     _ready(page)
     assert page.run("return document.body.classList.contains('comparing')")
     assert _hash(page)["cmp"] == f"GHYDYH@{next_version[0]}..{next_version[1]}"
@@ -322,7 +287,7 @@ def _lonlat(page: Browser, dx: int, dy: int) -> tuple[float, float]:
     return x / size * 360 - 180, math.degrees(2 * math.atan(math.exp(math.pi * (1 - 2 * y / size))) - math.pi / 2)
 
 
-def test_5_statistics_table_csv_identify_and_measure(page, staff, ogc_url, downloads, parcel):
+def test_5_statistics_table_csv_identify_and_measure(page, staff, ogc_url, parcel):
     page.run("document.querySelector(\"#tools button[data-tool='statistics']\").click()")
     x, y = _centre(page)
     corners = [(-60, -60), (60, -60), (60, 60), (-60, 60)]
@@ -330,7 +295,7 @@ def test_5_statistics_table_csv_identify_and_measure(page, staff, ogc_url, downl
     for dx, dy in corners:
         page.click(x + dx, y + dy)
     page.run("document.querySelector('#draw-finish').click()")
-    _until(page, "return document.querySelector('#stats-result table')")
+    page.until("return document.querySelector('#stats-result table')")
     ring = [list(_lonlat(page, dx, dy)) for dx, dy in corners]
     boundary = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
     expected = requests.post(f"{ogc_url}/processes/area-statistics/execution", headers=staff, timeout=120, json={
@@ -344,14 +309,14 @@ def test_5_statistics_table_csv_identify_and_measure(page, staff, ogc_url, downl
     assert page.run("return document.querySelectorAll('#stats-result .chart .bar').length") == len(expected["by_class"])
     _shot(page, "staff-statistics")
     page.run("document.querySelector('#stats-csv').click()")
-    lines = list(csv.reader(io.StringIO(_file(downloads, ".csv").read_text(encoding="utf-8-sig"))))
+    lines = list(csv.reader(io.StringIO(page.downloaded(".csv").read_text(encoding="utf-8-sig"))))
     assert float(lines[-1][2]) == pytest.approx(expected["total"]["area_m2"], rel=1e-4)
 
     # identify: every attribute of the parcel under the click
     page.click(x, y)
-    fields = _until(page, "const t = [...document.querySelectorAll('.maplibregl-popup-content table')]"
-                          ".find(t => t.previousElementSibling.textContent.startsWith('规划用地用海'));"
-                          "return t && Object.fromEntries([...t.rows].map(r => [r.cells[0].textContent, r.cells[1].textContent]))")
+    fields = page.until("const t = [...document.querySelectorAll('.maplibregl-popup-content table')]"
+                        ".find(t => t.previousElementSibling.textContent.startsWith('规划用地用海'));"
+                        "return t && Object.fromEntries([...t.rows].map(r => [r.cells[0].textContent, r.cells[1].textContent]))")
     assert fields["ydyhdm"] == parcel.code and {"bsm", "ydyhmc", "xzqdm", "mj"} <= set(fields)
     page.run("document.querySelector('.maplibregl-popup-close-button').click()")
 
@@ -366,7 +331,7 @@ def test_5_statistics_table_csv_identify_and_measure(page, staff, ogc_url, downl
     _shot(page, "staff-measure")
 
 
-def test_6_compliance_check_of_an_uploaded_coordinate_file(page, db, staff, base_url, ogc_url, downloads, tmp_path):
+def test_6_compliance_check_of_an_uploaded_coordinate_file(page, db, staff, base_url, ogc_url, tmp_path):
     square, _, _ = site(db, ("07", "08", "09", "10", "11"), clear=False)
     text, _ = coordinate_file(square.centroid)
     upload = tmp_path / "界址点.txt"
@@ -380,7 +345,7 @@ def test_6_compliance_check_of_an_uploaded_coordinate_file(page, db, staff, base
              "f.elements.project_name.value = '测试项目'", case)
     page.upload("#compliance-file", str(upload))
     page.run("document.querySelector('#compliance-form').requestSubmit()")
-    verdict = _until(page, "return document.querySelector('#verdict')?.dataset.verdict")
+    verdict = page.until("return document.querySelector('#verdict')?.dataset.verdict")
     assert verdict == earlier["verdict"]
     rules = page.run("return [...document.querySelectorAll('#findings tbody tr')].map(r => r.cells[0].textContent)")
     assert rules == [f["title"]["zh"] for f in earlier["findings"]]
@@ -388,25 +353,25 @@ def test_6_compliance_check_of_an_uploaded_coordinate_file(page, db, staff, base
     assert len(checks) == 2 and earlier["check_id"] in checks
     _shot(page, "staff-compliance")
     page.run("document.querySelector('#report-pdf').click()")
-    report = subprocess.run(["pdftotext", str(_file(downloads, ".pdf")), "-"], capture_output=True, text=True,
+    report = subprocess.run(["pdftotext", str(page.downloaded(".pdf")), "-"], capture_output=True, text=True,
                             check=True).stdout
     assert "合规性检测" in report and case in report
-    next(downloads.glob("*.pdf")).unlink()
+    next(page.downloads.glob("*.pdf")).unlink()
 
 
-def test_7_thematic_map_and_pdf_print(page, staff, ogc_url, downloads):
+def test_7_thematic_map_and_pdf_print(page, staff, ogc_url):
     page.run("document.querySelector(\"#tools button[data-tool='thematic']\").click()")
-    _until(page, "return document.querySelector('#thematic-form').elements.class.options.length")
+    page.until("return document.querySelector('#thematic-form').elements.class.options.length")
     page.run("const f = document.querySelector('#thematic-form'); f.elements.class.value = '01';"
              "f.elements.title.value = '益阳市耕地分布专题图'; f.requestSubmit()")
-    _until(page, "return !document.querySelector('#legend-box').hidden")
+    page.until("return !document.querySelector('#legend-box').hidden")
     _ready(page)
     assert page.run("return document.querySelector('#map-title').textContent") == "益阳市耕地分布专题图"
     assert 2 <= page.run("return document.querySelectorAll('#legend-box li').length") <= 5
     _shot(page, "staff-thematic")
     page.run("const f = document.querySelector('#print-form'); f.elements.paper.value = 'A3';"
              "f.elements.orientation.value = 'portrait'; f.requestSubmit()")
-    pdf = _file(downloads, ".pdf")
+    pdf = page.downloaded(".pdf")
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "益阳市耕地分布专题图" in text and "图例" in text and "比例尺" in text and "北" in text
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
@@ -415,7 +380,7 @@ def test_7_thematic_map_and_pdf_print(page, staff, ogc_url, downloads):
     assert (round(width), round(height)) == (842, 1191)  # A3 portrait, points
 
 
-def test_8_share_addresses_and_geopackage_of_the_visible_features(page, staff, base_url, ogc_url, downloads):
+def test_8_share_addresses_and_geopackage_of_the_visible_features(page, staff, base_url, ogc_url):
     page.run("document.querySelector(\"#tools button[data-tool='share']\").click()")
     page.run("const s = document.querySelector('#share-layer'); s.value = 'DZZHD'; s.dispatchEvent(new Event('change'))")
     addresses = dict(page.run("return [...document.querySelectorAll('#share-addresses dd')]"
@@ -427,7 +392,7 @@ def test_8_share_addresses_and_geopackage_of_the_visible_features(page, staff, b
     assert "DZZHD" in requests.get(addresses["CSW record"], timeout=60).text
     _shot(page, "staff-share")
     page.run("document.querySelector('#share-gpkg').click()")
-    gpkg = _file(downloads, ".gpkg")
+    gpkg = page.downloaded(".gpkg")
     asked = page.run("return performance.getEntriesByType('resource').map(e => e.name)"
                      ".filter(u => u.includes('/download/DZZHD.gpkg')).at(-1)")
     bbox = parse_qs(urlsplit(asked).query)["bbox"][0]
