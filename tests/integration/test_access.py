@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 import requests
+import yaml
 
-from onemap.ogc.config import RECORDS_COLLECTION
+from onemap.core.settings import Settings
+from onemap.ogc.config import RECORDS_COLLECTION, config_path
 from tests.conftest import auth
 
 ROLES = [None, "egov", "staff", "admin"]
@@ -54,7 +56,11 @@ def test_collection_list_hides_what_the_role_cannot_read(ogc_url, tokens, layers
     assert r.status_code == 200
     listed = {c["id"] for c in r.json()["collections"]}
     expected = {layer.id for layer in layers if layer.is_public or role in READS_INTERNAL}
-    assert listed == expected | {RECORDS_COLLECTION}  # the catalogue filters its records itself
+    # the collections domains add (evaluation coverages) are in the internal configuration only
+    internal = yaml.safe_load(config_path(Settings.from_env(), "internal").read_text(encoding="utf-8"))["resources"]
+    domain = ({cid for cid, resource in internal.items() if resource["type"] == "collection"}
+              - {layer.id for layer in layers} - {RECORDS_COLLECTION})
+    assert listed == expected | {RECORDS_COLLECTION} | (domain if role in READS_INTERNAL else set())
     # nor does the OpenAPI document of a public client name internal layers
     doc = requests.get(f"{ogc_url}/openapi", params={"f": "json"}, headers=headers, timeout=60).text
     for layer in layers:
