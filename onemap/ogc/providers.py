@@ -32,10 +32,12 @@ from functools import cache
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 import pygeofilter.ast
 import pygeofilter.values
 import pyproj
 from geoalchemy2.functions import ST_Intersects, ST_MakeEnvelope
+from psycopg_pool import PoolTimeout
 from pygeoapi.crs import CrsTransformSpec
 from pygeoapi.models.provider.base import TileMatrixSetEnum
 from pygeoapi.provider.base import (
@@ -145,8 +147,8 @@ def database_faults_as_503(method: Callable) -> Callable:
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
-        except (OperationalError, InterfaceError) as exc:
-            raise backend_unavailable(exc) from exc
+        except (OperationalError, InterfaceError, psycopg.OperationalError, PoolTimeout) as exc:
+            raise backend_unavailable(exc) from exc  # SQLAlchemy's, and psycopg's of our own pools
     return run
 
 

@@ -30,6 +30,7 @@ from pygeoapi.provider.base import (
 )
 
 from onemap.core.db import open_pool
+from onemap.ogc.providers import database_faults_as_503
 
 ISO_SCHEMA = "http://www.isotc211.org/2005/gmd"
 # OGC API property -> pycsw repository column
@@ -178,6 +179,7 @@ class OneMapRecordProvider(BaseProvider):
     def get_fields(self) -> dict[str, Any]:
         return self._fields
 
+    @database_faults_as_503
     def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results", bbox: list | None = None,
               datetime_: str | None = None, properties: list | None = None, sortby: list | None = None,
               q: str | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -205,6 +207,7 @@ class OneMapRecordProvider(BaseProvider):
         return {"type": "FeatureCollection", "features": [record_feature(r, self.public_url, self.items_url) for r in rows],
                 "numberMatched": matched, "numberReturned": len(rows)}
 
+    @database_faults_as_503
     def get(self, identifier: str, **kwargs: Any) -> dict[str, Any]:
         where, params = where_clause(RecordQuery(), self.repo_filter)
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
