@@ -19,6 +19,9 @@ CATALOGUE_FILE = Path(__file__).resolve().parent / "catalogue.yaml"
 # `securityconstraints` column, which the public configuration filters on.
 PUBLIC_CLASSIFICATION = "unclassified"
 INTERNAL_CLASSIFICATION = "restricted"
+# the access note of records that only staff and administrators reach
+INTERNAL_ACCESS = Text("内部数据，凭访问令牌（规划业务人员、系统管理员）使用",
+                       "internal: access token of planning staff or administrators required")
 
 
 @dataclass(frozen=True)
@@ -214,8 +217,7 @@ def indicator_system_record(system: dict[str, Any], directory: Directory, config
         keywords_en=("indicator system", "indicator monitoring"),
         topic="planningCadastre",
         classification=INTERNAL_CLASSIFICATION,
-        access=Text("内部数据，凭访问令牌（规划业务人员、系统管理员）使用",
-                    "internal: access token of planning staff or administrators required"),
+        access=INTERNAL_ACCESS,
         frequency="annually",
         lineage=Text("按指标体系配置（config/indicators/systems.yaml）与监测值生成",
                      "From the configured indicator system and its monitoring values"),
@@ -267,8 +269,7 @@ def evaluation_result_record(result: EvaluationResult, directory: Directory, bbo
         keywords_en=result.keywords_en,
         topic="planningCadastre",
         classification=INTERNAL_CLASSIFICATION,
-        access=Text("内部数据，凭访问令牌（规划业务人员、系统管理员）使用",
-                    "internal: access token of planning staff or administrators required"),
+        access=INTERNAL_ACCESS,
         frequency="asNeeded",
         lineage=Text("由最近一次双评价（suitability-evaluation，方法见 config/evaluation/）计算，每次运行后替换。",
                      "Computed by the latest double evaluation (suitability-evaluation); replaced by every run."),
