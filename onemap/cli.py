@@ -101,10 +101,31 @@ def test(pytest_args: tuple[str, ...]) -> None:
     try:
         url = stack.up(settings, say)
         env.update({"DATABASE_URL": url, "ONEMAP_URL": settings.base_url})
-        code = subprocess.call([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
+        code = _run_pytest(list(pytest_args), env)
     finally:
         stack.down(settings, say)
     sys.exit(code)
+
+
+# Tests marked so change what other files see: they run after the others, alone.
+ALONE = "serial or restarts_database or stops_a_backend"
+NO_TESTS = 5  # pytest's exit code for a run that selected no test (a phase may)
+
+
+def _run_pytest(args: list[str], env: dict[str, str]) -> int:
+    """The suite in two phases: the files in ONEMAP_TEST_WORKERS processes at
+    once (pytest-xdist, default 2: most tests wait on the stack, not on a
+    core), then the tests marked to run alone. Arguments that choose the
+    tests' marks or processes themselves (-m, -n, -p no:xdist) get one plain run."""
+    workers = env.get("ONEMAP_TEST_WORKERS", "2")
+    chooses = any(a in ("-m", "-n", "no:xdist") or a.startswith(("-m", "-n", "--numprocesses")) for a in args)
+    if chooses or workers == "0":
+        return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env)
+    phases = [["-n", workers, "--dist", "loadgroup", "-m", f"not ({ALONE})"], ["-m", ALONE]]
+    codes = [subprocess.call([sys.executable, "-m", "pytest", *phase, *args], cwd=ROOT, env=env)
+             for phase in phases]
+    failed = [c for c in codes if c not in (0, NO_TESTS)]
+    return failed[0] if failed else (0 if 0 in codes else NO_TESTS)
 
 
 @main.group()

@@ -73,8 +73,16 @@ def http() -> requests.Session:
     return session
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """Tests that restart the database run last: the session's connections
-    (the `db` fixture) do not survive a restart."""
+    (the `db` fixture) do not survive a restart.
+
+    `onemap test` runs the files in two processes (pytest-xdist, --dist
+    loadgroup): a file is one group unless it names a group it shares state
+    with, so a file's tests and module fixtures stay in one process."""
     items.sort(key=lambda item: (item.get_closest_marker("restarts_database") is not None,
                                  item.get_closest_marker("stops_a_backend") is not None))
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 import requests
 
 from onemap.core.accounts import create_token
 from tests.conftest import auth
 from tests.integration.browser import Browser, browser  # noqa: F401 (the fixture)
+
+pytestmark = pytest.mark.serial  # changes what other test files see: runs alone
 
 PASSWORD = "page-Password-1"
 RELOAD_S = 600  # a hang guard: after a configuration change the gateway's workers load it again

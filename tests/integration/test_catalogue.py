@@ -30,6 +30,8 @@ from onemap.core.settings import Settings, load_yaml
 from onemap.stack import free_port
 from tests.conftest import auth
 
+pytestmark = pytest.mark.serial  # changes what other test files see: runs alone
+
 GMD = "http://www.isotc211.org/2005/gmd"
 OWS = "{http://www.opengis.net/ows}"
 CSW_202 = "http://www.opengis.net/cat/csw/2.0.2"

@@ -18,6 +18,8 @@ from onemap.core.inforce import in_force
 from processes.compliance.check import canonical_sha256, load_config
 from tests.conftest import auth
 
+pytestmark = pytest.mark.serial  # changes what other test files see: runs alone
+
 GEOD = pyproj.Geod(ellps="GRS80")  # the CGCS2000 ellipsoid
 TO_4525 = pyproj.Transformer.from_crs(4490, 4525, always_xy=True)
 

@@ -16,6 +16,8 @@ from onemap.core.settings import Settings
 from onemap.ogc.jobs import fail_interrupted
 from tests.conftest import auth
 
+pytestmark = pytest.mark.serial  # changes what other test files see: runs alone
+
 
 @pytest.fixture(scope="module")
 def boundary(db):

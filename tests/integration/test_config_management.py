@@ -13,6 +13,8 @@ import yaml
 
 from tests.conftest import auth
 
+pytestmark = pytest.mark.serial  # changes what other test files see: runs alone
+
 HANG_GUARD_S = 600  # a reload takes seconds; this only stops a hung test
 
 

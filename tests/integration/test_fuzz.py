@@ -13,6 +13,8 @@ import pytest
 
 from bench.fuzz import CHANGES_DATA, SLOW, fuzz
 
+pytestmark = pytest.mark.serial  # changes what other test files see: runs alone
+
 EXAMPLES = int(os.environ.get("ONEMAP_FUZZ_EXAMPLES", "3"))
 
 

@@ -30,6 +30,8 @@ from onemap.gateway.health import HealthCheck, run_checks
 from onemap.maps.config import config_path
 from onemap.stack import free_port, generate_config
 
+pytestmark = pytest.mark.serial  # changes what other test files see: runs alone
+
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory):

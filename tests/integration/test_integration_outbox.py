@@ -27,6 +27,8 @@ from onemap.core.settings import Settings
 from tests.conftest import auth
 from tests.integration.test_compliance_jobs import wait_done
 
+pytestmark = pytest.mark.serial  # changes what other test files see: runs alone
+
 HANG_GUARD_S = 120  # waits for states, not a time limit
 
 

@@ -32,6 +32,8 @@ from onemap.stack import free_port
 from tests.conftest import auth
 from tests.integration.test_catalogue import _test_record
 
+pytestmark = pytest.mark.serial  # changes what other test files see: runs alone
+
 GMD = "http://www.isotc211.org/2005/gmd"
 
 

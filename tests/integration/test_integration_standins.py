@@ -42,6 +42,8 @@ from onemap.stack import generate_config
 from tests.integration.test_compliance_jobs import wait_done
 from tests.integration.test_integration_outbox import boundary, run_check  # noqa: F401 - boundary: a fixture
 
+pytestmark = pytest.mark.serial  # changes what other test files see: runs alone
+
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory, monkeypatch_module):

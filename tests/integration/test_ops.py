@@ -24,6 +24,8 @@ from onemap.core import audit
 from onemap.core.auth import Principal
 from tests.conftest import auth
 
+pytestmark = pytest.mark.serial  # changes what other test files see: runs alone
+
 
 def onemap(*args: str, database_url: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": database_url}

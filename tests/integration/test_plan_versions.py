@@ -27,6 +27,8 @@ from tests import plan_packages as pp
 from tests.conftest import auth
 from tests.integration.parcels import Parcel, assert_colour, pixel_at, tile_of
 
+pytestmark = pytest.mark.serial  # changes what other test files see: runs alone
+
 PLAN_LAYERS = {"GHYDYH": "plan.ghydyh", "STBHHX": "plan.stbhhx", "YJJBNT": "plan.yjjbnt",
                "CZKFBJ": "plan.czkfbj", "LSWHBHX": "plan.lswhbhx"}
 NEW_VERSION, VALID_FROM = "pytest-v2", "2030-01-01T00:00:00+08:00"
