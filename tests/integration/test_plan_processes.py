@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import http.server
 import io
+import subprocess
 import threading
 import time
 import zipfile
@@ -35,7 +36,7 @@ def b64(content: bytes, media: str = "application/geopackage+sqlite3") -> dict:
     return {"value": base64.b64encode(content).decode(), "encoding": "base64", "mediaType": media}
 
 
-def test_upload_a_clean_package_gives_every_output(ogc_url, tokens, package, db):
+def test_upload_a_clean_package_gives_every_output(ogc_url, tokens, package, db, tmp_path):
     with open(package, "rb") as f:
         r = requests.post(f"{ogc_url}/processes/plan-qc/upload", files={"file": ("plan.gpkg", f)},
                           headers=auth(tokens["staff"]), timeout=600)
@@ -44,25 +45,17 @@ def test_upload_a_clean_package_gives_every_output(ogc_url, tokens, package, db)
     assert body["summary"]["passed"] and body["summary"]["errors"] == 0 and body["findings"] == []
     page = base64.b64decode(body["report_html"]["value"]).decode("utf-8")
     assert "规划成果质检报告" in page and "<svg" in page
-    pdf = base64.b64decode(body["report_pdf"]["value"])
-    assert pdf.startswith(b"%PDF")
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(base64.b64decode(body["report_pdf"]["value"]))
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    rows = [line.split() for line in fonts.splitlines()[2:]]
+    assert rows and all("yes" in row[-5:-2] for row in rows)  # every font embedded: a CJK font
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "规划成果质检报告" in text and "合格" in text
     assert base64.b64decode(body["error_layer"]["value"]).startswith(b"SQLite format 3")
     run = db.execute("SELECT passed, checked_by, checked_role FROM plan.qc_run WHERE id = %s",
                      (body["qc_run"],)).fetchone()
     assert run == (True, "pytest-staff", "staff")
-
-
-def test_pdf_report_embeds_a_cjk_font_and_reads_in_chinese(ogc_url, tokens, package, tmp_path):
-    import subprocess
-
-    r = execute(ogc_url, "plan-qc", tokens["staff"], {"package": b64(package.read_bytes())},)
-    pdf = tmp_path / "report.pdf"
-    pdf.write_bytes(base64.b64decode(r.json()["report_pdf"]["value"]))
-    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
-    rows = [line.split() for line in fonts.splitlines()[2:]]
-    assert rows and all("yes" in row[-5:-2] for row in rows)  # every font embedded
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    assert "规划成果质检报告" in text and "合格" in text
 
 
 def test_a_defective_package_by_base64_names_rule_feature_and_place(ogc_url, tokens, package, tmp_path):
@@ -137,8 +130,6 @@ def _shapefile_without_prj(package: Path, tmp_path: Path) -> bytes:
 
 
 def export_package_zip(package: Path, tmp_path: Path) -> Path:
-    import subprocess
-
     out = tmp_path / "shp"
     subprocess.run(["ogr2ogr", "-f", "ESRI Shapefile", str(out), str(package), "XZQ", "GHYDYH"], check=True,
                    capture_output=True)
