@@ -116,12 +116,12 @@ def _run_pytest(args: list[str], env: dict[str, str]) -> int:
     """The suite in two phases: the files in ONEMAP_TEST_WORKERS processes at
     once (pytest-xdist, default 2: most tests wait on the stack, not on a
     core), then the tests marked to run alone. Arguments that choose the
-    tests' marks or processes themselves (-m, -n, -p no:xdist) get one plain run."""
+    tests' marks or processes themselves (-m, -n) get one plain run."""
     workers = env.get("ONEMAP_TEST_WORKERS", "2")
-    chooses = any(a in ("-m", "-n", "no:xdist") or a.startswith(("-m", "-n", "--numprocesses")) for a in args)
+    chooses = any(a in ("-m", "-n") or a.startswith(("-m", "-n", "--numprocesses")) for a in args)
     if chooses or workers == "0":
         return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env)
-    phases = [["-n", workers, "--dist", "loadgroup", "-m", f"not ({ALONE})"], ["-m", ALONE]]
+    phases = [["-n", workers, "-m", f"not ({ALONE})"], ["-m", ALONE]]  # tests/conftest.py schedules
     codes = [subprocess.call([sys.executable, "-m", "pytest", *phase, *args], cwd=ROOT, env=env)
              for phase in phases]
     failed = [c for c in codes if c not in (0, NO_TESTS)]

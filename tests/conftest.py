@@ -5,6 +5,7 @@ while developing, the one `make up` runs (set both yourself)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -73,16 +74,36 @@ def http() -> requests.Session:
     return session
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+# Test files that share state beyond objects of their own (one file's runs
+# feed or disturb another's assertions): `onemap test` runs the files in two
+# processes, and a group's files in one of them, one after the other.
+SHARED_STATE_GROUPS = {
+    "qc": ["test_plan_processes", "test_plan_qc_rules"],
+    "supervision": ["test_supervision_evaluation", "test_supervision_monitoring", "test_supervision_services",
+                    "test_supervision_transmission", "test_supervision_warnings", "test_domain_classification"],
+    "evaluation": ["test_evaluation", "test_evaluation_services"],
+}
+GROUP_OF = {module: group for group, modules in SHARED_STATE_GROUPS.items() for module in modules}
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests that restart the database run last: the session's connections
-    (the `db` fixture) do not survive a restart.
-
-    `onemap test` runs the files in two processes (pytest-xdist, --dist
-    loadgroup): a file is one group unless it names a group it shares state
-    with, so a file's tests and module fixtures stay in one process."""
+    (the `db` fixture) do not survive a restart. The groups come first: the
+    longest runs are best started early."""
     items.sort(key=lambda item: (item.get_closest_marker("restarts_database") is not None,
-                                 item.get_closest_marker("stops_a_backend") is not None))
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+                                 item.get_closest_marker("stops_a_backend") is not None,
+                                 item.path.stem not in GROUP_OF))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's file scheduling, a group of SHARED_STATE_GROUPS being
+    one file (its `loadgroup` marks no longer reach the scheduler under
+    pytest 9, whose node ids it cannot rename)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFileOrGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return GROUP_OF.get(Path(path).stem, path)
+
+    return ByFileOrGroup(config, log)

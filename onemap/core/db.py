@@ -85,6 +85,20 @@ def apply_schema(database_url: str, ddl: list[str]) -> None:
 _WORLD = [-180, -90, 180, 90]
 
 
+_MIN_SPAN = 0.001  # degrees, about 100 m
+
+
+def bbox_with_area(bbox: list[float]) -> list[float]:
+    """A layer of one point (one approved comment) has a bbox of no width:
+    MapServer refuses such an EXTENT and with it the whole map file. Widen
+    each side that has no span to _MIN_SPAN around its value."""
+    for lo, hi in ((0, 2), (1, 3)):
+        if bbox[hi] - bbox[lo] < _MIN_SPAN:
+            middle = (bbox[lo] + bbox[hi]) / 2
+            bbox[lo], bbox[hi] = round(middle - _MIN_SPAN / 2, 6), round(middle + _MIN_SPAN / 2, 6)
+    return bbox
+
+
 def layer_extent(conn: psycopg.Connection, layer: Layer) -> dict[str, Any]:
     """The OGC extent of a layer computed from its data: bbox in CRS84 and,
     for versioned layers, the validity interval of its versions."""
@@ -92,7 +106,7 @@ def layer_extent(conn: psycopg.Connection, layer: Layer) -> dict[str, Any]:
     row = conn.execute(
         sql.SQL("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
                 "FROM (SELECT ST_Extent(geom) AS e FROM {}) s").format(table)).fetchone()
-    bbox = [round(v, 6) for v in row] if row and row[0] is not None else list(_WORLD)
+    bbox = bbox_with_area([round(v, 6) for v in row]) if row and row[0] is not None else list(_WORLD)
     extent: dict[str, Any] = {"spatial": {"bbox": bbox, "crs": CRS84}}
     if layer.timed:
         begin, end, open_ended = conn.execute(

@@ -21,8 +21,6 @@ from processes.supervision.models import Evaluator, ModelVersion
 from tests.conftest import auth
 from tests.integration.test_compliance import execute, finding, geodesic_area
 
-pytestmark = pytest.mark.xdist_group("supervision")  # shares state with the group's other files: one process
-
 with open(ROOT / "config" / "standards" / "survey-to-landuse.csv", encoding="utf-8") as _f:
     CROSSWALK = {row["survey_code"]: (row["landuse_code"], row["kind"]) for row in csv.DictReader(_f)}
 

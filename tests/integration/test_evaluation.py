@@ -29,8 +29,6 @@ from processes.evaluation.method import find_method
 from processes.evaluation.service import to_grid
 from tests.conftest import auth
 
-pytestmark = pytest.mark.xdist_group("evaluation")  # shares state with the group's other files: one process
-
 PROCESS = "suitability-evaluation"
 COUNTY = "430902"      # 资阳区
 GEOD = Geod(ellps="GRS80")

@@ -21,8 +21,6 @@ from onemap.core.settings import Settings
 from processes.evaluation.layers import load_result_layers
 from tests.conftest import auth
 
-pytestmark = pytest.mark.xdist_group("evaluation")  # shares state with the group's other files: one process
-
 COUNTY = "430902"      # 资阳区: its smallest township keeps the run cheap
 
 

@@ -19,8 +19,6 @@ import requests
 
 from tests.conftest import auth
 
-pytestmark = pytest.mark.xdist_group("qc")  # shares state with the group's other files: one process
-
 
 @pytest.fixture(scope="module")
 def package(plan_package) -> Path:

@@ -20,8 +20,6 @@ from processes.qc.run import QcResult, choose_edition, run_qc
 from processes.qc.spec import default_edition, editions
 from tests import plan_packages as pp
 
-pytestmark = pytest.mark.xdist_group("qc")  # shares state with the group's other files: one process
-
 
 @pytest.fixture(scope="module")
 def clean(plan_package) -> Path:

@@ -7,12 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 from processes.supervision import catalogue
 from tests.conftest import auth
-
-pytestmark = pytest.mark.xdist_group("supervision")  # shares state with the group's other files: one process
 
 
 def test_supervise_run_then_the_evaluation_process(http, ogc_url, tokens, db, database_url, tmp_path):

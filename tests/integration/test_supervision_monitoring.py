@@ -16,8 +16,6 @@ from pyproj import Geod
 from onemap.core.units import M2_PER_MU
 from processes.supervision import monitoring
 
-pytestmark = pytest.mark.xdist_group("supervision")  # shares state with the group's other files: one process
-
 CGCS2000 = Geod(a=6378137.0, f=1 / 298.257222101)
 CROPLAND = ("0101", "0102", "0103")
 URBAN_CONSTRUCTION = ("05", "06", "0701", "08", "09")

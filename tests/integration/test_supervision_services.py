@@ -24,8 +24,6 @@ from onemap.styles.model import load_style, rgb
 from tests.conftest import auth
 from tests.integration.parcels import pixel_at
 
-pytestmark = pytest.mark.xdist_group("supervision")  # shares state with the group's other files: one process
-
 YEAR = 2024  # the demo's land-use changes of 2024 put construction into the farmland
 CODES = ["ZB03", "ZB04", "ZB05"]
 CONSTRUCTION = ("05", "06", "07", "08", "09", "1003", "1004", "1005", "1007", "1008", "1009", "1109")

@@ -10,8 +10,6 @@ import pytest
 
 from tests.conftest import auth
 
-pytestmark = pytest.mark.xdist_group("supervision")  # shares state with the group's other files: one process
-
 
 def transmit(http, ogc_url, token, **outputs):
     body = {"inputs": {"indicator": "ZB04", "target_year": 2025}}

@@ -12,8 +12,6 @@ from tests.conftest import auth
 from tests.integration.test_compliance_jobs import wait_done
 from tests.receiver import Receiver
 
-pytestmark = pytest.mark.xdist_group("supervision")  # shares state with the group's other files: one process
-
 
 def execute(http, ogc_url, token, process, inputs):
     return http.post(f"{ogc_url}/processes/{process}/execution", json={"inputs": inputs},
