@@ -44,7 +44,8 @@ def insert_plot(db, dkbh, ydyhdm, geom_sql, params, valid_to=None) -> int:
         FROM ({geom_sql}) s(g)
         CROSS JOIN LATERAL (SELECT xzqdm FROM base.xzq WHERE xzqjb = '乡'
                             AND ST_Intersects(geom, ST_PointOnSurface(s.g)) LIMIT 1) x
-        CROSS JOIN (SELECT plan_version, valid_from FROM plan.plan_version WHERE {in_force()}) v
+        CROSS JOIN (SELECT plan_version, valid_from FROM plan.plan_version WHERE {in_force()}
+                    ORDER BY valid_from DESC LIMIT 1) v
         RETURNING id""", {"d": dkbh, "c": ydyhdm, "to": valid_to, **params}).fetchone()[0]
 
 
