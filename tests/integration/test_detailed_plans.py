@@ -99,8 +99,8 @@ def test_plots_are_read_with_datetime_by_owslib_and_requests(ogc_url, tokens, db
     assert anonymous.status_code == 401 and anonymous.json()["message_zh"]
 
 
-def test_a_far_over_the_plot_is_nonconforming_with_both_numbers_and_within_it_conforms(http, ogc_url, tokens,
-                                                                                          plot):
+def test_a_far_over_the_plot_is_nonconforming_with_both_numbers_and_within_it_conforms(http, base_url, ogc_url,
+                                                                                          tokens, plot):
     over = {"rjl": round(plot["rjl"] + 0.5, 2), "jzmd": plot["jzmd"], "jzxg": plot["jzxg"], "ldl": plot["ldl"]}
     result, findings = check(http, ogc_url, tokens, plot, "方案审查", over)
     far = findings["KZXXGH-RJL"]
@@ -108,6 +108,9 @@ def test_a_far_over_the_plot_is_nonconforming_with_both_numbers_and_within_it_co
     assert (far["declared"], far["limit"], far["plots"]) == (over["rjl"], plot["rjl"], [plot["dkbh"]])
     assert f"{over['rjl']:g}" in far["message"]["zh"] and f"{plot['rjl']:g}" in far["message"]["zh"]
     assert result["indicators"]["basis"]["zh"] == "申报"
+    report = http.get(f"{base_url}/reports/compliance/{result['check_id']}.html", headers=auth(tokens["egov"]),
+                      timeout=120)
+    assert report.status_code == 200 and f"rjl = {over['rjl']:g}" in report.text and "申报指标" in report.text
     within = {**over, "rjl": plot["rjl"]}
     _, findings = check(http, ogc_url, tokens, plot, "工程报建", within)
     plot_rules = {k: f["verdict"] for k, f in findings.items() if k.startswith("KZXXGH")}
