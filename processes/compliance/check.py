@@ -22,6 +22,7 @@ from onemap.core.landuse import classes_file, load_classes
 from onemap.core.registry import Layer, Text, load_layers
 from onemap.core.settings import config_dir as default_config_dir
 from onemap.core.settings import load_yaml
+from processes.compliance import conditions
 from processes.compliance.boundary import Boundary
 from processes.compliance.overlay import OverlayRow, overlay
 from processes.compliance.rules import (
@@ -49,6 +50,7 @@ class Config:
     city: dict[str, str]
     map: dict[str, Any]
     classes: dict[str, Text]
+    plot_indicators: conditions.PlotIndicators
 
 
 @cache
@@ -58,9 +60,12 @@ def load_config(directory: Path | None = None) -> Config:
     verdicts = load_verdicts(config_dir / "compliance.yaml")
     settings = load_yaml(config_dir / "compliance.yaml")
     classes = {code: c.name for code, c in load_classes(classes_file(config_dir)).items()}
-    return Config(layers={layer.id: layer for layer in layers},
-                  rule_sets=load_rule_sets(config_dir / "rules", layers, verdicts), verdicts=verdicts,
-                  limits=settings["limits"], city=settings["city"], map=settings["map"], classes=classes)
+    rule_sets = load_rule_sets(config_dir / "rules", layers, verdicts)
+    plot_indicators = conditions.load_indicators(settings)
+    conditions.check_rules([r for rs in rule_sets.values() for r in rs.rules], plot_indicators)
+    return Config(layers={layer.id: layer for layer in layers}, rule_sets=rule_sets, verdicts=verdicts,
+                  limits=settings["limits"], city=settings["city"], map=settings["map"], classes=classes,
+                  plot_indicators=plot_indicators)
 
 
 def check_config(directory: Path) -> Config:
@@ -75,6 +80,7 @@ class CheckRequest:
     use_code: str
     case_id: str
     project_name: str
+    declared: conditions.Declared = conditions.NOTHING_DECLARED
 
 
 def request_from_inputs(inputs: dict[str, Any], config: Config) -> tuple[CheckRequest, RuleSet]:
@@ -87,8 +93,9 @@ def request_from_inputs(inputs: dict[str, Any], config: Config) -> tuple[CheckRe
     use_code = str(inputs.get("use_code") or "").strip()
     if use_code not in config.classes:
         raise invalid("use_code", f"用地用途代码“{use_code}”不在《国土空间调查、规划、用途管制用地用海分类》中", f"Land-use code '{use_code}' is not a code of the land and sea use classification")
+    declared = conditions.parse(inputs.get("indicators"), config.plot_indicators, stage)
     return CheckRequest(stage=stage, use_code=use_code, case_id=str(inputs.get("case_id") or "").strip(),
-                        project_name=str(inputs.get("project_name") or "").strip()), rule_set
+                        project_name=str(inputs.get("project_name") or "").strip(), declared=declared), rule_set
 
 
 def canonical_sha256(value: Any) -> str:
@@ -144,8 +151,9 @@ def _feature(row: OverlayRow, verdict: str, total: float) -> dict[str, Any]:
 
 
 def judge(rule: Rule, rows: list[OverlayRow], use_code: str, total: float, config: Config,
-          rule_set: RuleSet) -> dict[str, Any]:
-    """One finding: the rule's verdict from its overlay rows."""
+          rule_set: RuleSet, declared: conditions.Declared = conditions.NOTHING_DECLARED) -> dict[str, Any]:
+    """One finding: the rule's verdict from its overlay rows (and, for a
+    plot condition, the project's indicators)."""
     verdicts = config.verdicts
     layer = config.layers[rule.layer]
     finding: dict[str, Any] = {"rule": rule.id, "title": rule.title.as_dict(), "layer": rule.layer,
@@ -153,7 +161,13 @@ def judge(rule: Rule, rows: list[OverlayRow], use_code: str, total: float, confi
                                "applicable": rule.applies_to(use_code)}
     features = [r for r in rows if r.kind == "feature"]
     part = sum(r.overlap_m2 for r in rows if r.kind == "part")
-    if rule.relation == "distance":
+    message = None
+    if rule.relation == "condition":
+        judged = conditions.judge(rule, [r for r in features if r.overlap_m2 > rule.tolerance_m2], declared,
+                                  config.plot_indicators, verdicts)
+        verdict, counted, area, message = judged.verdict, judged.counted, judged.area_m2, judged.message
+        finding.update(judged.numbers)
+    elif rule.relation == "distance":
         counted = [(r, rule.verdict) for r in features]
         verdict = rule.verdict if counted else verdicts.passed
         area = part
@@ -175,7 +189,9 @@ def judge(rule: Rule, rows: list[OverlayRow], use_code: str, total: float, confi
     values = {"overlap_m2": f"{area:,.2f}", "overlap_mu": f"{area / M2_PER_MU:,.2f}",
               "overlap_ha": f"{area / M2_PER_HA:,.4f}", "share_pct": f"{area / total * 100:.2f}",
               "count": len(counted), "buffer_m": f"{rule.buffer_m:g}"}
-    if verdict != verdicts.passed or rule.verdict == verdicts.passed:
+    if message is not None:
+        finding["message"] = message.as_dict()
+    elif verdict != verdicts.passed or rule.verdict == verdicts.passed:
         finding["message"] = {"zh": rule.message.zh.format(**values), "en": rule.message.en.format(**values)}
     elif not finding["applicable"]:
         finding["message"] = {"zh": "该规则不适用于本项目用途", "en": "The rule does not apply to the project's use"}
@@ -246,7 +262,7 @@ def run_check(conn: psycopg.Connection, boundary: Boundary, request: CheckReques
     rule_rows: dict[str, list[OverlayRow]] = defaultdict(list)
     for row in rows:
         rule_rows[row.rule].append(row)
-    findings = [judge(rule, rule_rows.get(rule.id, []), request.use_code, total, config, rule_set)
+    findings = [judge(rule, rule_rows.get(rule.id, []), request.use_code, total, config, rule_set, request.declared)
                 for rule in rule_set.rules]
     verdict = config.verdicts.worst([f["verdict"] for f in findings])
     checked_at = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat(timespec="seconds")
@@ -258,6 +274,7 @@ def run_check(conn: psycopg.Connection, boundary: Boundary, request: CheckReques
         "stage": request.stage,
         "use_code": request.use_code,
         "use_name": use.as_dict(),
+        **({"indicators": request.declared.as_dict()} if request.declared.values else {}),
         "verdict": verdict,
         "verdict_en": config.verdicts.english[verdict],
         "boundary": {

@@ -62,6 +62,19 @@ PROCESS_METADATA: dict[str, Any] = {
         "case_id": {"title": {"zh": "案件编号", "en": "Case id"}, "schema": _TEXT, "minOccurs": 0, "maxOccurs": 1},
         "project_name": {"title": {"zh": "项目名称", "en": "Project name"}, "schema": _TEXT,
                          "minOccurs": 0, "maxOccurs": 1},
+        "indicators": {
+            "title": {"zh": "项目规划指标", "en": "Project indicators"},
+            "description": {"zh": "方案审查、工程报建时申报、规划条件核实时实测的指标，与所在控规地块的规划条件核对："
+                                  "rjl 容积率、jzmd 建筑密度（%）、jzxg 建筑高度（米）、ldl 绿地率（%）",
+                            "en": "Declared at design review and construction permit, measured at verification; "
+                                  "checked against the conditions of the detailed-plan plots: rjl floor-area ratio, "
+                                  "jzmd building density (%), jzxg building height (m), ldl green ratio (%)"},
+            "schema": {"type": "object", "additionalProperties": False,
+                       "properties": {"rjl": {"type": "number", "minimum": 0},
+                                      "jzmd": {"type": "number", "minimum": 0, "maximum": 100},
+                                      "jzxg": {"type": "number", "minimum": 0},
+                                      "ldl": {"type": "number", "minimum": 0, "maximum": 100}}},
+            "minOccurs": 0, "maxOccurs": 1},
     },
     "outputs": {
         "result": {"title": {"zh": "检测结果", "en": "Result"},

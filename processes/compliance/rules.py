@@ -17,7 +17,8 @@ from typing import Any
 from onemap.core.registry import Layer, Text
 from onemap.core.settings import config_dir, load_yaml
 
-RELATIONS = ("intersects", "within", "outside", "distance")
+RELATIONS = ("intersects", "within", "outside", "distance", "condition")
+BOUNDS = ("max", "min")       # a condition's limit is an upper or a lower one
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -82,6 +83,13 @@ class Rule:
     compatibility: str | None = None  # the layer's code field judged by the matrix
     use_codes: tuple[str, ...] = ()
     except_use_codes: tuple[str, ...] = ()
+    # relation `condition` (processes/compliance/conditions.py): the project
+    # indicator, the plot field holding its limit, max or min, and the
+    # verdict when the indicator is not given or no plot is there
+    indicator: str | None = None
+    condition_field: str | None = None
+    bound: str | None = None
+    missing_verdict: str | None = None
 
     def applies_to(self, use_code: str) -> bool:
         if self.use_codes and not any(use_code.startswith(c) for c in self.use_codes):
@@ -89,7 +97,9 @@ class Rule:
         return not any(use_code.startswith(c) for c in self.except_use_codes)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title.as_dict(), "layer": self.layer,
+        condition = ({"condition": {"indicator": self.indicator, "field": self.condition_field, "bound": self.bound,
+                                    "missing_verdict": self.missing_verdict}} if self.relation == "condition" else {})
+        return {**condition, "id": self.id, "title": self.title.as_dict(), "layer": self.layer,
                 "relation": self.relation, "verdict": self.verdict, "tolerance_m2": self.tolerance_m2,
                 "buffer_m": self.buffer_m, "filter": {"field": self.filter_field,
                                                       "prefixes": list(self.filter_prefixes)},
@@ -133,6 +143,7 @@ def _rule(entry: dict, where: str, verdicts: Verdicts, layers: dict[str, Layer])
     where = f"{where}, rule {rid}"
     try:
         flt = entry.get("filter") or {}
+        condition = entry.get("condition") or {}
         rule = Rule(
             id=str(entry["id"]), title=_text(entry.get("title"), where), layer=str(entry["layer"]),
             relation=str(entry["relation"]), verdict=entry.get("verdict"),
@@ -141,6 +152,9 @@ def _rule(entry: dict, where: str, verdicts: Verdicts, layers: dict[str, Layer])
             filter_field=flt.get("field"), filter_prefixes=_codes(flt.get("prefixes")),
             compatibility=entry.get("compatibility"),
             use_codes=_codes(entry.get("use_codes")), except_use_codes=_codes(entry.get("except_use_codes")),
+            indicator=condition.get("indicator"), condition_field=condition.get("field"),
+            bound=condition.get("bound"),
+            missing_verdict=condition.get("missing_verdict", verdicts.levels[1]) if condition else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RuleError(f"{where}: missing or bad entry {exc}") from exc
@@ -152,10 +166,15 @@ def _rule(entry: dict, where: str, verdicts: Verdicts, layers: dict[str, Layer])
         raise RuleError(f"{where}: verdict must be one of {verdicts.levels}")
     if rule.compatibility is not None and rule.relation != "intersects":
         raise RuleError(f"{where}: compatibility needs relation intersects")
+    if rule.relation == "condition" and (rule.indicator is None or rule.bound not in BOUNDS
+                                         or rule.condition_field is None
+                                         or rule.missing_verdict not in verdicts.levels):
+        raise RuleError(f"{where}: relation condition needs condition {{indicator, field, bound: max|min, "
+                        f"missing_verdict: one of {verdicts.levels}}}")
     if rule.relation == "distance" and rule.buffer_m <= 0:
         raise RuleError(f"{where}: relation distance needs buffer_m > 0")
     fields = set(layers[rule.layer].key_fields)
-    for name in (rule.filter_field, rule.compatibility):
+    for name in (rule.filter_field, rule.compatibility, rule.condition_field):
         # field names end up in SQL: only identifiers the registry lists
         if name is not None and (not _IDENT.match(name) or name not in fields):
             raise RuleError(f"{where}: field {name} is not a key field of layer {rule.layer}")

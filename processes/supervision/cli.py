@@ -17,7 +17,14 @@ from onemap.core.auth import Principal
 from onemap.core.errors import OneMapError
 from onemap.core.settings import Settings
 from processes.base import pdf_from_html
-from processes.supervision import catalogue, evaluation, monitoring, transmission, warning
+from processes.supervision import (
+    catalogue,
+    evaluation,
+    horizontal,
+    monitoring,
+    transmission,
+    warning,
+)
 
 
 def _principal() -> Principal:
@@ -217,6 +224,20 @@ def transmit(code: str, target_year: int, year: int | None, pdf: Path | None) ->
                f"不合格节点 {result['violations']} / violations")
     if pdf:
         pdf.write_bytes(pdf_from_html(transmission.report_html(result)))
+        click.echo(f"  → {pdf}")
+
+
+@indicators.command("transmit-horizontal")
+@click.option("--pdf", type=click.Path(dir_okay=False, path_type=Path), help="报告 / write the PDF report")
+def transmit_horizontal(pdf: Path | None) -> None:
+    """横向传导检查 / detailed and special plans against the master plan."""
+    result = horizontal.run(_url(), _principal())
+    for plan in result["tree"]:
+        for node in plan["children"]:
+            click.echo(f"{plan['name']['zh']}：{node['name']['zh']} {node['status']['zh']}")
+    click.echo(f"{result['status']}，不合格检查项 {result['violations']} / violations")
+    if pdf:
+        pdf.write_bytes(pdf_from_html(horizontal.report_html(result)))
         click.echo(f"  → {pdf}")
 
 

@@ -16,7 +16,7 @@ from processes.base import (
     pdf_from_html,
     text_input,
 )
-from processes.supervision import evaluation, monitoring, transmission, warning
+from processes.supervision import evaluation, horizontal, monitoring, transmission, warning
 
 _YEAR = describe(("监测年度", "Year"), ("如 2025", "e.g. 2025"), {"type": "integer"})
 _CODES = describe(("指标编码", "Indicators"), ("默认全部", "Default: all"), {"type": "array", "items": {"type": "string"}}, 0)
@@ -107,12 +107,20 @@ class IndicatorWarningHandleProcessor(OneMapProcessor):
 TRANSMISSION_METADATA = metadata(
     "indicator-transmission", ("指标传导", "Indicator transmission"),
     ("纵向传导检查：市级目标分解到区县、乡镇，下级分解之和是否满足上级目标（保护类不低于、建设类不高于），各单位监测值是否"
-     "满足其分解值；返回带状态的传导树（JSON）和中文报告（PDF）",
+     "满足其分解值；横向传导检查（check=horizontal）：详细规划、专项规划与总体规划一致——生态保护红线、永久基本农田内无"
+     "建设用地，各行政区分类面积符合总体规划；返回带状态的传导树（JSON）和中文报告（PDF）",
      "Vertical transmission check: do the allocations to counties and townships add up to the target above "
-     "(protection: at least; construction: at most), and does each unit's value meet its allocation; a tree "
-     "with a status per node (JSON) and a Chinese report (PDF)"),
-    {"indicator": describe(("指标编码", "Indicator"), ("如 ZB04 耕地保有量", "e.g. ZB04"), {"type": "string"}),
-     "target_year": describe(("目标年", "Target year"), ("2025 或 2035", "2025 or 2035"), {"type": "integer"}),
+     "(protection: at least; construction: at most), and does each unit's value meet its allocation; horizontal "
+     "check (check=horizontal): detailed and special plans agree with the master plan - no construction land in "
+     "the red line or the basic farmland, totals per class within the master plan's; a tree with a status per "
+     "node (JSON) and a Chinese report (PDF)"),
+    {"check": describe(("检查类型", "Check"), ("vertical 纵向（默认）或 horizontal 横向",
+                                               "vertical (default) or horizontal"),
+                       {"type": "string", "enum": ["vertical", "horizontal"]}, 0),
+     "indicator": describe(("指标编码", "Indicator"), ("纵向检查必填，如 ZB04 耕地保有量", "Vertical check: e.g. ZB04"),
+                           {"type": "string"}, 0),
+     "target_year": describe(("目标年", "Target year"), ("纵向检查必填：2025 或 2035", "Vertical check: 2025 or 2035"),
+                             {"type": "integer"}, 0),
      "year": describe(("监测年度", "Year"), ("默认同目标年", "Default: the target year"), {"type": "integer"}, 0)},
     {"tree": describe(("传导树", "Tree"), ("每个节点的目标、下级之和、监测值与状态",
                                           "Target, sum below, value and status per node"), {"type": "object"}),
@@ -128,6 +136,14 @@ class IndicatorTransmissionProcessor(OneMapProcessor):
         super().__init__(processor_def, TRANSMISSION_METADATA)
 
     def run(self, data: dict) -> dict[str, Output]:
+        kind = text_input(data, "check") or "vertical"
+        if kind == "horizontal":
+            result = horizontal.run(self.database_url, self.principal)
+            return {"tree": Output(lambda: result),
+                    "report": Output(lambda: pdf_from_html(horizontal.report_html(result)))}
+        if kind != "vertical":
+            raise invalid("check", f"检查类型应为 vertical 或 horizontal，收到“{kind}”",
+                          f"check must be vertical or horizontal, got '{kind}'")
         target_year = integer_input(data, "target_year", required=True)
         period = integer_input(data, "year") or target_year
         result = transmission.run(self.database_url, text_input(data, "indicator", required=True), target_year,
