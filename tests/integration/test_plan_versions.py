@@ -22,13 +22,14 @@ from pyproj import Geod
 
 from onemap import stack
 from onemap.core.inforce import in_force
+from onemap.core.registry import load_layers
 from onemap.core.settings import Settings
 from tests import plan_packages as pp
 from tests.conftest import auth
 from tests.integration.parcels import Parcel, assert_colour, pixel_at, tile_of
 
-PLAN_LAYERS = {"GHYDYH": "plan.ghydyh", "STBHHX": "plan.stbhhx", "YJJBNT": "plan.yjjbnt",
-               "CZKFBJ": "plan.czkfbj", "LSWHBHX": "plan.lswhbhx"}
+# every versioned layer of the registry: a publish writes them all (special plans too)
+PLAN_LAYERS = {layer.id: layer.table for layer in load_layers() if layer.versioned}
 NEW_VERSION, VALID_FROM = "pytest-v2", "2030-01-01T00:00:00+08:00"
 GEOD = Geod(ellps="GRS80")
 
