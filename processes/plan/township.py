@@ -46,6 +46,21 @@ def township_settings(path: Path | None = None) -> TownshipSettings:
     return TownshipSettings(edition=str(data["edition"]), layers={k.upper(): v for k, v in data["layers"].items()})
 
 
+def check_config(directory: Path) -> TownshipSettings:
+    """配置校验: the township section of plan.yaml names an edition of the
+    specification in the same configuration directory, and package layers
+    that edition knows (config/components.yaml's config_checks)."""
+    settings = township_settings(directory / "plan.yaml")
+    spec = editions.__wrapped__(directory=directory / "standards").get(settings.edition)
+    if spec is None:
+        raise ValueError(f"{directory / 'plan.yaml'}: township.edition {settings.edition} is not an edition "
+                         "of the package specification")
+    unknown = [name for name in settings.layers if spec.layer(name) is None]
+    if unknown:
+        raise ValueError(f"{directory / 'plan.yaml'}: township.layers {unknown} are not layers of {spec.edition}")
+    return settings
+
+
 @dataclass(frozen=True)
 class TownshipVersion:
     plan_version: str

@@ -5,7 +5,13 @@ registry."""
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
+
 from onemap.core.registry import load_layers
+from onemap.core.settings import config_dir
+from processes.plan.township import check_config
 from processes.qc.spec import editions
 
 COMMON = {"BSM", "SSMC", "YDYHDM", "MJ"}
@@ -42,3 +48,16 @@ def test_special_plan_kinds_have_fields_of_their_own_and_the_stored_ones_are_pla
         entry = registry[layer.publish]
         assert entry.versioned and entry.sensitivity == "internal" and entry.directory[1] == "专项规划"
         assert {f.name.lower() for f in layer.fields} >= set(entry.key_fields)
+
+
+def test_the_township_settings_must_name_an_edition_and_its_layers(tmp_path):
+    shutil.copytree(config_dir(), tmp_path / "config")
+    plan = tmp_path / "config" / "plan.yaml"
+    assert check_config(tmp_path / "config").edition == "township-2024"
+    text = plan.read_text(encoding="utf-8")
+    plan.write_text(text.replace("edition: township-2024", "edition: township-1999"), encoding="utf-8")
+    with pytest.raises(ValueError, match="township-1999"):
+        check_config(tmp_path / "config")
+    plan.write_text(text.replace("CZJSBJ: plan.xz_czjsbj", "NOPE: plan.xz_czjsbj"), encoding="utf-8")
+    with pytest.raises(ValueError, match="NOPE"):
+        check_config(tmp_path / "config")
