@@ -16,14 +16,14 @@ import shapely
 from psycopg import sql
 
 from onemap.core.db import core_schema
-from onemap.demo import detailed, participation, supervision
+from onemap.demo import detailed, participation, special, supervision
 from onemap.demo.generate import COLUMNS, DemoCity, Table, generate_city
 
 SRID = 4490
 
 # Every table the demo city fills; emptied together, as the plan tables
 # refer to plan.plan_version.
-DEMO_TABLES = (*COLUMNS, *detailed.TABLES)
+DEMO_TABLES = (*COLUMNS, *detailed.TABLES, *special.TABLES)
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -59,6 +59,7 @@ def load_city(database_url: str, scale: str = "small", seed: int = 1,
             counts.update(detailed.load(conn, seed))
             counts.update(supervision.load(conn, seed))
             counts.update(participation.load(conn))
+            counts.update(special.load(conn))
         conn.autocommit = True
         say("analyze")
         for name in DEMO_TABLES:

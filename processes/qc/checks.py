@@ -232,6 +232,26 @@ def foreign_key(ctx: CheckContext, rule: Rule) -> None:
         _unknown_values(ctx, rule, target, ctx.staging.ident(ref_layer.table), ref_col.name)
 
 
+def field_pattern(ctx: CheckContext, rule: Rule) -> None:
+    """Values of a field that do not match a regular expression (a code's
+    length and digits: the township code has 9, a village's 12)."""
+    for target in rule.params["targets"]:
+        layer = ctx.layer(target["layer"])
+        col = ctx.column(layer, target["field"]) if layer else None
+        if col is None:
+            continue
+        ctx.insert(rule, sql.SQL("""
+            SELECT {layer}, t.fid::text, NULL, NULL,
+                   jsonb_build_object('field', {field}, 'value', t.{c}, 'expected_zh', {zh}, 'expected_en', {en}),
+                   {geom}
+            FROM {t} t {join}
+            WHERE btrim(t.{c}::text) <> '' AND btrim(t.{c}::text) !~ {pattern}""").format(
+            layer=sql.Literal(layer.name), field=sql.Literal(target["field"].upper()), c=sql.Identifier(col.name),
+            zh=sql.Literal(target["expected"]["zh"]), en=sql.Literal(target["expected"]["en"]),
+            geom=_feature_geom(layer), t=ctx.staging.ident(layer.table), join=_with_geom(ctx, layer),
+            pattern=sql.Literal(target["pattern"])))
+
+
 # --- geometry ----------------------------------------------------------------------------------
 
 
@@ -595,17 +615,39 @@ def load_targets(path: Path) -> list[dict[str, Any]]:
 
 
 def indicator_target(ctx: CheckContext, rule: Rule) -> None:
-    targets = load_targets((ctx.spec.path.parent / rule.params["targets_file"]).resolve())
+    _check_targets(ctx, rule, load_targets((ctx.spec.path.parent / rule.params["targets_file"]).resolve()),
+                   report_missing=True)
+
+
+def indicator_allocation(ctx: CheckContext, rule: Rule) -> None:
+    """The package's binding indicators against the city's allocation to
+    its units (分解下达, supervision.indicator_target): the indicator's
+    direction gives the comparison, its catalogue unit the target's."""
+    units = {r.xzqdm for r in _indicator_rows(ctx)}
+    targets = []
+    for entry in rule.params["allocations"]:
+        rows = ctx.staging.conn.execute("""
+            SELECT t.xzqdm, t.value, i.unit, i.direction FROM supervision.indicator_target t
+            JOIN supervision.indicator i USING (code)
+            WHERE t.code = %s AND t.target_year = %s AND t.xzqdm = ANY(%s)""",
+            (entry["code"], entry["target_year"], sorted(units))).fetchall()
+        targets += [{"xzqdm": xzqdm, "zbmc": entry["zbmc"], "op": ">=" if direction == "higher" else "<=",
+                     "value": value, "dw": unit, "year": entry["target_year"]}
+                    for xzqdm, value, unit, direction in rows]
+    _check_targets(ctx, rule, targets, report_missing=False)
+
+
+def _check_targets(ctx: CheckContext, rule: Rule, targets: list[dict[str, Any]], report_missing: bool) -> None:
     rows = _indicator_rows(ctx)
     for target in targets:
         factor_t = ctx.spec.units[target["dw"]]
         matches = [r for r in rows if r.zbmc == target["zbmc"] and r.xzqdm == str(target["xzqdm"])
                    and r.zblx == "约束性"]
         op = target["op"]
-        if not matches and ctx.layer("GHZB") is not None:
+        common = {"op": _OP_ZH[op] + f" ({op})", "year": target.get("year", "")}
+        if report_missing and not matches and ctx.layer("GHZB") is not None:
             ctx.add(rule, "GHZB", {"value": target["zbmc"], "unit": target["xzqdm"], "reported": "无 / none",
-                                   "expected": _fmt(target["value"]), "dw": target["dw"],
-                                   "op": _OP_ZH[op] + f" ({op})"})
+                                   "expected": _fmt(target["value"]), "dw": target["dw"], **common})
         for row in matches:
             factor = ctx.spec.units.get(row.dw)
             if row.zbz is None or factor is None:
@@ -613,7 +655,7 @@ def indicator_target(ctx: CheckContext, rule: Rule) -> None:
             if not _COMPARE[op](row.zbz * factor, target["value"] * factor_t):
                 ctx.add(rule, "GHZB", {"value": row.zbmc, "unit": row.xzqdm, "reported": _fmt(row.zbz),
                                        "expected": _fmt(target["value"] * factor_t / factor), "dw": row.dw,
-                                       "op": _OP_ZH[op] + f" ({op})"}, feature_id=str(row.fid))
+                                       **common}, feature_id=str(row.fid))
 
 
 CHECKS: dict[str, Callable[[CheckContext, Rule], None]] = {
@@ -635,4 +677,6 @@ CHECKS: dict[str, Callable[[CheckContext, Rule], None]] = {
     "area_field": area_field,
     "indicator_computed": indicator_computed,
     "indicator_target": indicator_target,
+    "field_pattern": field_pattern,
+    "indicator_allocation": indicator_allocation,
 }

@@ -28,16 +28,11 @@ from tests import plan_packages as pp
 from tests.conftest import auth
 from tests.integration.parcels import Parcel, assert_colour, pixel_at, tile_of
 
-<<<<<<< HEAD
 pytestmark = pytest.mark.serial  # changes what other test files see: runs alone
 
-PLAN_LAYERS = {"GHYDYH": "plan.ghydyh", "STBHHX": "plan.stbhhx", "YJJBNT": "plan.yjjbnt",
-               "CZKFBJ": "plan.czkfbj", "LSWHBHX": "plan.lswhbhx"}
-=======
-# every versioned layer: a publish carries the layers its package lacks (the
-# detailed plan KZXXGH) into the new version
+# every versioned layer of the registry: a publish carries the layers its
+# package lacks (the detailed plan KZXXGH, the special plans) into the new version
 PLAN_LAYERS = {layer.id: layer.table for layer in load_layers() if layer.versioned}
->>>>>>> detailed
 NEW_VERSION, VALID_FROM = "pytest-v2", "2030-01-01T00:00:00+08:00"
 GEOD = Geod(ellps="GRS80")
 
