@@ -87,13 +87,14 @@ export async function startCompare(map, spec) {
   const rows = comparison.by_class.filter((r) => Math.abs(r.change_m2) > 0.005).map((r) => [
     r.code, r.name, number(r.from_m2), number(r.to_m2), number(r.change_m2), number(r.change_ha, 4),
     number(r.change_m2 / MU_M2)]);
-  const summary = comparison.changes
+  // two versions: features added, removed, changed; two layers: the pieces whose classes differ
+  const summary = spec.layer
     ? `新增 added ${comparison.changes.added} · 删除 removed ${comparison.changes.removed} · 变化 changed ${comparison.changes.changed}`
-    : '';
+    : `分类不一致的图斑 pieces of another class ${comparison.changes.changed}${comparison.changes.truncated ? '（图上显示面积最大的部分 largest shown）' : ''}`;
   $('#compare-result').replaceChildren(el('p', { className: 'summary' }, summary), table(
     [['代码', 'Code'], ['名称', 'Name'], ['原面积（平方米）', 'From (m²)'], ['新面积（平方米）', 'To (m²)'],
       ['变化（平方米）', 'Change (m²)'], ['变化（公顷）', 'Change (ha)'], ['变化（亩）', 'Change (mu)']], rows));
-  const changed = comparison.changes?.features ?? [];
+  const changed = comparison.changes.features;
   for (const side of [map, second]) {
     if (side.isStyleLoaded()) highlight(side, changed);
     else side.once('style.load', () => highlight(side, changed));

@@ -3,7 +3,9 @@
 // 专题制图, 共享), the view kept in the address. Each feature is a module.
 import { isStaff, refreshSession, serviceMessage, session, signIn, signOut } from './api.js';
 import { directoryTree, renderBasemaps, renderCatalogue } from './catalogue.js';
-import { formatCompare, parseCompare, setLayout, setSwipe, startCompare, stopCompare } from './compare.js';
+import {
+  formatCompare, parseCompare, secondMap, setLayout, setSwipe, startCompare, stopCompare,
+} from './compare.js';
 import { runCheck } from './compliance.js';
 import { addPoint, clearDrawing, ensureOverlay, finishDrawing, isDrawing, startDrawing } from './draw.js';
 import { loadVersions, planVersions, renderHistory } from './history.js';
@@ -21,6 +23,8 @@ const map = newMap('map');
 map.addControl(new maplibregl.NavigationControl(), 'top-right');
 map.addControl(new maplibregl.ScaleControl(), 'bottom-left');
 followView(map);
+// the map's own state (sources, rendered features) for the browser tests and the console
+window.onemap = { map, secondMap };
 
 const initial = readHash();
 const ui = { tool: 'browse', compare: null, tree: [] };
