@@ -220,7 +220,7 @@ const showMeasure = (m) => {
 };
 $('#measure-line').addEventListener('click', () => startDrawing(map, 'line', (_, m) => showMeasure(m), showMeasure));
 $('#measure-area').addEventListener('click', () => startDrawing(map, 'polygon', (_, m) => showMeasure(m), showMeasure));
-$('#draw-finish').addEventListener('click', () => finishDrawing(map));
+for (const finish of ['#draw-finish', '#compliance-finish']) $(finish).addEventListener('click', () => finishDrawing(map));
 let drawnBoundary = null;
 $('#compliance-draw').addEventListener('click', () => startDrawing(map, 'polygon', (geometry) => { drawnBoundary = geometry; }));
 $('#compliance-file').addEventListener('change', () => { drawnBoundary = null; clearDrawing(map); });
