@@ -69,9 +69,10 @@ def test_the_sso_user_sees_the_boundary_findings_and_the_layers_of_its_role(base
     assert {f["properties"]["layer"] for f in data["findings"]["features"]} <= public
     assert browser.run("return document.querySelector('#legend').textContent").startswith(f"案件 {case_id}")
     # the tiles come from our own WMTS with the token, none from elsewhere
-    asked = browser.run("return performance.getEntriesByType('resource').map(e => e.name)")
-    assert any(f"/mapproxy/wmts/{data['layers'][0]}/" in url for url in asked)
-    assert all(url.startswith(base_url) for url in asked)
+    browser.until("return performance.getEntriesByType('resource').some(e => e.name.includes(arguments[0]))",
+                  f"/mapproxy/wmts/{data['layers'][0]}/")
+    assert all(url.startswith(base_url) for url in browser.run(
+        "return performance.getEntriesByType('resource').map(e => e.name)"))
 
 
 @pytest.mark.parametrize(("who", "status"), [("none", 401), ("forged", 401), ("public", 403)])

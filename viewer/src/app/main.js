@@ -202,7 +202,9 @@ $('#compare-form').addEventListener('submit', guarded(async () => {
   const form = $('#compare-form');
   const from = form.elements.from.value;
   const to = form.elements.to.value;
-  await compare(form.elements.kind.value === 'versions' ? { layer: 'GHYDYH', from, to } : { from, to });
+  const spec = form.elements.kind.value === 'versions' ? { layer: 'GHYDYH', from, to } : { from, to };
+  const unit = form.elements.unit.value;
+  await compare(unit ? { ...spec, unit } : spec);
 }));
 $('#compare-stop').addEventListener('click', () => endCompare());
 $('#swipe').addEventListener('input', () => setSwipe($('#swipe').value));
