@@ -224,6 +224,18 @@ def test_3_time_slider_shows_the_plan_of_another_version(page, next_version, par
     assert_colour(_pixel(page, "now"), parcel.color, "GHYDYH in force")
 
 
+def _assert_compare_table(page: Browser, expected: dict) -> None:
+    """The page's table of class changes is the layer-compare result's (m², ha, 亩)."""
+    shown = page.run("return [...document.querySelectorAll('#compare-result tbody tr')].map(r => "
+                     "[...r.cells].map(c => c.textContent))")
+    changed = [r for r in expected["by_class"] if abs(r["change_m2"]) > 0.005]
+    assert [row[0] for row in shown] == [r["code"] for r in changed]
+    for row, r in zip(shown, changed, strict=True):
+        assert float(row[4].replace(",", "")) == pytest.approx(r["change_m2"], abs=0.01)
+        assert float(row[5].replace(",", "")) == pytest.approx(r["change_ha"], abs=1e-4)
+        assert float(row[6].replace(",", "")) == pytest.approx(r["change_m2"] / (10000 / 15), abs=0.01)
+
+
 def test_4_compare_versions_swipe_side_by_side_and_table(page, next_version, parcel, staff, ogc_url):
     current, following = next_version
     page.run("document.querySelector(\"#tools button[data-tool='compare']\").click()")
@@ -236,14 +248,7 @@ def test_4_compare_versions_swipe_side_by_side_and_table(page, next_version, par
     expected = requests.post(f"{ogc_url}/processes/layer-compare/execution", headers=staff, timeout=120, json={
         "inputs": {"layer": "GHYDYH", "from_version": current, "to_version": following, "level": "县"}},
                              ).json()["comparison"]
-    shown = page.run("return [...document.querySelectorAll('#compare-result tbody tr')].map(r => "
-                     "[...r.cells].map(c => c.textContent))")
-    changed = [r for r in expected["by_class"] if abs(r["change_m2"]) > 0.005]
-    assert [row[0] for row in shown] == [r["code"] for r in changed]
-    for row, r in zip(shown, changed, strict=True):
-        assert float(row[4].replace(",", "")) == pytest.approx(r["change_m2"], abs=0.01)
-        assert float(row[5].replace(",", "")) == pytest.approx(r["change_ha"], abs=1e-4)
-        assert float(row[6].replace(",", "")) == pytest.approx(r["change_m2"] / (10000 / 15), abs=0.01)
+    _assert_compare_table(page, expected)
     assert expected["changes"]["changed"] == 1
     assert _hash(page)["cmp"] == f"GHYDYH@{current}..{following}"
 
@@ -290,13 +295,7 @@ def test_9b_compare_two_layers_of_a_township_table_and_the_pieces_of_another_cla
     assert _hash(page)["cmp"] == f"DLTB..GHYDYH~{unit}"
     expected = requests.post(f"{ogc_url}/processes/layer-compare/execution", headers=staff, timeout=120, json={
         "inputs": {"from_layer": "DLTB", "to_layer": "GHYDYH", "level": "县", "xzqdm": unit}}).json()["comparison"]
-    shown = page.run("return [...document.querySelectorAll('#compare-result tbody tr')].map(r => "
-                     "[...r.cells].map(c => c.textContent))")
-    changed = [r for r in expected["by_class"] if abs(r["change_m2"]) > 0.005]
-    assert [row[0] for row in shown] == [r["code"] for r in changed]
-    for row, r in zip(shown, changed, strict=True):
-        assert float(row[4].replace(",", "")) == pytest.approx(r["change_m2"], abs=0.01)
-        assert float(row[6].replace(",", "")) == pytest.approx(r["change_m2"] / (10000 / 15), abs=0.01)
+    _assert_compare_table(page, expected)
     # the pieces where current and planned use differ: on both maps' highlight source, each of two classes
     pieces = expected["changes"]["features"]
     assert pieces and all(f["code_from"] != f["code_to"] for f in pieces)
