@@ -85,22 +85,27 @@ def _overlay(conn: Any, a_query: sql.Composable, a_params: list[Any], b_query: s
     """Where two layers disagree: the pieces (inside the region) where a
     feature of one overlaps a feature of the other of another class, the
     largest first; each with both classes and both feature ids. One
-    statement: the overlay runs in PostGIS on the spatial index."""
+    statement: the overlay runs in PostGIS on the spatial index (a region
+    is named outright, not as `IS NULL OR …`, so the index serves it too)."""
     region_sql, region_params = region.sql(conn)
+    everywhere = not (region.xzqdm or region.boundary is not None)
+    inside = sql.SQL("true") if everywhere else sql.SQL(
+        "a.geom && r.geom AND b.geom && r.geom AND ST_Intersects(a.geom, r.geom) AND ST_Intersects(b.geom, r.geom)")
+    piece = sql.SQL("ST_Intersection(a.geom, b.geom)") if everywhere else sql.SQL(
+        "ST_Intersection(ST_Intersection(a.geom, b.geom), r.geom)")
     rows = conn.execute(sql.SQL("""
         WITH region AS (SELECT {region} AS geom), a AS ({a}), b AS ({b}),
         pieces AS (
             SELECT a.id AS id_a, b.id AS id_b, a.code AS code_a, b.code AS code_b,
-                   ST_CollectionExtract(CASE WHEN r.geom IS NULL THEN ST_Intersection(a.geom, b.geom)
-                                        ELSE ST_Intersection(ST_Intersection(a.geom, b.geom), r.geom) END, 3) AS geom
-            FROM a JOIN b ON a.geom && b.geom AND ST_Intersects(a.geom, b.geom), region r
-            WHERE a.code IS DISTINCT FROM b.code AND (r.geom IS NULL OR ST_Intersects(a.geom, r.geom))
+                   ST_CollectionExtract({piece}, 3) AS geom
+            FROM region r, a JOIN b ON a.geom && b.geom
+            WHERE {inside} AND a.code IS DISTINCT FROM b.code AND ST_Intersects(a.geom, b.geom)
         ), measured AS (
             SELECT *, ST_Area(geom::geography) AS area FROM pieces WHERE NOT ST_IsEmpty(geom)
         )
         SELECT id_a, id_b, code_a, code_b, ST_AsGeoJSON(geom, 8)::json, count(*) OVER ()
         FROM measured WHERE area > {tol} ORDER BY area DESC, id_a, id_b LIMIT %s""").format(
-        region=region_sql, a=a_query, b=b_query, tol=sql.Literal(SHAPE_TOLERANCE_M2)),
+        region=region_sql, a=a_query, b=b_query, piece=piece, inside=inside, tol=sql.Literal(SHAPE_TOLERANCE_M2)),
         [*region_params, *a_params, *b_params, LISTED]).fetchall()
     count = rows[0][5] if rows else 0
     return {"changed": count, "changed_class": count, "truncated": count > LISTED,

@@ -282,9 +282,9 @@ def test_9_the_address_reproduces_the_comparison(base_url, page, next_version):
     assert "cmp" not in _hash(page)
 
 
-def test_9b_compare_two_layers_of_a_township_table_and_the_pieces_of_another_class(page, db, staff, ogc_url, parcel):
-    (unit,) = db.execute("SELECT xzqdm FROM base.xzq WHERE xzqjb = '乡' AND ST_Intersects(geom, ST_SetSRID("
-                         "ST_Point(%s, %s), 4490))", (parcel.lon, parcel.lat)).fetchone()
+def test_9b_compare_two_layers_of_a_township_table_and_the_pieces_of_another_class(page, db, staff, ogc_url):
+    # the smallest township: the overlay of two whole layers is a benchmark's work, not a test's
+    (unit,) = db.execute("SELECT xzqdm FROM base.xzq WHERE xzqjb = '乡' ORDER BY ST_Area(geom), xzqdm LIMIT 1").fetchone()
     page.run("document.querySelector(\"#tools button[data-tool='compare']\").click()")
     page.run("document.querySelector('#compare-form input[name=kind][value=layers]').click()")
     page.until("return [...document.querySelector('#compare-form').elements.from.options].some(o => o.value === 'DLTB')")
