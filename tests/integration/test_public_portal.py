@@ -364,10 +364,11 @@ def test_staff_publish_a_publication_the_portal_shows_and_withdraw_it(base_url, 
         _sign_in(browser, base_url, staff)
         browser.run(f"{row}.querySelector('button[name=withdraw]').click()")
         browser.until(f"return {row}?.dataset.state === 'withdrawn'")
-        _sign_out(browser)
-        _open(browser, f"{base_url}/public/")
-        assert gsbh not in browser.run(listed)
+        # gone for everyone: the portal's list (what its page shows), its page and the collection
+        assert gsbh not in requests.get(f"{base_url}/public/api/publications", timeout=30).text
         assert requests.get(f"{base_url}/public/api/publications/{gsbh}", timeout=30).status_code == 404
+        assert not requests.get(f"{base_url}/ogc/collections/GHGS/items", params={"f": "json", "gsbh": gsbh},
+                                timeout=30).json()["features"]
 
         steps = db.execute("SELECT action, actor FROM ops.audit WHERE target = %s AND action LIKE '%%-publication' "
                            "ORDER BY id",
