@@ -66,9 +66,9 @@ class AreaStatisticsProcessor(OneMapProcessor):
 
 COMPARE_METADATA = metadata(
     "layer-compare", ("对比分析", "Layer comparison"),
-    ("两个规划版本（按标识码匹配：新增、删除、变化）或两个图层之间的差异，及按用地分类和行政区的面积变化",
+    ("两个规划版本（按标识码匹配：新增、删除、变化）或两个图层（分类不同的叠加部分）之间的差异，及按用地分类和行政区的面积变化",
      "Differences between two plan versions (features matched by key: added, removed, changed) or two "
-     "layers, with the area change by land-use class and admin unit"),
+     "layers (where their classes differ), with the area change by land-use class and admin unit"),
     {"layer": describe(("图层", "Layer"), ("版本对比的图层，默认 GHYDYH", "Layer of a version comparison"), _STRING, 0),
      "from_version": describe(("原版本", "From version"), ("", ""), _STRING, 0),
      "to_version": describe(("新版本", "To version"), ("", ""), _STRING, 0),

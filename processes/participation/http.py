@@ -2,8 +2,8 @@
 /public/api/…: publications under notice, approved comments, posting
 comments and reports, a report's status by tracking number) and the staff's
 /moderation/ page and /moderation/api/… (moderating comments, triaging
-reports). Who may do what is config/gateway.yaml `participation`; every
-moderation and triage step is written with its audit row in one
+reports, writing, publishing and withdrawing publications). Who may do what is config/gateway.yaml `participation`; every
+moderation, triage and publication step is written with its audit row in one
 transaction; posting is rate-limited per client address."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from onemap.core import audit
 from onemap.core.access import AccessPolicy, need_role
 from onemap.core.errors import OneMapError, Problem, invalid
 from onemap.core.ratelimit import RateLimit
+from onemap.core.registry import Layer, load_layers
 from onemap.core.settings import ROOT, Settings
 from processes.participation import comments, publications, reports
 from processes.participation.photos import clean_photo
@@ -30,7 +31,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
     config = from_gateway(settings.gateway)
-    moderators, triagers, posting = config.moderators, config.triagers, config.posting
+    moderators, triagers, publishers, posting = config.moderators, config.triagers, config.publishers, config.posting
     bp = Blueprint("participation", __name__)
 
     def pool() -> ConnectionPool:
@@ -140,11 +141,47 @@ def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
         return staff_step("triage-report", f"/moderation/api/reports/{report_id}",
                           lambda conn: reports.triage(conn, report_id, data, g.principal.name))
 
+    # --- staff: 公开公示管理 (drafts, edits, publish, withdraw) ---------------------
+    def need_publisher() -> None:
+        need(publishers, "管理公示", "manage publications")
+
+    def registry() -> list[Layer]:
+        # read at each step: the layers may change through the admin page
+        return load_layers(settings.config_dir / "layers.yaml")
+
+    @bp.get("/moderation/api/publications")
+    def publications_for_staff() -> Response:
+        need_publisher()
+        with pool().connection() as conn:
+            return jsonify(publications.for_staff(conn)), 200, _NO_STORE
+
+    @bp.post("/moderation/api/publications")
+    def create_publication() -> tuple[Response, int]:
+        need_publisher()
+        publication = publications.from_json(body())
+        return staff_step("create-publication", f"/moderation/api/publications/{publication.gsbh}",
+                          lambda conn: publications.create(conn, publication, registry())), 201
+
+    @bp.put("/moderation/api/publications/<gsbh>")
+    def edit_publication(gsbh: str) -> Response:
+        need_publisher()
+        publication = publications.from_json({**body(), "gsbh": gsbh})
+        return staff_step("edit-publication", f"/moderation/api/publications/{gsbh}",
+                          lambda conn: publications.edit(conn, publication, registry()))
+
+    @bp.post("/moderation/api/publications/<gsbh>/<any(publish, withdraw):step>")
+    def publication_step(gsbh: str, step: str) -> Response:
+        need_publisher()
+        state = {"publish": "published", "withdraw": "withdrawn"}[step]
+        return staff_step(f"{step}-publication", f"/moderation/api/publications/{gsbh}",
+                          lambda conn: publications.set_state(conn, gsbh, state))
+
     @bp.get("/moderation/api/me")
     def staff_rights() -> Response:
         """What the signed-in caller may do here (the page shows that part)."""
         return jsonify({"name": g.principal.name, "moderate": bool(g.principal.roles & moderators),
-                        "triage": bool(g.principal.roles & triagers)}), 200, _NO_STORE
+                        "triage": bool(g.principal.roles & triagers),
+                        "publish": bool(g.principal.roles & publishers)}), 200, _NO_STORE
 
     @bp.errorhandler(_TooMany)
     def _too_many(exc: _TooMany) -> Response:

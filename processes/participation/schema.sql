@@ -19,6 +19,11 @@ CREATE TABLE IF NOT EXISTS supervision.publication (
     CHECK (jzrq >= ksrq)
 );
 
+-- 状态 draft (staff still writing it), published (shown within its dates),
+-- withdrawn (撤回: gone from the portal at once); earlier rows were published.
+ALTER TABLE supervision.publication ADD COLUMN IF NOT EXISTS zt text NOT NULL DEFAULT 'published'
+    CHECK (zt IN ('draft', 'published', 'withdrawn'));
+
 -- 公众意见 a comment: pending until staff approve or reject it.
 CREATE TABLE IF NOT EXISTS supervision.public_comment (
     id            serial PRIMARY KEY,
@@ -64,14 +69,15 @@ CREATE TABLE IF NOT EXISTS supervision.violation_step (
     by_whom     text NOT NULL
 );
 
--- The public collections: a publication is listed while the date is within
--- its notice period (by query, no job removes it); comments are public once
+-- The public collections: a publication is listed while it is published and
+-- the date is within its notice period (by query, no job removes it); comments are public once
 -- approved, without name or phone.
 CREATE OR REPLACE VIEW supervision.publication_notice AS
     SELECT id, gsbh, gsmc, gsmc_en, gsnr, gsnr_en, ksrq, jzrq, array_to_string(layers, ',') AS tc, geom
-    FROM supervision.publication WHERE current_date BETWEEN ksrq AND jzrq;
+    FROM supervision.publication WHERE zt = 'published' AND current_date BETWEEN ksrq AND jzrq;
 
 CREATE OR REPLACE VIEW supervision.public_comment_approved AS
     SELECT c.id, p.gsbh, c.yjnr, c.dfnr, c.tjsj::date AS tjrq, c.geom
     FROM supervision.public_comment c JOIN supervision.publication p ON p.id = c.publication
-    WHERE c.state = 'approved' AND c.geom IS NOT NULL AND current_date BETWEEN p.ksrq AND p.jzrq;
+    WHERE c.state = 'approved' AND c.geom IS NOT NULL AND p.zt = 'published'
+      AND current_date BETWEEN p.ksrq AND p.jzrq;

@@ -1,5 +1,5 @@
 """The `participation` section of config/gateway.yaml as typed data: which
-roles moderate comments and triage reports, the posting rate per client
+roles moderate comments, triage reports and manage publications, the posting rate per client
 address, the photo size limit. Checked before a changed gateway.yaml is
 written (config/components.yaml config_checks) and at the gateway's start."""
 
@@ -17,6 +17,7 @@ from onemap.core.settings import load_yaml
 class ParticipationSettings:
     moderators: frozenset[str]
     triagers: frozenset[str]
+    publishers: frozenset[str]  # write, publish and withdraw publications (公开公示管理)
     posting: RateLimit
     photo_max_bytes: int
 
@@ -28,7 +29,7 @@ def from_gateway(gateway: dict[str, Any]) -> ParticipationSettings:
         raise ValueError("gateway.yaml: the participation section is missing")
     roles = set(gateway.get("roles") or {})
     granted = {}
-    for key in ("moderate", "triage"):
+    for key in ("moderate", "triage", "publish"):
         names = section.get(key)
         if not isinstance(names, list) or not names or not set(names) <= roles:
             raise ValueError(f"gateway.yaml participation.{key}: a list of roles of gateway.yaml ({', '.join(sorted(roles))})")
@@ -41,7 +42,7 @@ def from_gateway(gateway: dict[str, Any]) -> ParticipationSettings:
                          f"must be numbers ({exc})") from exc
     if posting.per_second <= 0 or posting.burst < 1 or photo_max_bytes <= 0:
         raise ValueError("gateway.yaml participation: posting_rate and photo_max_mb must be positive")
-    return ParticipationSettings(granted["moderate"], granted["triage"], posting, photo_max_bytes)
+    return ParticipationSettings(granted["moderate"], granted["triage"], granted["publish"], posting, photo_max_bytes)
 
 
 def check_config(directory: Path) -> ParticipationSettings:

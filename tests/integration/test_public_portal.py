@@ -98,6 +98,11 @@ def _sign_in(page: Browser, base_url: str, name: str) -> None:
                       " && document.body.dataset.state") == "ready"
 
 
+def _sign_out(page: Browser) -> None:
+    page.run("document.querySelector('#logout').click()")
+    page.until("return document.body.dataset.state === 'signed-out'")
+
+
 def _jpeg_with_gps() -> bytes:
     exif = Image.Exif()
     exif[0x0131] = "reporter-phone-model"
@@ -283,7 +288,8 @@ def test_nothing_internal_is_reachable_from_the_portal(base_url, ogc_url, databa
                     f"{base_url}/mapproxy/service?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS={layer.id}"
                     "&STYLES=&CRS=EPSG:4326&BBOX=28,111,29,112&WIDTH=64&HEIGHT=64&FORMAT=image/png"):
             assert _fetch_status(browser, url) == 401, url
-    for path in ("moderation/api/comments", "moderation/api/reports", "moderation/api/reports/1/photos/1"):
+    for path in ("moderation/api/comments", "moderation/api/reports", "moderation/api/reports/1/photos/1",
+                 "moderation/api/publications"):
         assert _fetch_status(browser, f"{base_url}/{path}") == 401, path
     listed = {c["id"] for c in requests.get(f"{ogc_url}/collections", params={"f": "json"}, timeout=30).json()
               ["collections"]}
@@ -314,3 +320,69 @@ def test_a_comment_flood_is_rate_limited(base_url, current):
     problem = refused.json()
     assert int(refused.headers["Retry-After"]) >= 1 and problem["field"] == "rate"
     assert "频繁" in problem["message_zh"] and "Too many" in problem["message_en"]
+
+
+# --- 公开公示管理: staff write, publish and withdraw what the portal shows --------------
+def test_staff_publish_a_publication_the_portal_shows_and_withdraw_it(base_url, database_url, db, browser,  # noqa: F811
+                                                                      staff):
+    gsbh = f"GS-PYTEST-{uuid.uuid4().hex[:6]}"
+    today = dt.date.today()
+    unit, unit_name = db.execute("SELECT xzqdm, xzqmc FROM base.xzq WHERE xzqjb = '县' ORDER BY xzqdm LIMIT 1").fetchone()
+    listed = "return [...document.querySelectorAll('#publications li')].map(li => li.dataset.gsbh)"
+    row = f"document.querySelector(\"#publications tr[data-gsbh='{gsbh}']\")"
+    try:
+        _sign_in(browser, base_url, staff)
+        assert browser.run("return !document.querySelector('#publishing').hidden")
+        browser.until("return document.querySelector('#publication-form').elements.xzqdm.options.length > 1")
+        browser.run("const f = document.querySelector('#publication-form');"
+                    "for (const [k, v] of Object.entries(arguments[0])) f.elements[k].value = v; f.requestSubmit()", {
+                        "gsbh": gsbh, "gsmc": f"{unit_name}控制性详细规划（草案）公示", "gsmc_en": "Detailed plan (draft)",
+                        "ksrq": today.isoformat(), "jzrq": (today + dt.timedelta(days=20)).isoformat(),
+                        "xzqdm": unit, "layers": "GHYDYH",
+                        "documents": "规划用地用海 | Planned land use | ogc/collections/GHYDYH"})
+        assert browser.until(f"return {row}?.dataset.state") == "draft"
+        # a draft: not for the public
+        assert gsbh not in requests.get(f"{base_url}/public/api/publications", timeout=30).text
+        browser.run(f"{row}.querySelector('button[name=edit]').click();"
+                    "const f = document.querySelector('#publication-form');"
+                    "f.elements.gsmc.value = arguments[0]; f.requestSubmit()", f"{unit_name}控制性详细规划公示")
+        browser.until(f"return {row}?.cells[1].textContent.startsWith(arguments[0])", f"{unit_name}控制性详细规划公示")
+        browser.run(f"{row}.querySelector('button[name=publish]').click()")
+        assert browser.until(f"return {row}?.dataset.state === 'published' && {row}.dataset.state")
+        _shot(browser, "moderation-publications.png")
+
+        _sign_out(browser)
+        _open(browser, f"{base_url}/public/")
+        assert gsbh in browser.run(listed)
+        _select(browser, gsbh)
+        assert browser.run("return document.querySelector('#detail-title').textContent").startswith(
+            f"{unit_name}控制性详细规划公示")
+        notice = requests.get(f"{base_url}/ogc/collections/GHGS/items", params={"f": "json", "gsbh": gsbh},
+                              timeout=30).json()["features"]
+        assert [f["properties"]["gsbh"] for f in notice] == [gsbh]
+
+        _sign_in(browser, base_url, staff)
+        browser.run(f"{row}.querySelector('button[name=withdraw]').click()")
+        browser.until(f"return {row}?.dataset.state === 'withdrawn'")
+        # gone for everyone: the portal's list (what its page shows), its page and the collection
+        assert gsbh not in requests.get(f"{base_url}/public/api/publications", timeout=30).text
+        assert requests.get(f"{base_url}/public/api/publications/{gsbh}", timeout=30).status_code == 404
+        assert not requests.get(f"{base_url}/ogc/collections/GHGS/items", params={"f": "json", "gsbh": gsbh},
+                                timeout=30).json()["features"]
+
+        steps = db.execute("SELECT action, actor FROM ops.audit WHERE target = %s AND action LIKE '%%-publication' "
+                           "ORDER BY id",
+                           (f"/moderation/api/publications/{gsbh}",)).fetchall()
+        assert steps == [(action, staff) for action in ("create-publication", "edit-publication",
+                                                        "publish-publication", "withdraw-publication")]
+        # who may not: anonymous 401, a member of the public 403, bad data named
+        url = f"{base_url}/moderation/api/publications/{gsbh}/publish"
+        assert requests.post(url, timeout=30).status_code == 401
+        public = auth(create_token(database_url, "public", "pytest-portal-public"))
+        assert requests.post(url, headers=public, timeout=30).status_code == 403
+        staff_token = auth(create_token(database_url, "staff", "pytest-portal-staff"))
+        bad = requests.put(f"{base_url}/moderation/api/publications/{gsbh}", headers=staff_token, timeout=30,
+                           json={"gsmc": "x", "gsmc_en": "x", "ksrq": "2026-13-01", "jzrq": "2026-01-01"})
+        assert bad.status_code == 400 and bad.json()["field"] == "ksrq" and bad.json()["message_zh"]
+    finally:
+        db.execute("DELETE FROM supervision.publication WHERE gsbh = %s", (gsbh,))

@@ -14,7 +14,7 @@ from onemap.core.registry import load_layers
 from onemap.core.settings import Settings
 from processes.participation import text
 from processes.participation.photos import clean_photo, sniff
-from processes.participation.publications import Publication, publish
+from processes.participation.publications import Publication, from_json, publish
 from processes.participation.reports import NEXT, STATUSES, tracking_number
 from processes.participation.settings import from_gateway
 
@@ -116,10 +116,35 @@ def test_a_publication_shows_public_layers_and_safe_links_only(change, field):
     assert _problem(lambda: publish(None, Publication(**{**fields, **change}), load_layers()))[:2] == (400, field)
 
 
+_STAFF_FORM = {"gsbh": "GS-9", "gsmc": "公示", "gsmc_en": "notice", "ksrq": "2026-02-01", "jzrq": "2026-03-01",
+               "geometry": {"type": "Polygon", "coordinates": [[[112, 28], [112.1, 28], [112, 28.1], [112, 28]]]},
+               "layers": ["GHYDYH"], "documents": [{"title_zh": "文本", "title_en": "text", "url": "docs/a.pdf"}]}
+
+
+def test_a_publication_from_the_staff_page_is_read_field_by_field():
+    publication = from_json(_STAFF_FORM)
+    assert (publication.ksrq, publication.layers, publication.gsnr) == (dt.date(2026, 2, 1), ("GHYDYH",), "")
+    assert publication.documents[0]["url"] == "docs/a.pdf"
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"gsbh": " "}, "gsbh"), ({"ksrq": "2026-13-01"}, "ksrq"), ({"jzrq": None}, "jzrq"),
+    ({"geometry": {"type": "Point", "coordinates": [112, 28]}}, "geometry"),
+    ({"geometry": {"type": "Polygon", "coordinates": [[[112, 28], [112.1, 28.1], [112.1, 28], [112, 28.1], [112, 28]]]}},
+     "geometry"),  # a bow tie: not a valid area
+    ({"geometry": "POLYGON"}, "geometry"), ({"layers": "GHYDYH"}, "layers"), ({"documents": ["x"]}, "documents"),
+])
+def test_a_bad_field_of_the_staff_page_is_named(change, field):
+    status, named, zh, en = _problem(lambda: from_json({**_STAFF_FORM, **change}))
+    assert (status, named) == (400, field) and zh and en
+
+
 def test_the_participation_settings_are_checked():
     gateway = Settings.from_env().gateway
     config = from_gateway(gateway)
     assert config.moderators and config.triagers <= set(gateway["roles"]) and config.photo_max_bytes > 0
-    for broken in ({"moderate": ["nobody"]}, {"posting_rate": {"per_second": 0, "burst": 5}}, {"photo_max_mb": "x"}):
+    assert config.publishers <= set(gateway["roles"])
+    for broken in ({"moderate": ["nobody"]}, {"publish": []}, {"posting_rate": {"per_second": 0, "burst": 5}},
+                   {"photo_max_mb": "x"}):
         with pytest.raises(ValueError, match="participation"):
             from_gateway({**gateway, "participation": {**gateway["participation"], **broken}})

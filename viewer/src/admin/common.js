@@ -40,9 +40,11 @@ export function cell(row, content) {
   return td;
 }
 
-export function button(label, action) {
+// name: what the button does, for a test or a screen reader to find it by
+export function button(label, action, name = "") {
   const b = document.createElement("button");
   b.type = "button";
+  b.name = name;
   b.textContent = label;
   b.addEventListener("click", () => action().catch((e) => say(e.message)));
   return b;

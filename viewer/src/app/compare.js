@@ -1,4 +1,5 @@
-// 对比分析: two layers, or a plan layer in two versions, in a swipe or a
+// 对比分析: two layers, or a plan layer in two versions (of the city or of
+// one admin unit), in a swipe or a
 // side-by-side view (two synchronised maps: the left one draws the "from"
 // side, the right one the "to" side), with the layer-compare result as a
 // table of class changes (m², ha, 亩) and the changed parcels highlighted.
@@ -11,15 +12,19 @@ const MU_M2 = 10000 / 15;
 const HIGHLIGHT = 'highlight';
 let second = null;
 
-// cmp in the address: "GHYDYH@v1..v2" (versions) or "DLTB..GHYDYH" (layers)
+// cmp in the address: "GHYDYH@v1..v2" (versions) or "DLTB..GHYDYH" (layers),
+// "~xzqdm" after either when the comparison is of one admin unit
 export function parseCompare(text) {
-  const [from, to] = (text ?? '').split('..');
+  const [pair, unit] = (text ?? '').split('~');
+  const [from, to] = pair.split('..');
   if (!from || !to) return null;
   const [layer, fromVersion] = from.split('@');
-  return fromVersion ? { layer, from: fromVersion, to } : { from, to };
+  const spec = fromVersion ? { layer, from: fromVersion, to } : { from, to };
+  return unit ? { ...spec, unit } : spec;
 }
 
-export const formatCompare = (spec) => (spec.layer ? `${spec.layer}@${spec.from}..${spec.to}` : `${spec.from}..${spec.to}`);
+export const formatCompare = (spec) => (spec.layer ? `${spec.layer}@${spec.from}..${spec.to}` : `${spec.from}..${spec.to}`)
+  + (spec.unit ? `~${spec.unit}` : '');
 
 function sideStyle(map, layerId, time) {
   const part = layerStyle(layerById(layerId), { time, bbox: viewBbox(map) });
@@ -40,6 +45,11 @@ function sides(spec) {
 function highlight(map, features) {
   const data = { type: 'FeatureCollection', features: features.map((f) => ({
     type: 'Feature', properties: { change: f.change, key: f.key }, geometry: f.geometry })) };
+  // a style kept by setStyle's diff keeps the source of the last comparison
+  if (map.getSource(HIGHLIGHT)) {
+    map.getSource(HIGHLIGHT).setData(data);
+    return;
+  }
   map.addSource(HIGHLIGHT, { type: 'geojson', data });
   map.addLayer({ id: 'highlight-line', type: 'line', source: HIGHLIGHT, paint: { 'line-color': '#ff00ff', 'line-width': 3 } });
 }
@@ -82,18 +92,20 @@ export async function startCompare(map, spec) {
   const inputs = spec.layer
     ? { layer: spec.layer, from_version: spec.from, to_version: spec.to, level: '县' }
     : { from_layer: spec.from, to_layer: spec.to, level: '县' };
+  if (spec.unit) inputs.xzqdm = spec.unit;
   $('#compare-result').replaceChildren('分析中… Comparing…');
   const { comparison } = await execute('layer-compare', inputs);
   const rows = comparison.by_class.filter((r) => Math.abs(r.change_m2) > 0.005).map((r) => [
     r.code, r.name, number(r.from_m2), number(r.to_m2), number(r.change_m2), number(r.change_ha, 4),
     number(r.change_m2 / MU_M2)]);
-  const summary = comparison.changes
+  // two versions: features added, removed, changed; two layers: the pieces whose classes differ
+  const summary = spec.layer
     ? `新增 added ${comparison.changes.added} · 删除 removed ${comparison.changes.removed} · 变化 changed ${comparison.changes.changed}`
-    : '';
+    : `分类不一致的图斑 pieces of another class ${comparison.changes.changed}${comparison.changes.truncated ? '（图上显示面积最大的部分 largest shown）' : ''}`;
   $('#compare-result').replaceChildren(el('p', { className: 'summary' }, summary), table(
     [['代码', 'Code'], ['名称', 'Name'], ['原面积（平方米）', 'From (m²)'], ['新面积（平方米）', 'To (m²)'],
       ['变化（平方米）', 'Change (m²)'], ['变化（公顷）', 'Change (ha)'], ['变化（亩）', 'Change (mu)']], rows));
-  const changed = comparison.changes?.features ?? [];
+  const changed = comparison.changes.features;
   for (const side of [map, second]) {
     if (side.isStyleLoaded()) highlight(side, changed);
     else side.once('style.load', () => highlight(side, changed));

@@ -3,7 +3,9 @@
 // 专题制图, 共享), the view kept in the address. Each feature is a module.
 import { isStaff, refreshSession, serviceMessage, session, signIn, signOut } from './api.js';
 import { directoryTree, renderBasemaps, renderCatalogue } from './catalogue.js';
-import { formatCompare, parseCompare, setLayout, setSwipe, startCompare, stopCompare } from './compare.js';
+import {
+  formatCompare, parseCompare, secondMap, setLayout, setSwipe, startCompare, stopCompare,
+} from './compare.js';
 import { runCheck } from './compliance.js';
 import { addPoint, clearDrawing, ensureOverlay, finishDrawing, isDrawing, startDrawing } from './draw.js';
 import { loadVersions, planVersions, renderHistory } from './history.js';
@@ -21,6 +23,8 @@ const map = newMap('map');
 map.addControl(new maplibregl.NavigationControl(), 'top-right');
 map.addControl(new maplibregl.ScaleControl(), 'bottom-left');
 followView(map);
+// the map's own state (sources, rendered features) for the browser tests and the console
+window.onemap = { map, secondMap };
 
 const initial = readHash();
 const ui = { tool: 'browse', compare: null, tree: [] };
@@ -198,7 +202,9 @@ $('#compare-form').addEventListener('submit', guarded(async () => {
   const form = $('#compare-form');
   const from = form.elements.from.value;
   const to = form.elements.to.value;
-  await compare(form.elements.kind.value === 'versions' ? { layer: 'GHYDYH', from, to } : { from, to });
+  const spec = form.elements.kind.value === 'versions' ? { layer: 'GHYDYH', from, to } : { from, to };
+  const unit = form.elements.unit.value;
+  await compare(unit ? { ...spec, unit } : spec);
 }));
 $('#compare-stop').addEventListener('click', () => endCompare());
 $('#swipe').addEventListener('input', () => setSwipe($('#swipe').value));
@@ -216,7 +222,7 @@ const showMeasure = (m) => {
 };
 $('#measure-line').addEventListener('click', () => startDrawing(map, 'line', (_, m) => showMeasure(m), showMeasure));
 $('#measure-area').addEventListener('click', () => startDrawing(map, 'polygon', (_, m) => showMeasure(m), showMeasure));
-$('#draw-finish').addEventListener('click', () => finishDrawing(map));
+for (const finish of ['#draw-finish', '#compliance-finish']) $(finish).addEventListener('click', () => finishDrawing(map));
 let drawnBoundary = null;
 $('#compliance-draw').addEventListener('click', () => startDrawing(map, 'polygon', (geometry) => { drawnBoundary = geometry; }));
 $('#compliance-file').addEventListener('change', () => { drawnBoundary = null; clearDrawing(map); });

@@ -10,11 +10,13 @@ let last = null;
 
 export async function loadUnits() {
   const units = await getJSON('ogc/collections/XZQ/items?f=json&limit=200&properties=xzqdm,xzqmc,xzqjb&skipGeometry=true');
-  const select = $('#stats-unit');
-  select.replaceChildren(el('option', { value: '' }, '全市 Whole city'),
-    ...units.features.map((f) => f.properties)
-      .sort((a, b) => a.xzqdm.localeCompare(b.xzqdm))
-      .map((p) => el('option', { value: p.xzqdm }, `${p.xzqmc}（${p.xzqjb}）${p.xzqdm}`)));
+  // the admin units of the statistics and of the comparison
+  for (const select of [$('#stats-unit'), $('#compare-form').elements.unit]) {
+    select.replaceChildren(el('option', { value: '' }, '全市 Whole city'),
+      ...units.features.map((f) => f.properties)
+        .sort((a, b) => a.xzqdm.localeCompare(b.xzqdm))
+        .map((p) => el('option', { value: p.xzqdm }, `${p.xzqmc}（${p.xzqjb}）${p.xzqdm}`)));
+  }
 }
 
 function chart(byClass) {
