@@ -99,21 +99,18 @@ class AccessPolicy:
 
     @classmethod
     def from_config(cls, gateway: dict, layers: list[Layer],
-                    processes: Iterable[ProcessEntry] | None = None,
-                    map_layers: Mapping[str, str] | None = None) -> AccessPolicy:
+                    processes: Iterable[ProcessEntry] | None = None) -> AccessPolicy:
         """The policy of the roles of config/gateway.yaml (`gateway`), for
-        these layers and processes (those of config/processes.yaml when None)
-        and the further `map_layers` (name -> sensitivity: those the
-        partners serve through our maps, e.g. the province's)."""
-        sensitivity = {layer.id: layer.sensitivity for layer in layers} | dict(map_layers or {})
-        layer_ids = list(sensitivity)
+        these layers and processes (those of config/processes.yaml when None)."""
+        layer_ids = [layer.id for layer in layers]
         process_ids = tuple(p.id for p in (load_processes() if processes is None else processes))
         try:
             roles = {name: role_from_spec(name, spec, layer_ids, process_ids, builtin=True)
                      for name, spec in gateway["roles"].items()}
         except OneMapError as exc:
             raise ValueError(f"config/gateway.yaml roles: {exc.problem.en}") from exc
-        return cls(roles, frozenset(gateway["anonymous_reads"]), sensitivity, process_ids)
+        return cls(roles, frozenset(gateway["anonymous_reads"]),
+                   {layer.id: layer.sensitivity for layer in layers}, process_ids)
 
     def custom_role(self, name: str, spec: Mapping[str, Any]) -> Role:
         """A role an operator defines (admin API), checked against the

@@ -50,12 +50,7 @@ from onemap.gateway import admin, basemaps, download, signin
 from onemap.gateway.csw import csw_checks, register_csw
 from onemap.gateway.health import HealthCheck, default_checks, map_checks, run_checks
 from onemap.gateway.responses import problem_response
-from onemap.maps.service import (
-    MapServices,
-    bilingual_exception,
-    check_parameters,
-    parts_sensitivity,
-)
+from onemap.maps.service import MapServices, bilingual_exception, check_parameters
 from onemap.maps.tilecache import CachedTile
 from onemap.ogc import patches
 from onemap.ogc.config import AUDIENCES, SCHEMAS_DIR, config_path, openapi_path
@@ -95,7 +90,7 @@ def create_app(settings: Settings | None = None,
     rate = RateLimit.from_config(settings.gateway["limits"])
     layers = load_layers(settings.config_dir / "layers.yaml")
     processes = {p.id: p for p in load_processes(settings.config_dir / "processes.yaml")}
-    policy = AccessPolicy.from_config(settings.gateway, layers, list(processes.values()), parts_sensitivity(settings))
+    policy = AccessPolicy.from_config(settings.gateway, layers, list(processes.values()))
     pool = open_pool(settings.database_url, "onemap-gateway")
     ogc_apps = {audience: load_pygeoapi(settings, audience) for audience in AUDIENCES}
     maps = MapServices.load(settings, layers)
