@@ -42,12 +42,13 @@ def tile_url(partner: dict[str, Any], tiles: str, key: str) -> str:
 
 def mapproxy_part(settings: Settings) -> dict[str, Any]:
     """Sources, caches and layers to add to our MapProxy configuration
-    (config/components.yaml `map_sources`); nothing when no cloud is set."""
+    (config/components.yaml `map_sources`) with each layer's access
+    decision; nothing when no cloud is set."""
     partner = _partner(settings)
     if partner is None:
         return {}
     key = _key(settings, partner)
-    sources, caches, layers = {}, {}, []
+    sources, caches, layers, sensitivity = {}, {}, [], {}
     for name, layer in partner["layers"].items():
         for tiles in layer["tiles"]:
             sources[f"cloud_{tiles}"] = {
@@ -61,7 +62,8 @@ def mapproxy_part(settings: Settings) -> dict[str, Any]:
                                     "disable_storage": True, "format": "image/png"}
         caches[f"{name}_cache"] = {"grids": GRIDS, "sources": [f"{name}_source"], "format": "image/png"}
         layers.append({"name": name, "title": f"{layer['zh']} {layer['en']}", "sources": [f"{name}_cache"]})
-    return {"sources": sources, "caches": caches, "layers": layers}
+        sensitivity[name] = layer.get("sensitivity", "internal")
+    return {"sources": sources, "caches": caches, "layers": layers, "sensitivity": sensitivity}
 
 
 def health() -> str:

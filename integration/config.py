@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from onemap.core.access import SENSITIVITIES
 from onemap.core.settings import Settings, load_yaml
 
 
@@ -38,6 +39,12 @@ class IntegrationConfig:
             raise ValueError("integration.yaml outbox: max_attempts and batch ≥ 1, poll_seconds > 0")
         if not isinstance(data.get("standins", True), bool):
             raise ValueError("integration.yaml standins: true or false")
+        for name, partner in (data.get("partners") or {}).items():
+            for key in ("layers", "map_layers"):  # map layers the partner serves through ours
+                for layer, entry in (partner.get(key) or {}).items():
+                    if entry.get("sensitivity", "internal") not in SENSITIVITIES:
+                        raise ValueError(f"integration.yaml partners.{name}.{key}.{layer}.sensitivity: "
+                                         f"one of {', '.join(SENSITIVITIES)}")
         return cls(outbox=outbox, partners=dict(data.get("partners") or {}))
 
     @classmethod

@@ -7,7 +7,9 @@ the tests exchange with real servers, never mocks:
   Idempotency-Key, as docs/integration.md asks of a receiver;
 - `upload`: the province's plan-upload endpoint — accepts every upload;
 - `cloud`: the spatio-temporal cloud — XYZ tiles drawn by MapProxy's
-  debug source (tile sets vec, cva, img, cia).
+  debug source (tile sets vec, cva, img, cia);
+- `province-maps`: the province's WMS — its control lines (PROVINCE_LINES)
+  drawn into PNG maps for any box in EPSG:3857, 4490 or 4326.
 
 (The province's CSW is a second pycsw with CSW-T, started by the catalogue.)
 
@@ -38,12 +40,19 @@ from integration.signature import verify
 from onemap.core.daemon import free_port
 from onemap.core.settings import Settings, load_yaml
 
-KINDS = ("egov", "upload", "cloud")
+KINDS = ("egov", "upload", "cloud", "province-maps")
 CLOUD_TILE_SETS = ("vec", "cva", "img", "cia")
 # each stand-in and the setting of config/integration.yaml that, once set
 # (a real partner), makes it unnecessary
 REPLACES = {"province-csw": ("province", "csw_url"), "upload": ("province", "upload_url"),
-            "cloud": ("cloud", "url"), "egov": None}
+            "cloud": ("cloud", "url"), "egov": None, "province-maps": ("province", "wms_url")}
+# the province's WMS layers as it draws them: rings of (longitude, latitude)
+# in the demo city, and their fill (an opaque colour: any resampling keeps it)
+PROVINCE_LINES = {
+    "STBHHX": [[(111.55, 28.35), (111.80, 28.30), (111.95, 28.50), (111.80, 28.70), (111.55, 28.65)],
+               [(112.30, 28.85), (112.60, 28.80), (112.55, 29.10), (112.35, 29.15)]],
+}
+PROVINCE_FILL = (200, 16, 46, 255)
 
 
 def wanted(config_dir: Path) -> list[str]:
@@ -95,6 +104,8 @@ def partner_settings(urls: dict[str, str]) -> dict[str, dict[str, Any]]:
         partners.setdefault("province", {})["upload_url"] = f"{urls['upload']}/uploads"
     if "cloud" in urls:
         partners["cloud"] = {"url": cloud_url(urls["cloud"])}
+    if "province-maps" in urls:
+        partners.setdefault("province", {})["wms_url"] = province_wms_url(urls["province-maps"])
     # egov: nothing to set (a caller names its callback URLs in `subscriber`)
     return partners
 
@@ -102,6 +113,11 @@ def partner_settings(urls: dict[str, str]) -> dict[str, dict[str, Any]]:
 def cloud_url(base: str) -> str:
     """The cloud tile URL template of the stand-in at `base`."""
     return f"{base}/tiles/{{layer}}/GLOBAL_WEBMERCATOR/{{z}}/{{x}}/{{y}}.png?tk={{key}}"
+
+
+def province_wms_url(base: str) -> str:
+    """The capabilities URL of the province's WMS stand-in at `base`."""
+    return f"{base}/wms?SERVICE=WMS&REQUEST=GetCapabilities"
 
 
 class SignedReceiver:
@@ -206,12 +222,70 @@ def cloud_app(home: Path) -> Any:
     return make_wsgi_app(str(home / "mapproxy.yaml"))
 
 
+def province_maps_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """The province's WMS 1.1.1 / 1.3.0 (WSGI): GetCapabilities naming the
+    layers of PROVINCE_LINES; GetMap drawing them, filled with
+    PROVINCE_FILL on transparency, as PNG."""
+    from urllib.parse import parse_qsl
+
+    args = {k.lower(): v for k, v in parse_qsl(environ.get("QUERY_STRING", ""))}
+    request = args.get("request", "").lower()
+    if request == "getcapabilities":
+        names = "".join(f"<Layer queryable=\"0\"><Name>{name}</Name><Title>{name}</Title></Layer>"
+                        for name in PROVINCE_LINES)
+        body = (f'<?xml version="1.0" encoding="UTF-8"?><WMT_MS_Capabilities version="1.1.1"><Service><Name>OGC:WMS'
+                f'</Name><Title>省级平台（替身） province stand-in</Title></Service><Capability><Layer><Title>province'
+                f'</Title><SRS>EPSG:3857</SRS><SRS>EPSG:4490</SRS><SRS>EPSG:4326</SRS>{names}</Layer></Capability>'
+                f'</WMT_MS_Capabilities>').encode()
+        start_response("200 OK", [("Content-Type", "application/vnd.ogc.wms_xml"), ("Content-Length", str(len(body)))])
+        return [body]
+    try:
+        if request != "getmap":
+            raise ValueError(f"unsupported request {request!r}")
+        png = province_map(args)
+    except (KeyError, ValueError) as exc:
+        body = f"<ServiceExceptionReport><ServiceException>{exc}</ServiceException></ServiceExceptionReport>".encode()
+        start_response("400 Bad Request", [("Content-Type", "application/vnd.ogc.se_xml")])
+        return [body]
+    start_response("200 OK", [("Content-Type", "image/png"), ("Content-Length", str(len(png)))])
+    return [png]
+
+
+def province_map(args: dict[str, str]) -> bytes:
+    """One GetMap of the province stand-in (`args`: its parameters, lower-case)."""
+    import io
+
+    from PIL import Image, ImageDraw
+    from pyproj import Transformer
+
+    crs = (args.get("srs") or args["crs"]).upper()
+    if crs not in ("EPSG:3857", "EPSG:4490", "EPSG:4326"):
+        raise ValueError(f"unsupported CRS {crs}")
+    minx, miny, maxx, maxy = (float(v) for v in args["bbox"].split(","))
+    if args.get("version") == "1.3.0" and crs != "EPSG:3857":  # latitude first
+        minx, miny, maxx, maxy = miny, minx, maxy, maxx
+    width, height = int(args["width"]), int(args["height"])
+    to_crs = Transformer.from_crs("EPSG:4490", crs, always_xy=True)
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    for name in args["layers"].split(","):
+        for ring in PROVINCE_LINES[name]:
+            xs, ys = to_crs.transform([p[0] for p in ring], [p[1] for p in ring])
+            draw.polygon([((x - minx) / (maxx - minx) * width, (maxy - y) / (maxy - miny) * height)
+                          for x, y in zip(xs, ys, strict=True)], fill=PROVINCE_FILL)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
 def _bound_server(kind: str, port: int, settings: Settings, log: Any) -> Any:
     """The stand-in's server, its port bound (serve_forever() serves it)."""
-    if kind == "cloud":
-        from werkzeug.serving import make_server
+    from werkzeug.serving import make_server
 
+    if kind == "cloud":
         return make_server("127.0.0.1", port, cloud_app(settings.var_dir / "standins" / "cloud"), threaded=True)
+    if kind == "province-maps":
+        return make_server("127.0.0.1", port, province_maps_app, threaded=True)
     config = IntegrationConfig.load(settings.config_dir)
     if kind == "egov":
         egov = config.partner("egov")

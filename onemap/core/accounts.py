@@ -294,14 +294,46 @@ def revoke_tokens(conn: psycopg.Connection, *, token_id: int | None = None, name
     return count
 
 
+# the account of a valid token (not revoked, not expired, its account
+# active), and of a live browser session (its account active, not locked)
+_TOKEN_ACCOUNT = ("SELECT a.name, a.roles FROM ops.token t JOIN ops.account a ON a.id = t.account_id "
+                  "WHERE t.token_sha256 = %(token)s AND t.revoked_at IS NULL "
+                  "AND (t.expires_at IS NULL OR t.expires_at > now()) AND a.active")
+_SESSION_ACCOUNT = ("SELECT a.name, a.roles, s.csrf FROM ops.session s JOIN ops.account a ON a.id = s.account_id "
+                    "WHERE s.id_sha256 = %(session)s AND s.expires_at > now() AND a.active "
+                    "AND (a.locked_until IS NULL OR a.locked_until <= now())")
+
+
 def lookup_token(conn: psycopg.Connection, token: str) -> Identity | None:
     """The account of a valid token (not revoked, not expired, its account
     active), or None."""
-    row = conn.execute(
-        "SELECT a.name, a.roles FROM ops.token t JOIN ops.account a ON a.id = t.account_id "
-        "WHERE t.token_sha256 = %s AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()) "
-        "AND a.active", (token_hash(token),)).fetchone()
+    row = conn.execute(_TOKEN_ACCOUNT, {"token": token_hash(token)}).fetchone()
     return Identity(row[0], tuple(row[1])) if row else None
+
+
+@dataclass(frozen=True)
+class AccessState:
+    """What signing a request in reads from the database: the access
+    version, and the account of the request's token or browser session."""
+
+    version: int
+    token: Identity | None = None
+    session: tuple[Identity, str] | None = None  # and its CSRF token
+
+
+def access_state(conn: psycopg.Connection, token: str | None = None, session_id: str | None = None) -> AccessState:
+    """The access version with the account of `token` and of `session_id`,
+    in one statement: on a cached tile's path a round trip each was most of
+    the sign-in's cost (issue 14). Read together, the version and the
+    token's state are one snapshot: a revocation that raised the version
+    is seen by both."""
+    row = conn.execute(
+        f"SELECT v.version, tok.name, tok.roles, ses.name, ses.roles, ses.csrf FROM ops.access_version v "
+        f"LEFT JOIN LATERAL ({_TOKEN_ACCOUNT}) tok ON true LEFT JOIN LATERAL ({_SESSION_ACCOUNT}) ses ON true",
+        {"token": token_hash(token) if token else None,
+         "session": token_hash(session_id) if session_id else None}).fetchone()
+    return AccessState(row[0], Identity(row[1], tuple(row[2])) if row[1] else None,
+                       (Identity(row[3], tuple(row[4])), row[5]) if row[3] else None)
 
 
 def role_names(conn: psycopg.Connection, gateway: dict[str, Any]) -> set[str]:
@@ -340,14 +372,6 @@ def open_session(conn: psycopg.Connection, account: str, hours: int) -> tuple[st
                  (token_hash(session_id), csrf, hours, account))
     conn.execute("DELETE FROM ops.session WHERE expires_at < now()")  # the expired ones, while here
     return session_id, csrf
-
-
-def lookup_session(conn: psycopg.Connection, session_id: str) -> tuple[Identity, str] | None:
-    row = conn.execute(
-        "SELECT a.name, a.roles, s.csrf FROM ops.session s JOIN ops.account a ON a.id = s.account_id "
-        "WHERE s.id_sha256 = %s AND s.expires_at > now() AND a.active "
-        "AND (a.locked_until IS NULL OR a.locked_until <= now())", (token_hash(session_id),)).fetchone()
-    return (Identity(row[0], tuple(row[1])), row[2]) if row else None
 
 
 def close_session(conn: psycopg.Connection, session_id: str) -> None:

@@ -10,10 +10,12 @@
 A verified Basic password is cached in memory per worker for a short time:
 QGIS sends it with every tile, and Argon2 is slow on purpose. Any change to
 accounts, roles or tokens raises ops.access_version; each request that
-carries credentials compares it (a single-row read; anonymous requests need
-no database here), and a worker that sees it move reloads the
-stored roles and forgets its cache — deactivation, lockout and role changes
-apply at once, in every gunicorn worker.
+carries credentials reads it in the same statement as its token or session
+(one round trip; anonymous requests need no database here), and a worker
+that sees it move reloads the stored roles and forgets its cache —
+deactivation, lockout, revocation and role changes apply at once, in every
+gunicorn worker. Tokens and sessions are not cached: each request sees
+their state.
 """
 
 from __future__ import annotations
@@ -51,10 +53,10 @@ class SignIn:
         self._lock = threading.Lock()
         self._basic_cache: dict[tuple[str, str], tuple[float, Identity]] = {}
 
-    def refresh(self, conn: psycopg.Connection) -> None:
+    def refresh(self, conn: psycopg.Connection, version: int | None = None) -> None:
         """Reload stored roles and forget cached passwords when the access
-        version moved."""
-        version = accounts.version(conn)
+        version (read here unless given) moved."""
+        version = accounts.version(conn) if version is None else version
         if version != self._version:
             with self._lock:
                 self.policy.replace_custom_roles(accounts.stored_roles(conn))
@@ -62,31 +64,38 @@ class SignIn:
                 self._version = version
 
     def authenticate(self, conn: psycopg.Connection, req: Request) -> tuple[Principal, str | None] | Problem:
-        """The caller and, for a browser session, its CSRF token."""
+        """The caller and, for a browser session, its CSRF token: one
+        database round trip (accounts.access_state), two when the access
+        version moved (the stored roles are read again), more only for a
+        password not verified lately."""
         header = req.headers.get("Authorization", "")
         if header:
             try:
                 credentials = credentials_of(header)
             except OneMapError as exc:
                 return exc.problem
-            if credentials.scheme == "bearer" and looks_like_jwt(credentials.secret):
+            jwt = credentials.scheme == "bearer" and looks_like_jwt(credentials.secret)
+            # a Basic password may be a token (QGIS, GDAL): looked up as one in the same statement
+            state = accounts.access_state(conn, token=None if jwt else credentials.secret)
+            self.refresh(conn, state.version)
+            if jwt:
                 identity = self.sso.verify(credentials.secret)
                 if isinstance(identity, Identity):
                     # never a blanket admin, whatever a stored role became since
                     identity = Identity(identity.name, tuple(
                         r for r in identity.roles if r in self.policy.roles and not self.policy.roles[r].administers))
             elif credentials.scheme == "bearer":
-                identity = accounts.lookup_token(conn, credentials.secret) or accounts.unknown_token()
+                identity = state.token or accounts.unknown_token()
             else:
-                identity = self._basic(conn, credentials.user, credentials.secret)
+                identity = state.token or self._basic(conn, credentials.user, credentials.secret)
             if isinstance(identity, Problem):
                 return identity
             return self.policy.principal(identity.name, identity.roles), None
-        session_id = req.cookies.get(SESSION_COOKIE)
-        session = accounts.lookup_session(conn, session_id) if session_id else None
-        if session is None:
+        state = accounts.access_state(conn, session_id=req.cookies.get(SESSION_COOKIE))
+        self.refresh(conn, state.version)
+        if state.session is None:
             return ANONYMOUS, None
-        identity, csrf = session
+        identity, csrf = state.session
         # signing in again needs no token: SameSite=Strict keeps other sites' forms out
         if (req.method not in _SAFE_METHODS and req.path != "/auth/login"
                 and req.headers.get(CSRF_HEADER) != csrf):
@@ -95,11 +104,12 @@ class SignIn:
         return self.policy.principal(identity.name, identity.roles), csrf
 
     def _basic(self, conn: psycopg.Connection, user: str, password: str) -> Identity | Problem:
+        """A user's password, verified (Argon2) unless it was lately."""
         key = (user, hashlib.sha256(password.encode("utf-8")).hexdigest())
         cached = self._basic_cache.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
-        identity = accounts.lookup_token(conn, password) or accounts.sign_in(conn, user, password, self.settings)
+        identity = accounts.sign_in(conn, user, password, self.settings)
         if isinstance(identity, Identity):
             self._basic_cache[key] = (time.monotonic() + self.settings.basic_cache_seconds, identity)
         return identity
@@ -173,7 +183,6 @@ def install(app: Flask, settings: Settings, policy: AccessPolicy, pool: Connecti
             g.principal = ANONYMOUS
             return None
         with pool.connection() as conn:
-            signin.refresh(conn)
             result = signin.authenticate(conn, request)
         if isinstance(result, Problem):
             g.principal = ANONYMOUS

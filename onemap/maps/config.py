@@ -192,18 +192,38 @@ def mapproxy_config(layers: list[Layer], tree: Tree, settings: Settings, files: 
     return config
 
 
-def with_parts(config: dict[str, Any], settings: Settings, audience: str) -> dict[str, Any]:
-    """The configuration with the sources, caches and top layers that the
-    domain adds (config/components.yaml `map_sources`, e.g. the cloud basemap)
-    for the audiences the part names (both by default)."""
-    for reference in Components.load(settings.config_dir).map_sources:
-        part = load_object(reference)(settings)
+def map_parts(settings: Settings) -> list[dict[str, Any]]:
+    """The sources, caches and top layers that the domain adds
+    (config/components.yaml `map_sources`, e.g. the cloud basemap)."""
+    return [load_object(reference)(settings) for reference in Components.load(settings.config_dir).map_sources]
+
+
+def with_parts(config: dict[str, Any], parts: list[dict[str, Any]], audience: str) -> dict[str, Any]:
+    """The configuration with the map parts for the audiences each names
+    (both by default); the public one has only the layers a part says are
+    public."""
+    for part in parts:
         if audience not in part.get("audiences", AUDIENCES):
             continue
         for section in ("sources", "caches"):
             config[section].update(part.get(section) or {})
-        config["layers"] += part.get("layers") or []
+        sensitivity = part_sensitivity(part)
+        config["layers"] += [layer for layer in part.get("layers") or []
+                             if audience == "internal" or sensitivity[layer["name"]] == "public"]
     return config
+
+
+def part_sensitivity(part: dict[str, Any]) -> dict[str, str]:
+    """The access decision of each layer a map part adds: as the part's
+    `sensitivity` says, internal where it says nothing (secure by default)."""
+    said = part.get("sensitivity") or {}
+    return {layer["name"]: said.get(layer["name"], "internal") for layer in part.get("layers") or []}
+
+
+def parts_sensitivity_path(settings: Settings) -> Path:
+    """Where the generation leaves the sensitivity of the parts' layers for
+    the gateway (which does not build the parts again: some write files)."""
+    return settings.generated_dir / "map-parts-sensitivity.yaml"
 
 
 def config_path(settings: Settings, audience: str) -> Path:
@@ -217,9 +237,12 @@ def write_mapproxy_configs(layers: list[Layer], tree: Tree, settings: Settings, 
         state.parent.mkdir(parents=True, exist_ok=True)
         state.write_text("", encoding="utf-8")
     written = []
+    parts = map_parts(settings)
     for audience in AUDIENCES:
         path = config_path(settings, audience)
-        config = with_parts(mapproxy_config(layers, tree, settings, files, extents, audience), settings, audience)
+        config = with_parts(mapproxy_config(layers, tree, settings, files, extents, audience), parts, audience)
         path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
         written.append(path)
-    return written
+    sensitivity = {name: value for part in parts for name, value in part_sensitivity(part).items()}
+    parts_sensitivity_path(settings).write_text(yaml.safe_dump(sensitivity), encoding="utf-8")
+    return [*written, parts_sensitivity_path(settings)]

@@ -21,13 +21,14 @@ from psycopg_pool import ConnectionPool
 from onemap.core.errors import Problem, chinese_for
 from onemap.core.inforce import in_force_state_sql
 from onemap.core.registry import Layer
-from onemap.core.settings import Settings
+from onemap.core.settings import Settings, load_yaml
 from onemap.maps.config import (
     GRIDS,
     cache_dir,
     config_path,
     group_sensitivity,
     load_tree,
+    parts_sensitivity_path,
     plan_state_file,
     write_mapproxy_configs,
 )
@@ -116,8 +117,15 @@ class PlanStateWatch:
 
 
 def map_sensitivity(layers: list[Layer]) -> dict[str, str]:
-    """The sensitivity of every map name: each layer and each group."""
+    """The sensitivity of every map name of the registry: each layer and each group."""
     return {layer.id: layer.sensitivity for layer in layers} | group_sensitivity(load_tree(layers), layers)
+
+
+def parts_sensitivity(settings: Settings) -> dict[str, str]:
+    """The sensitivity of each layer the map parts add (the partners'
+    basemap and layers), as the configuration generation left it."""
+    path = parts_sensitivity_path(settings)
+    return (load_yaml(path) or {}) if path.exists() else {}
 
 
 @dataclass
@@ -136,7 +144,7 @@ class MapServices:
         use_mapserver_config(settings)
         apps = {audience: make_wsgi_app(str(config_path(settings, audience))) for audience in AUDIENCES}
         tree = load_tree(layers)
-        return cls(apps, map_sensitivity(layers), PlanStateWatch(plan_state_file(settings)),
+        return cls(apps, map_sensitivity(layers) | parts_sensitivity(settings), PlanStateWatch(plan_state_file(settings)),
                    TileCache.of(settings, layers, tree))
 
     def names(self, path: str, args: Mapping[str, str]) -> list[str]:
@@ -185,11 +193,13 @@ def bilingual_exception(status: int, content_type: str, body: bytes) -> tuple[in
                  if el.get("code") or el.getparent().get("exceptionCode")), None)
     client_fault = code not in (None, "NoApplicableCode") or any(
         _CLIENT_FAULT.match(el.text.strip()) for el in texts)
-    status = 400 if client_fault and status >= 500 else status
+    source_down = any(_SOURCE_DOWN.search(el.text) for el in texts)
+    status = 400 if client_fault and status >= 500 else 502 if source_down else status
     for el in texts:
         english = el.text.strip()
         zh = ("图层不存在" if english.startswith("unknown layer") else
               "缺少请求参数" if english.startswith("missing parameter") else
+              "该图层的来源地图服务（合作方，如省级平台）无响应，其他图层不受影响" if source_down else
               _MAP_MESSAGES_ZH.get(code or "") or chinese_for(status, english)[0])
         el.text = f"{zh} / {english}"
     return status, etree.tostring(root, xml_declaration=True, encoding="UTF-8")
@@ -197,6 +207,10 @@ def bilingual_exception(status: int, content_type: str, body: bytes) -> tuple[in
 
 # MapProxy messages without an exception code that are the client's fault.
 _CLIENT_FAULT = re.compile(r"^(missing parameter|invalid|unknown|unsupported|not supported)", re.IGNORECASE)
+# MapProxy's words (its HTTP client's) for an HTTP source that failed: only
+# the partners' WMS and tiles are HTTP sources (ours are MapServer), so it
+# is a partner's outage, a 502, not an error of ours.
+_SOURCE_DOWN = re.compile(r"No response from URL|HTTP Error|Internal HTTP error|response is not an image")
 # MapProxy's exception codes and what they tell the user in Chinese.
 _MAP_MESSAGES_ZH = {
     "LayerNotDefined": "图层不存在",

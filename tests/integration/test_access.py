@@ -3,6 +3,8 @@ collection list, items, single items and tiles."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import requests
 import yaml
@@ -84,6 +86,27 @@ def test_revoked_token_is_401(ogc_url, database_url):
     revoke_token(database_url, "pytest-revoked")
     assert requests.get(f"{ogc_url}/collections/DLTB/items?f=json&limit=1", headers=auth(token),
                         timeout=30).status_code == 401
+
+
+def test_a_revoked_token_is_refused_at_once_on_a_cached_tile(base_url, database_url):
+    """Sign-in reads a token's state with the access version in one
+    statement and caches neither: the first request after a revocation is
+    refused by every worker, on the hot path of a cached tile too, and with
+    the token as a Basic password (whose verified passwords are cached)."""
+    from onemap.core.accounts import create_token, revoke_token
+    from tests.integration.test_accounts import ROUNDS, basic
+
+    name = f"pytest-revoked-tile-{uuid.uuid4().hex[:8]}"
+    token = create_token(database_url, "staff", name)
+    tile = f"{base_url}/mapproxy/wmts/DLTB/WebMercatorQuad/8/207/106.png"  # an internal layer's
+    for headers in (auth(token), basic("qgis", token)):
+        for _ in range(ROUNDS):  # every worker has signed the token in; the tile is cached after the first
+            assert requests.get(tile, headers=headers, timeout=120).status_code == 200
+    revoke_token(database_url, name)
+    for headers in (auth(token), basic("qgis", token)):
+        for _ in range(ROUNDS):
+            refused = requests.get(tile, headers=headers, timeout=120)
+            assert refused.status_code == 401 and refused.json()["field"] == "Authorization"
 
 
 def test_tokens_are_stored_hashed(db, tokens):

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 import requests
 
+from integration.config import IntegrationConfig
 from onemap.core.accounts import create_token
 from onemap.core.settings import Settings
 from tests.conftest import auth
+from tests.integration.partners import partner_stack  # noqa: F401 - a fixture
 from tests.integration.test_accounts import basic
 
 PASSWORD = "matrix-Password-1"
@@ -176,3 +179,28 @@ def test_admin_routes(base_url, callers, roles):
         if not (got == 400 if allowed else got == _denied(caller)):
             failures.append(f"{caller.kind} POST /admin/users: {got}")
     assert not failures, failures
+
+
+def test_partner_map_layers(partner_stack, callers, roles):  # noqa: F811
+    """The map layers the partners serve through ours (the cloud's basemap,
+    the province's layers; a gateway configured for their stand-ins) × every
+    caller, WMS and WMTS: the sensitivity config/integration.yaml decides for
+    each (internal where it says nothing), read by the roles as any layer's."""
+    decided = [SimpleNamespace(id=name, sensitivity=entry.get("sensitivity", "internal"))
+               for partner in IntegrationConfig.load(Settings.from_env().config_dir).partners.values()
+               for key in ("layers", "map_layers") for name, entry in (partner.get(key) or {}).items()]
+    assert {layer.sensitivity for layer in decided} == {"public", "internal"}  # both kinds of decision covered
+    cells, failures = 0, []
+    for layer in decided:
+        urls = {"wms": (f"{partner_stack.url}/mapproxy/service?SERVICE=WMS&REQUEST=GetMap&VERSION=1.3.0"
+                        f"&LAYERS={layer.id}&STYLES=&CRS=EPSG:3857&BBOX={_BBOX}&WIDTH=64&HEIGHT=64&FORMAT=image/png"),
+                "wmts": f"{partner_stack.url}/mapproxy/wmts/{layer.id}/WebMercatorQuad/8/207/106.png"}
+        for caller in callers:
+            allowed = _reads(caller, layer, roles)
+            for family, url in urls.items():
+                got = requests.get(url, headers=caller.headers, timeout=120).status_code
+                cells += 1
+                if not _expect(allowed, caller, got):
+                    failures.append(f"{caller.kind} {layer.id} {family}: {got} (allowed: {allowed})")
+    print(f"partner map layers: {cells} cells")
+    assert cells >= len(decided) * len(callers) * 2 and not failures, failures

@@ -27,6 +27,7 @@ from owslib.catalogue.csw2 import CatalogueServiceWeb
 from PIL import Image
 from werkzeug.test import Client
 
+from integration import province_maps
 from integration import standins as partner_standins
 from integration.config import IntegrationConfig, secret, standins_file
 from onemap import standins
@@ -37,7 +38,7 @@ from onemap.core.registry import load_layers, load_processes
 from onemap.core.settings import Settings
 from onemap.gateway import basemaps
 from onemap.maps.config import config_path
-from onemap.maps.service import map_sensitivity
+from onemap.maps.service import map_sensitivity, parts_sensitivity
 from onemap.stack import generate_config
 from tests.integration.test_compliance_jobs import wait_done
 from tests.integration.test_integration_outbox import boundary, run_check  # noqa: F401 - boundary: a fixture
@@ -66,7 +67,7 @@ def started(settings, database_url, db):
 
 
 def test_make_up_stands_in_for_each_partner_left_empty(settings, started):
-    assert set(started) == {"province-csw", "upload", "cloud", "egov"}
+    assert set(started) == {"province-csw", "upload", "cloud", "egov", "province-maps"}
     assert partner_standins.wanted(settings.config_dir) == list(partner_standins.REPLACES)
     for kind in started:
         assert running_pid(settings.run_dir / f"standin-{kind}.pid"), kind
@@ -74,6 +75,7 @@ def test_make_up_stands_in_for_each_partner_left_empty(settings, started):
     assert partners["province"]["csw_url"] == started["province-csw"]
     assert partners["province"]["upload_url"] == f"{started['upload']}/uploads"
     assert partners["cloud"]["url"].startswith(started["cloud"] + "/tiles/{layer}/")
+    assert partners["province"]["wms_url"] == partner_standins.province_wms_url(started["province-maps"])
     assert IntegrationConfig.load(settings.config_dir).partners["cloud"]["url"] is None  # config/ unchanged
     shown = partner_standins.health()
     assert all(url in shown for url in started.values())
@@ -117,7 +119,7 @@ def basemap_list(settings):
     policy = AccessPolicy.from_config(settings.gateway, layers, load_processes(settings.config_dir / "processes.yaml"))
     app = Flask(__name__)
     app.before_request(lambda: setattr(g, "principal", ANONYMOUS))
-    app.register_blueprint(basemaps.blueprint(settings, policy, map_sensitivity(layers)))
+    app.register_blueprint(basemaps.blueprint(settings, policy, map_sensitivity(layers) | parts_sensitivity(settings)))
     return app.test_client().get("/basemaps.json").json["basemaps"]
 
 
@@ -127,6 +129,7 @@ def test_the_province_standins_answer(started):
     taken = requests.post(f"{started['upload']}/uploads", data=b"PK", headers={"Idempotency-Key": "standin-1"},
                           timeout=30)
     assert taken.status_code == 200 and taken.json() == {"status": "accepted"}
+    assert province_maps.health() == "1 layers answer"  # its WMS names the layer we serve
 
 
 def test_down_stops_them_and_forgets_their_settings(settings, started):

@@ -85,7 +85,7 @@ def test_stand_ins_replace_only_the_endpoints_left_empty_and_a_set_url_wins(tmp_
     real_cloud = "https://cloud.example/{layer}/{z}/{x}/{y}.png?tk={key}"
     (tmp_path / "integration.yaml").write_text(shipped.replace(
         "    url: null                         # e.g.", f'    url: "{real_cloud}" #'), encoding="utf-8")
-    assert wanted(tmp_path) == ["province-csw", "upload", "egov"]
+    assert wanted(tmp_path) == ["province-csw", "upload", "egov", "province-maps"]
     settings = replace(Settings.from_env(), config_dir=tmp_path, var_dir=tmp_path / "var")
     write_settings(settings.var_dir, {"cloud": "http://127.0.0.1:1", "upload": "http://127.0.0.1:2"})
     partners = IntegrationConfig.of(settings).partners
@@ -96,4 +96,37 @@ def test_stand_ins_replace_only_the_endpoints_left_empty_and_a_set_url_wins(tmp_
     assert wanted(tmp_path) == []
     (tmp_path / "integration.yaml").write_text(shipped.replace("standins: true", "standins: maybe"), encoding="utf-8")
     with pytest.raises(ValueError, match="standins"):
+        IntegrationConfig.load(tmp_path)
+
+
+def test_the_provinces_map_layers_are_uncached_sources_titled_as_theirs_and_internal(tmp_path):
+    from dataclasses import replace
+
+    from integration.province_maps import mapproxy_part, service_url
+    from onemap.core.settings import Settings
+    from onemap.maps.config import part_sensitivity, with_parts
+
+    assert service_url("https://p.example/wms?SERVICE=WMS&request=GetCapabilities&map=/m/x.map") == \
+        "https://p.example/wms?map=%2Fm%2Fx.map"  # the request's own parameters dropped, the others kept
+    settings = replace(Settings.from_env(), config_dir=tmp_path, var_dir=tmp_path)
+    shipped = (config_dir() / "integration.yaml").read_text(encoding="utf-8")
+    (tmp_path / "integration.yaml").write_text(shipped, encoding="utf-8")
+    assert mapproxy_part(settings) == {}  # no WMS: no provincial layers
+    (tmp_path / "integration.yaml").write_text(shipped.replace(
+        "    wms_url: null ", '    wms_url: "https://p.example/wms?SERVICE=WMS&REQUEST=GetCapabilities" #'),
+        encoding="utf-8")
+    part = mapproxy_part(settings)
+    source = part["sources"]["province_SJ_STBHHX"]
+    assert source["type"] == "wms" and source["req"]["url"] == "https://p.example/wms"
+    assert source["req"]["layers"] == "STBHHX" and source["http"]["client_timeout"] == 5
+    assert part["caches"]["SJ_STBHHX_cache"]["disable_storage"] is True
+    assert "省级平台" in part["layers"][0]["title"] and "provincial platform" in part["layers"][0]["title"]
+    assert part_sensitivity(part) == {"SJ_STBHHX": "internal"}
+    assert part_sensitivity({"layers": [{"name": "X"}]}) == {"X": "internal"}  # nothing said: internal
+    empty = {"sources": {}, "caches": {}, "layers": []}
+    assert [x["name"] for x in with_parts(empty, [part], "internal")["layers"]] == ["SJ_STBHHX"]
+    assert with_parts({"sources": {}, "caches": {}, "layers": []}, [part], "public")["layers"] == []
+    (tmp_path / "integration.yaml").write_text(shipped.replace("sensitivity: internal}", "sensitivity: secret}"),
+                                               encoding="utf-8")
+    with pytest.raises(ValueError, match="sensitivity"):
         IntegrationConfig.load(tmp_path)

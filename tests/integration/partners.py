@@ -1,0 +1,85 @@
+"""A gateway with the partners' map layers: the stack's code (create_app)
+on a copy of its configuration whose province WMS and cloud tile URLs point
+at stand-ins started here (integration.standins: the province's WMS drawing
+its lines, the cloud's MapProxy), served on loopback in this process, on
+the stack's database — so the test stack's own gateway, which other tests
+share, is neither reconfigured nor reloaded. The copy has no outbox
+deliverer (the integration blueprint): the stack's gateway delivers."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+import yaml
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from integration.standins import cloud_app, cloud_url, province_maps_app, province_wms_url
+from onemap.core import db
+from onemap.core.registry import load_layers
+from onemap.core.settings import Settings
+from onemap.maps.config import load_tree, write_mapproxy_configs
+from onemap.stack import free_port
+
+OUTBOX_BLUEPRINT = "integration.http:blueprint"
+
+
+@dataclass
+class PartnerStack:
+    url: str  # the gateway
+    province: BaseWSGIServer  # the province's WMS stand-in
+    settings: Settings
+
+
+def serve(app: Callable[..., Any]) -> BaseWSGIServer:
+    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def stop(server: BaseWSGIServer) -> None:
+    server.shutdown()
+    server.server_close()
+
+
+def _edit(path, change: Callable[[dict], None]) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def partner_stack(tmp_path_factory, monkeypatch_module, database_url):
+    # pygeoapi: loaded only by the tests that serve a gateway
+    from onemap.gateway.app import create_app
+
+    home = tmp_path_factory.mktemp("partners")
+    province, cloud = serve(province_maps_app), serve(cloud_app(home / "cloud"))
+    stack = Settings.from_env()
+    shutil.copytree(stack.config_dir, home / "config")
+
+    def point_at_standins(data: dict) -> None:
+        data["partners"]["province"]["wms_url"] = province_wms_url(f"http://127.0.0.1:{province.server_port}")
+        data["partners"]["cloud"]["url"] = cloud_url(f"http://127.0.0.1:{cloud.server_port}")
+
+    _edit(home / "config" / "integration.yaml", point_at_standins)
+    _edit(home / "config" / "components.yaml", lambda data: data["blueprints"].remove(OUTBOX_BLUEPRINT))
+    settings = replace(stack, config_dir=home / "config", var_dir=home / "var")
+    # pygeoapi's configurations as the stack generated them; MapProxy's
+    # again, with the partners' layers, drawing ours with the stack's mapfile
+    # (where MapServer's configuration lets it read maps)
+    shutil.copytree(stack.generated_dir, settings.generated_dir)
+    layers = load_layers(settings.config_dir / "layers.yaml")
+    write_mapproxy_configs(layers, load_tree(layers), settings, stack.mapserver_files,
+                           db.layer_extents(database_url, layers))
+    monkeypatch_module.setenv("ONEMAP_CONFIG", str(settings.config_dir))  # what the health checks read
+    monkeypatch_module.setenv("ONEMAP_VAR", str(settings.var_dir))
+    gateway = serve(create_app(settings))
+    yield PartnerStack(f"http://127.0.0.1:{gateway.server_port}", province, settings)
+    for server in (gateway, cloud, province):
+        if server.socket.fileno() != -1:  # a test may have stopped the province
+            stop(server)
