@@ -146,7 +146,10 @@ def test_getrecords_by_bbox(csw_url, tokens, ids, database_url, layers):
     assert identifiers(csw_url, constraints=[BBox([-40.0, 10.0, -39.0, 11.0])]) == set()
 
 
-def test_iso_records_parse_and_carry_the_online_resources(csw_url, base_url, database_url, layers, config):
+def test_iso_records_parse_and_carry_the_online_resources(csw_url, base_url, database_url, layers, config, settings):
+    # published again, as after a data load: the parallel phase changed
+    # data (an approved comment is the comments layer's extent)
+    service.publish(settings, database_url, print)
     extents = onemap_db.layer_extents(database_url, layers)
     csw = CatalogueServiceWeb(csw_url, timeout=60)
     csw.getrecords2(constraints=[PropertyIsEqualTo("dc:type", "dataset")], outputschema=GMD, esn="full",

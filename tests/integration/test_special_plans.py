@@ -73,3 +73,15 @@ def test_a_facility_in_the_red_line_is_caught_with_its_feature_and_area(ogc_url,
     assert finding["area_m2"] == pytest.approx(expected, rel=1e-4)
     assert site_in_red_line["bsm"] in finding["message_zh"] and f"{finding['area_m2']:,.2f}" in finding["message_zh"]
     assert shapely.geometry.shape(finding["geometry"]).area == pytest.approx(site_in_red_line["overlap"].area, rel=1e-6)
+
+
+def test_the_horizontal_transmission_fails_the_special_plan_where_the_site_is(ogc_url, tokens, site_in_red_line):
+    r = requests.post(f"{ogc_url}/processes/indicator-transmission/execution",
+                      json={"inputs": {"check": "horizontal"}}, headers=auth(tokens["staff"]), timeout=600)
+    assert r.status_code == 200, r.text[:500]
+    (plan,) = [p for p in r.json()["tree"] if p["layer"] == "ZXGH_JT"]
+    nodes = {n["layer"]: n for n in plan["children"]}
+    red = nodes["STBHHX"]
+    assert red["status"]["zh"] == "不合格" and [f["code"] for f in red["features"]] == [site_in_red_line["bsm"]]
+    assert red["area_m2"] == pytest.approx(abs(GEOD.geometry_area_perimeter(site_in_red_line["overlap"])[0]), rel=1e-3)
+    assert nodes["YJJBNT"]["status"]["zh"] == "合格" and plan["status"]["zh"] == "不合格"
