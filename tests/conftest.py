@@ -62,6 +62,20 @@ def receiver():
     r.server.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def owslib_request_headers():
+    """OWSLib's OGC API clients update one module-level dict with the
+    headers given to any of them (owslib.ogcapi.API.__init__): put back
+    after each test, so a token one test gave its client is not sent by
+    another test's anonymous client in the same process."""
+    from owslib import ogcapi
+
+    saved = dict(ogcapi.REQUEST_HEADERS)
+    yield
+    ogcapi.REQUEST_HEADERS.clear()
+    ogcapi.REQUEST_HEADERS.update(saved)
+
+
 @pytest.fixture(scope="session")
 def layers():
     return load_layers()

@@ -62,7 +62,7 @@ class Check:
 class Plan:
     layer: Layer
     field: str
-    unit_field: str
+    unit_field: str | None       # the admin unit field: needed by `total` checks only
     checks: tuple[Check, ...]
 
 
@@ -108,8 +108,11 @@ def load(directory: Path | None = None) -> Horizontal:
                 checks.append(Check(c["kind"], groups[c["classes"]],
                                     layer(c["layer"], where) if c["kind"] == "outside" else None,
                                     c.get("direction", "at_most"), float(c.get("tolerance_m2", 1.0))))
+            unit = entry.get("unit_field")
+            if unit is None and any(c.kind == "total" for c in checks):
+                raise CatalogueError(f"{where}: a total check needs unit_field (the admin unit code field)")
             plans.append(Plan(plan_layer, _field(plan_layer, entry["field"], where),
-                              _field(plan_layer, entry.get("unit_field", "xzqdm"), where), tuple(checks)))
+                              None if unit is None else _field(plan_layer, unit, where), tuple(checks)))
         return Horizontal(master, _field(master, data["master"]["field"], "master"), tuple(plans))
     except (KeyError, TypeError) as exc:
         raise CatalogueError(f"{path.name}: missing or bad entry {exc}") from exc
@@ -135,13 +138,14 @@ def _outside(conn: psycopg.Connection, plan: Plan, check: Check) -> dict[str, An
     """Features of the classes inside a control line, with their areas there."""
     assert check.layer is not None
     rows = conn.execute(sql.SQL("""
-        SELECT p.id, p.{key}::text, p.{field}::text, p.{unit}::text,
+        SELECT p.id, p.{key}::text, p.{field}::text, {unit}::text,
                sum(ST_Area(ST_CollectionExtract(ST_Intersection(p.geom, g.geom), 3)::geography))
         FROM {plan} p JOIN {line} g ON ST_Intersects(p.geom, g.geom)
         WHERE {p_in_force} AND {g_in_force} AND p.{field}::text LIKE ANY(%s)
         GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC""").format(
         key=sql.Identifier(plan.layer.key_fields[0]), field=sql.Identifier(plan.field),
-        unit=sql.Identifier(plan.unit_field), plan=_table(plan.layer), line=_table(check.layer),
+        unit=sql.SQL("NULL") if plan.unit_field is None else sql.SQL("p.{}").format(sql.Identifier(plan.unit_field)),
+        plan=_table(plan.layer), line=_table(check.layer),
         p_in_force=sql.SQL(in_force(alias="p")), g_in_force=sql.SQL(in_force(alias="g"))),
         (check.classes.patterns(),)).fetchall()
     found = [{"id": r[0], "code": r[1], "ydyhdm": r[2], "xzqdm": r[3], "area_m2": round(float(r[4]), 2)}

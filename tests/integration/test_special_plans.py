@@ -12,6 +12,7 @@ import pytest
 import requests
 import shapely
 
+from onemap.core.inforce import in_force
 from processes.plan.special import special_plan_layers
 from tests.conftest import auth
 
@@ -30,19 +31,20 @@ def check(ogc_url, token, inputs):
 def site_in_red_line(db):
     """A transport facility (公路用地 1202) on an in-force red line polygon
     of the master plan, in the plan version in force; removed afterwards."""
-    hxbh, red_line = db.execute("""
+    hxbh, red_line = db.execute(f"""
         SELECT hxbh, ST_AsBinary(geom) FROM plan.stbhhx
-        WHERE valid_to IS NULL AND valid_from <= now() ORDER BY ST_Area(geom) DESC LIMIT 1""").fetchone()
+        WHERE {in_force()} ORDER BY ST_Area(geom) DESC LIMIT 1""").fetchone()
     red_line = shapely.from_wkb(bytes(red_line))
     centre = shapely.maximum_inscribed_circle(red_line).coords[0]
     site = shapely.box(centre[0] - HALF_SIDE, centre[1] - HALF_SIDE, centre[0] + HALF_SIDE, centre[1] + HALF_SIDE)
     bsm = f"PYTEST-{uuid.uuid4().hex[:8]}"
-    feature_id = db.execute("""
+    # in force, not open-ended: test_staff_app gives the version in force an end meanwhile
+    feature_id = db.execute(f"""
         INSERT INTO plan.zxgh_jt (id, bsm, ssmc, ydyhdm, dldj, hxkd, xzqdm, mj, plan_version, valid_from, geom)
         SELECT (SELECT coalesce(max(id), 0) + 1 FROM plan.zxgh_jt), %s, '测试公路', '1202', '国省道', '40', '430900',
                ST_Area(g::geography), v.plan_version, v.valid_from, g
         FROM plan.plan_version v, ST_Multi(ST_GeomFromWKB(%s, 4490)) g
-        WHERE v.valid_to IS NULL AND v.valid_from <= now()
+        WHERE {in_force(alias="v")}
         RETURNING id""", (bsm, shapely.to_wkb(site))).fetchone()[0]
     try:
         yield {"id": feature_id, "bsm": bsm, "hxbh": hxbh, "overlap": red_line.intersection(site)}
