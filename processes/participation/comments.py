@@ -25,7 +25,7 @@ def submit(conn: psycopg.Connection, gsbh: str, data: dict[str, Any]) -> dict[st
     body = text.plain_text(data, "body", "意见内容", "comment", MAX_TEXT)
     name = text.plain_text(data, "name", "姓名", "name", 50, required=False)
     phone = text.phone(data)
-    lon, lat = text.point(data, required=False) or (None, None)
+    lon, lat = text.point_in_city(conn, data, False, "意见") or (None, None)
     (pk,) = conn.execute(  # ST_MakePoint of NULLs is NULL: a comment without a point
         """INSERT INTO supervision.public_comment (publication, yjnr, author_name, author_phone, geom)
            VALUES (%s, %s, %s, %s, ST_SetSRID(ST_MakePoint(%s::float8, %s::float8), 4490)) RETURNING id""",

@@ -33,11 +33,7 @@ def tracking_number(today: dt.date) -> str:
 def submit(conn: psycopg.Connection, data: dict[str, Any], photos: Sequence[Photo], by: str) -> dict[str, Any]:
     """Store a report (its photos already cleaned) and its first step."""
     description = text.plain_text(data, "description", "举报内容", "description", MAX_TEXT)
-    lon, lat = text.point(data, required=True)
-    (inside,) = conn.execute("SELECT EXISTS (SELECT 1 FROM base.xzq WHERE ST_Intersects(geom, "
-                             "ST_SetSRID(ST_MakePoint(%s, %s), 4490)))", (lon, lat)).fetchone()
-    if not inside:
-        raise invalid("location", "举报位置不在本市范围内", "The location is outside the city")
+    lon, lat = text.point_in_city(conn, data, True, "举报")
     if len(photos) > MAX_PHOTOS:
         raise invalid("photos", f"照片最多 {MAX_PHOTOS} 张", f"At most {MAX_PHOTOS} photos")
     number = tracking_number(dt.date.today())

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import psycopg
+
 from onemap.core.errors import invalid
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -53,3 +55,16 @@ def point(data: dict[str, Any], required: bool) -> tuple[float, float] | None:
     if not (-180 <= x <= 180 and -90 <= y <= 90):
         raise invalid("location", "位置超出经纬度范围", "The location is outside the range of longitudes and latitudes")
     return x, y
+
+
+def point_in_city(conn: psycopg.Connection, data: dict[str, Any], required: bool, what_zh: str
+                  ) -> tuple[float, float] | None:
+    """`point`, refused unless it lies in one of the city's admin units (a
+    pin dropped beyond the city is a mistake, or an abuse of a public form)."""
+    found = point(data, required)
+    if found is not None:
+        (inside,) = conn.execute("SELECT EXISTS (SELECT 1 FROM base.xzq WHERE ST_Intersects(geom, "
+                                 "ST_SetSRID(ST_MakePoint(%s, %s), 4490)))", found).fetchone()
+        if not inside:
+            raise invalid("location", f"{what_zh}位置不在本市范围内", "The location is outside the city")
+    return found

@@ -22,6 +22,7 @@ from onemap.core.errors import OneMapError
 from onemap.core.registry import load_layers
 from onemap.core.settings import ROOT, Settings
 from onemap.styles.model import load_style, rgb
+from processes.participation import comments
 from processes.participation.publications import Publication, publish
 from tests.conftest import auth
 from tests.integration.browser import Browser, browser  # noqa: F401 (the fixture)
@@ -386,3 +387,23 @@ def test_staff_publish_a_publication_the_portal_shows_and_withdraw_it(base_url, 
         assert bad.status_code == 400 and bad.json()["field"] == "ksrq" and bad.json()["message_zh"]
     finally:
         db.execute("DELETE FROM supervision.publication WHERE gsbh = %s", (gsbh,))
+
+
+def test_a_comment_pinned_outside_the_city_is_refused_and_not_stored(database_url, current):
+    """The domain function the comment form calls (not over HTTP: the form's
+    rate limit belongs to test_a_comment_flood_is_rate_limited)."""
+    body = f"城外的意见 {uuid.uuid4().hex[:6]}"
+    with psycopg.connect(database_url) as conn:
+        with pytest.raises(OneMapError) as refused:
+            comments.submit(conn, current[-1][0], {"body": body, "lon": 100.0, "lat": 20.0})
+        conn.rollback()
+        problem = refused.value.problem
+        assert (problem.status, problem.field) == (400, "location")
+        assert "本市范围" in problem.zh and "outside the city" in problem.en
+        assert conn.execute("SELECT count(*) FROM supervision.public_comment WHERE yjnr = %s",
+                            (body,)).fetchone()[0] == 0
+        inside = conn.execute("SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM base.xzq "
+                              "WHERE xzqjb = '市') s").fetchone()
+        made = comments.submit(conn, current[-1][0], {"body": body, "lon": inside[0], "lat": inside[1]})
+        conn.rollback()  # accepted inside the city; not kept
+    assert made["state"] == "pending"

@@ -81,9 +81,11 @@ def test_the_horizontal_transmission_fails_the_special_plan_where_the_site_is(og
     r = requests.post(f"{ogc_url}/processes/indicator-transmission/execution",
                       json={"inputs": {"check": "horizontal"}}, headers=auth(tokens["staff"]), timeout=600)
     assert r.status_code == 200, r.text[:500]
-    (plan,) = [p for p in r.json()["tree"] if p["layer"] == "ZXGH_JT"]
+    result = r.json()["tree"]  # the output `tree`: the check's whole answer, its tree under "tree"
+    (plan,) = [p for p in result["tree"] if p["layer"] == "ZXGH_JT"]
     nodes = {n["layer"]: n for n in plan["children"]}
     red = nodes["STBHHX"]
     assert red["status"]["zh"] == "不合格" and [f["code"] for f in red["features"]] == [site_in_red_line["bsm"]]
     assert red["area_m2"] == pytest.approx(abs(GEOD.geometry_area_perimeter(site_in_red_line["overlap"])[0]), rel=1e-3)
     assert nodes["YJJBNT"]["status"]["zh"] == "合格" and plan["status"]["zh"] == "不合格"
+    assert result["status"] == "不合格" and result["violations"] >= 1
