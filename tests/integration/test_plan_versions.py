@@ -204,7 +204,7 @@ def test_publish_then_datetime_answers_both_versions_for_every_plan_layer(db, og
     assert r.json()["version"]["previous"] == restore
     new = _counts(db, NEW_VERSION)
     assert new["GHYDYH"] == old["GHYDYH"] + 1  # one parcel split in two
-    for layer in PLAN_LAYERS:
+    for layer in (name for name in PLAN_LAYERS if old[name]):  # not the kinds the demo has no data of
         assert _items(ogc_url, tokens["staff"], layer, datetime="2029-12-31T00:00:00+08:00") == (old[layer], restore)
         assert _items(ogc_url, tokens["staff"], layer, datetime="2030-01-02T00:00:00+08:00") == (new[layer],
                                                                                                 NEW_VERSION)
