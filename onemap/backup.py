@@ -89,7 +89,10 @@ def backup(database_url: str, config_dir: Path, root: Path, target: Path) -> dic
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         (snapshot,) = conn.execute("SELECT pg_export_snapshot()").fetchone()
         tables = table_checksums(conn)
-        _tool("pg_dump", database_url, "--format=custom", "--snapshot", snapshot, "--file", str(target / DUMP))
+        # a table some change waits to lock would otherwise hold the dump,
+        # and the change waits for this transaction: give up instead
+        _tool("pg_dump", database_url, "--format=custom", "--snapshot", snapshot, "--lock-wait-timeout=60s",
+              "--file", str(target / DUMP))
         conn.rollback()
     manifest = {"created": dt.datetime.now(dt.UTC).isoformat(), "tables": tables,
                 "files": file_checksums(target)}

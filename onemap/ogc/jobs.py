@@ -124,10 +124,16 @@ class ProblemError(ProcessorExecuteError):
 class OneMapJobManager(PostgreSQLManager):
     def __init__(self, manager_def: dict) -> None:
         super().__init__(manager_def)
-        # pygeoapi's table has no owner: added (idempotent), and to the model
+        # pygeoapi's table has no owner: added once, and to the model. Only
+        # when missing: even `ADD COLUMN IF NOT EXISTS` queues for an
+        # exclusive lock, and a backup holding the tables (its checksums
+        # transaction) while pg_dump waits behind that queue never ends.
         with self._engine.begin() as conn:
-            conn.execute(text("ALTER TABLE jobs.jobs ADD COLUMN IF NOT EXISTS owner text"))
-            conn.execute(text("ALTER TABLE jobs.jobs ADD COLUMN IF NOT EXISTS request_id text"))
+            present = set(conn.execute(text(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'jobs' AND table_name = 'jobs'")).scalars())
+            for column in {"owner", "request_id"} - present:
+                conn.execute(text(f"ALTER TABLE jobs.jobs ADD COLUMN IF NOT EXISTS {column} text"))
         for column in ("owner", "request_id"):
             if column not in self.table_model.c:
                 self.table_model.append_column(Column(column, String))

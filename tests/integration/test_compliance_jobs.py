@@ -4,6 +4,7 @@ a job that fails, and jobs surviving a restart of the gateway."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -13,7 +14,8 @@ from shapely.geometry import box, mapping
 from onemap import stack
 from onemap.core.inforce import in_force
 from onemap.core.settings import Settings
-from onemap.ogc.jobs import fail_interrupted
+from onemap.core.db import connect, connection_parameters
+from onemap.ogc.jobs import OneMapJobManager, fail_interrupted
 from tests.conftest import auth
 
 pytestmark = pytest.mark.serial  # changes what other test files see: runs alone
@@ -104,3 +106,22 @@ def test_jobs_a_stopped_gateway_left_running_are_failed_at_start(db, database_ur
         assert status == "failed" and "网关重启" in message and "restart" in message
     finally:
         db.execute("DELETE FROM jobs.jobs WHERE identifier = 'interrupted-test'")
+
+
+def test_a_job_manager_starting_waits_for_no_lock_a_backup_holds(database_url):
+    """A backup reads every table in one transaction, then pg_dump waits for
+    its locks: a gateway worker starting meanwhile must not queue for an
+    exclusive lock on the jobs table (pg_dump would queue behind it, and
+    the backup would wait for pg_dump: no end)."""
+    with connect(database_url) as holder:
+        holder.execute("SELECT count(*) FROM jobs.jobs").fetchone()   # the transaction holds the table
+        manager_def = {"name": "onemap.ogc.jobs.OneMapJobManager", "output_dir": None,
+                       "connection": {**connection_parameters(database_url), "search_path": ["jobs"]}}
+        started = threading.Thread(target=OneMapJobManager, args=(manager_def,), daemon=True)
+        started.start()
+        started.join(120)   # a hang guard: the old manager waited here until the holder ended
+        waiting = holder.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'jobs.jobs'::regclass"
+                                 ).fetchone()[0]
+        holder.rollback()
+    started.join()
+    assert waiting == 0
