@@ -12,9 +12,9 @@ import shapely
 from shapely.geometry import box, mapping
 
 from onemap import stack
+from onemap.core.db import connect, connection_parameters
 from onemap.core.inforce import in_force
 from onemap.core.settings import Settings
-from onemap.core.db import connect, connection_parameters
 from onemap.ogc.jobs import OneMapJobManager, fail_interrupted
 from tests.conftest import auth
 
