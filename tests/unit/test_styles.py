@@ -13,7 +13,7 @@ from lxml import etree
 from onemap.core.inforce import in_force
 from onemap.core.registry import load_layers
 from onemap.core.settings import Settings
-from onemap.maps.mapfile import MAPSERV, mapfile_text, write_mapserver_files
+from onemap.maps.mapfile import AT_PATTERN, AT_SQL, MAPSERV, mapfile_text, write_mapserver_files
 from onemap.styles.maplibre import to_maplibre
 from onemap.styles.mapserver import to_mapserver_classes
 from onemap.styles.model import STYLES_DIR, StyleError, color_table, load_style, rgb
@@ -197,9 +197,11 @@ def test_mapserver_reads_the_generated_mapfile(tmp_path):
     assert "WMS_Capabilities" in out, out[-500:]
     for layer in layers:
         assert f"<Name>{layer.id}</Name>" in out
-    # the plan in force only, for versioned layers
+    # the plan in force only, for versioned layers: now, or at the date the
+    # vendor parameter AT gives (a report's year), checked before use
     text = mapfile_text(layers, styles, "postgresql://u@h/db", EXTENTS, files)
-    assert f"FROM plan.ghydyh WHERE {in_force()}" in text
+    assert f"FROM plan.ghydyh WHERE {in_force(AT_SQL)}" in text
+    assert f'"at" "{AT_PATTERN}"' in text and '"default_at" "now"' in text
     assert "FROM base.dltb) AS t" in text
 
 

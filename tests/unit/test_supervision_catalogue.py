@@ -3,6 +3,8 @@ an official table is checked row by row."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from onemap.core.errors import OneMapError
@@ -24,7 +26,17 @@ def test_the_land_indicators_are_computed_from_the_map():
     indicators = catalogue.load_indicators()
     computable = {c for c, i in indicators.items() if i.model}
     # the One Map data computes at least the land indicators of the guide
-    assert {"ZB01", "ZB03", "ZB04", "ZB05", "ZB06", "ZB07", "ZB09"} <= computable
+    assert {"ZB01", "ZB03", "ZB04", "ZB05", "ZB06", "ZB07", "ZB09", "ZB24"} <= computable
+
+
+def test_a_system_maps_only_its_members(tmp_path):
+    directory = tmp_path / "indicators"
+    shutil.copytree(catalogue.indicators_dir(), directory)
+    systems = directory / "systems.yaml"
+    systems.write_text(systems.read_text(encoding="utf-8").replace("maps: [ZB04, ZB05]", "maps: [ZB04, ZB99]", 1),
+                       encoding="utf-8")
+    with pytest.raises(catalogue.CatalogueError, match="maps ZB99 are not members"):
+        catalogue.check_catalogue(tmp_path)
 
 
 def test_a_good_table_parses():
