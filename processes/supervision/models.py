@@ -117,6 +117,20 @@ def areas_by_class(conn: psycopg.Connection, layer: Layer, year: int) -> tuple[M
     return {(t, c): float(v) for t, c, v in rows}, versions
 
 
+def lengths_by_class(conn: psycopg.Connection, layer: Layer, year: int) -> tuple[Measure, dict[str, Any]]:
+    """Ellipsoidal length (m) of a line layer's features by township and
+    class, in one statement, each feature cut by the townships it crosses."""
+    features, params, versions = features_of_year(conn, layer, year)
+    rows = conn.execute(sql.SQL("""
+        WITH f AS ({features})
+        SELECT t.xzqdm, f.code,
+               sum(CASE WHEN ST_CoveredBy(f.geom, t.geom) THEN ST_Length(f.geom::geography)
+                        ELSE ST_Length(ST_Intersection(f.geom, t.geom)::geography) END)
+        FROM base.xzq t JOIN f ON f.geom && t.geom AND ST_Intersects(f.geom, t.geom)
+        WHERE t.xzqjb = '乡' GROUP BY t.xzqdm, f.code""").format(features=features), params).fetchall()
+    return {(t, c): float(v) for t, c, v in rows}, versions
+
+
 def counts_by_class(conn: psycopg.Connection, layer: Layer, year: int) -> tuple[Measure, dict[str, Any]]:
     """Number of a layer's features by township and class (a feature counts
     where a point on its surface lies, so it counts once)."""
@@ -174,11 +188,11 @@ def unit_area(conn: psycopg.Connection) -> Result:
                   {"XZQ": "current"})
 
 
-MEASURES = {"class_area": areas_by_class, "count": counts_by_class}
+MEASURES = {"class_area": areas_by_class, "count": counts_by_class, "class_length": lengths_by_class}
 
 
 AREA_KINDS = ("class_area", "unit_area")
-KINDS = (*MEASURES, "unit_area", "ratio", "walking_share")
+KINDS = (*MEASURES, "unit_area", "ratio", "walking_share", "length_density")
 
 
 class Evaluator:
@@ -207,6 +221,8 @@ class Evaluator:
                 self._done[name] = self._measured(version.kind, version.params)
             elif version.kind == "unit_area":
                 self._done[name] = unit_area(self.conn)
+            elif version.kind == "length_density":
+                self._done[name] = self._length_density(version.params)
             elif version.kind == "walking_share":
                 self._done[name] = self._walking_share(version.params)
             else:
@@ -233,6 +249,12 @@ class Evaluator:
             for unit in self._upward[township]:
                 values[unit] += v
         return values
+
+    def _length_density(self, params: dict[str, Any]) -> Result:
+        """km of a line layer's classes per km² of the unit."""
+        length, area = self._measured("class_length", params), unit_area(self.conn)
+        return Result({u: length.values[u] / a * 1000 for u, a in area.values.items() if a and u in length.values},
+                      {**length.data_versions, **area.data_versions})
 
     def _walking_share(self, params: dict[str, Any]) -> Result:
         """Per cent of a layer's area within a distance of another layer's

@@ -199,3 +199,19 @@ def test_a_walking_share_is_the_housing_land_within_the_distance_of_parks(db, co
     assert 0 < near < total  # a share that says something: some housing near a park, some not
     assert value == pytest.approx(near / total * 100, abs=0.01)
     assert data_versions["DLTB"]["year"] == 2025
+
+
+def test_a_road_density_is_the_road_length_over_the_area_on_the_ellipsoid(db, computed, park_township):
+    """ZB19 of a township by hand: the road centre lines cut by the township,
+    Geod lengths (km) over its Geod area (km²)."""
+    township = shapely.from_wkb(db.execute("SELECT ST_AsBinary(geom) FROM base.xzq WHERE xzqdm = %s",
+                                           (park_township,)).fetchone()[0])
+    roads = shapely.intersection(shapely.from_wkb([w for (w,) in db.execute(
+        "SELECT ST_AsBinary(r.geom) FROM base.dlzxx r, base.xzq u WHERE u.xzqdm = %s AND r.geom && u.geom",
+        (park_township,))]), township)
+    km = sum(CGCS2000.geometry_length(g) for g in roads if not g.is_empty) / 1000
+    km2 = abs(CGCS2000.geometry_area_perimeter(shapely.orient_polygons(township))[0]) / 1e6
+    value, _, data_versions = stored_value(db, "ZB19", park_township, 2025)
+    assert km > 0
+    assert value == pytest.approx(km / km2, rel=1e-6)
+    assert "DLZXX" in data_versions
