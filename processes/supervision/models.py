@@ -153,14 +153,19 @@ def areas_within_distance(conn: psycopg.Connection, year: int, params: dict[str,
     of another layer's classes), in one statement. Buffers are drawn in a
     projected CGCS2000 Gauss-Krüger CRS (`crs`, default EPSG:4546, zone CM
     111°E: under 5e-4 scale error across the city), as straight-line
-    distance: the data has no road network to walk along. Areas are taken
+    distance: the data has no street network to walk along (DLZXX holds the
+    roads between townships). Areas are taken
     back in EPSG:4490 on the ellipsoid. Nearby features are found through
     the layer's GiST index, by a box grown by the distance in degrees at the
     piece's most poleward latitude."""
+    distance = params.get("distance_m")
+    if not isinstance(params.get("near"), dict) or not isinstance(distance, int | float) or distance <= 0:
+        raise invalid("params", "步行覆盖模型需要 near（图层与地类）和正数 distance_m（米）",
+                      "A walking_share model needs near {layer, classes} and a positive distance_m (metres)", 422)
     source, near = _layer(params["layer"]), _layer(params["near"]["layer"])
     features, source_params, versions = features_of_year(conn, source, year)
     near_features, near_params, near_versions = features_of_year(conn, near, year)
-    crs, distance = int(params.get("crs", 4546)), float(params["distance_m"])
+    crs, distance = int(params.get("crs", 4546)), float(distance)
     rows = conn.execute(sql.SQL("""
         WITH s AS (SELECT f.geom FROM ({features}) f WHERE f.code LIKE ANY(%s)),
         piece AS (

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from onemap.core.errors import OneMapError
-from processes.supervision import catalogue
+from processes.supervision import catalogue, models
 
 HEADER = "code,name_zh,name_en,system,dimension,category,unit,type,direction,definition\n"
 GOOD = "TJ-X1,城市特色指标,City indicator,checkup,安全,推荐,%,预期性,higher,口径\n"
@@ -63,3 +63,14 @@ def test_a_missing_column_is_named():
     with pytest.raises(OneMapError) as caught:
         catalogue.parse_official_table("code,name_zh\nX,名\n")
     assert "name_en" in caught.value.problem.en
+
+
+@pytest.mark.parametrize("params", [
+    {"layer": "DLTB", "near": {"layer": "DLTB"}, "distance_m": 0},
+    {"layer": "DLTB", "near": {"layer": "DLTB"}, "distance_m": "300"},
+    {"layer": "DLTB", "distance_m": 300},
+])
+def test_a_walking_share_needs_a_near_layer_and_a_positive_distance(params):
+    with pytest.raises(OneMapError) as caught:
+        models.areas_within_distance(None, 2025, params)  # refused before the database is asked
+    assert caught.value.problem.status == 422 and "distance_m" in caught.value.problem.zh
