@@ -7,6 +7,10 @@ largest difference between the two sets of values.
 
     DATABASE_URL=… .venv/bin/python bench/supervision.py [YEAR]
 
+The scale is the loaded demo's: for the issue's city scale (about 1M
+parcels), `onemap demo load --scale city` into a database of its own first
+(not on a shared machine: the load and the loop take a long while).
+
 Ratios (counts, statistics) are computed from the same measured areas in
 both paths; only the measuring differs.
 """

@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import os
+import shutil
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 from pygeoapi.process.base import BaseProcessor
 
@@ -189,6 +193,28 @@ def pdf_from_html(page: str) -> bytes:
 
     base = weasyprint.CSS(string=f'html {{ font-family: "{CJK_FONT}", sans-serif; }}')
     return weasyprint.HTML(string=page).write_pdf(stylesheets=[base])
+
+
+def wms_get_map(params: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
+    """A report's map image from the map service: a WMS 1.3.0 GetMap (`params`:
+    LAYERS, CRS, BBOX, WIDTH, HEIGHT, vendor parameters such as FILTER)
+    answered by MapServer with the map service's own mapfile and styles (what
+    MapProxy renders its tiles with), for exactly the report's extent; the
+    PNG, or None and why not."""
+    files = Settings.from_env().mapserver_files
+    query = urlencode({"map": str(files.mapfile), "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap",
+                       "STYLES": "", "FORMAT": "image/png", "TRANSPARENT": "FALSE", **params})
+    binary = shutil.which("mapserv") or "/usr/bin/mapserv"
+    env = {"PATH": os.environ.get("PATH", ""), "REQUEST_METHOD": "GET", "QUERY_STRING": query,
+           "MAPSERVER_CONFIG_FILE": str(files.config_file)}
+    try:
+        run = subprocess.run([binary], env=env, capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"{exc.__class__.__name__}: {exc}"[:200]
+    header, _, body = run.stdout.partition(b"\r\n\r\n")
+    if b"image/png" not in header:
+        return None, f"WMS GetMap: {body.decode(errors='replace')[:200]}"
+    return body, None
 
 
 # --- metadata ---------------------------------------------------------------

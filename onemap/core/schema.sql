@@ -43,6 +43,16 @@ CREATE TABLE IF NOT EXISTS base.dzzhd (
     geom    geometry(Point, 4490) NOT NULL
 );
 
+-- 道路中心线 road centre lines (现状道路): lengths on the ellipsoid.
+CREATE TABLE IF NOT EXISTS base.dlzxx (
+    id      integer PRIMARY KEY,
+    dlbh    text NOT NULL,                    -- 道路编号
+    dlmc    text NOT NULL,                    -- 道路名称
+    dldj    text NOT NULL,                    -- 道路等级 省道/县道/乡道
+    cd      double precision NOT NULL,        -- 长度 m, ellipsoidal
+    geom    geometry(MultiLineString, 4490) NOT NULL
+);
+
 -- Plan versions (规划版本): every plan feature names the version it belongs to
 -- and carries that version's validity interval, so past states can be queried.
 CREATE TABLE IF NOT EXISTS plan.plan_version (
@@ -281,6 +291,7 @@ CREATE INDEX IF NOT EXISTS xzq_geom_idx     ON base.xzq     USING gist (geom);
 CREATE INDEX IF NOT EXISTS dltb_geom_idx    ON base.dltb    USING gist (geom);
 CREATE INDEX IF NOT EXISTS dltb_dlbm_idx    ON base.dltb    (dlbm);
 CREATE INDEX IF NOT EXISTS dzzhd_geom_idx   ON base.dzzhd   USING gist (geom);
+CREATE INDEX IF NOT EXISTS dlzxx_geom_idx   ON base.dlzxx   USING gist (geom);
 CREATE INDEX IF NOT EXISTS ghydyh_geom_idx  ON plan.ghydyh  USING gist (geom);
 CREATE INDEX IF NOT EXISTS ghydyh_code_idx  ON plan.ghydyh  (ydyhdm);
 CREATE INDEX IF NOT EXISTS ghydyh_valid_idx ON plan.ghydyh  (valid_from, valid_to);

@@ -16,14 +16,14 @@ import shapely
 from psycopg import sql
 
 from onemap.core.db import core_schema
-from onemap.demo import detailed, participation, special, supervision
+from onemap.demo import detailed, participation, roads, special, supervision
 from onemap.demo.generate import COLUMNS, DemoCity, Table, generate_city
 
 SRID = 4490
 
 # Every table the demo city fills; emptied together, as the plan tables
 # refer to plan.plan_version.
-DEMO_TABLES = (*COLUMNS, *detailed.TABLES, *special.TABLES)
+DEMO_TABLES = (*COLUMNS, *detailed.TABLES, *special.TABLES, *roads.TABLES)
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -56,6 +56,7 @@ def load_city(database_url: str, scale: str = "small", seed: int = 1,
             conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
             for _, definition in indexes:
                 conn.execute(definition)
+            counts.update(roads.load(conn))
             counts.update(detailed.load(conn, seed))
             counts.update(supervision.load(conn, seed))
             counts.update(participation.load(conn))

@@ -26,6 +26,11 @@ MAPSERV = Path("/usr/bin/mapserv")  # Debian mapserver-bin
 LAYER_PROJECTION = "+proj=longlat +ellps=GRS80 +no_defs"
 # The projections MapServer answers in; MapProxy asks in the grid's own.
 WMS_SRS = "EPSG:4490 EPSG:3857 EPSG:4326"
+# A timed layer shows its features in force at the vendor parameter AT (a
+# date, e.g. the end of an evaluated year; default now, what the tiles show):
+# MapServer runtime substitution, the value checked against AT_PATTERN.
+AT_SQL = "'%at%'::timestamptz"
+AT_PATTERN = "^(now|[0-9]{4}-[0-9]{2}-[0-9]{2})$"
 OGR_TYPES = {"Point": "POINT", "MultiPoint": "POINT", "LineString": "LINE",
              "MultiLineString": "LINE", "Polygon": "POLYGON", "MultiPolygon": "POLYGON"}
 
@@ -46,7 +51,7 @@ def _bbox(extent: dict[str, Any]) -> list[float]:
 def layer_block(layer: Layer, style: Style, dsn: str, extent: dict[str, Any]) -> list[str]:
     """The LAYER of one registry layer: its table (the plan in force for
     versioned layers), its metadata for WMS/GML, its style's classes."""
-    where = f" WHERE {in_force()}" if layer.timed else ""
+    where = f" WHERE {in_force(AT_SQL)}" if layer.timed else ""
     data = f"geom FROM (SELECT * FROM {layer.table}{where}) AS t USING UNIQUE id USING SRID=4490"
     fields = ",".join(layer.key_fields)
     lines = [
@@ -70,6 +75,8 @@ def layer_block(layer: Layer, style: Style, dsn: str, extent: dict[str, Any]) ->
         f'    "wms_include_items" {quote(fields)}',
         "  END",
     ]
+    if layer.timed:
+        lines += ["  VALIDATION", f'    "at" "{AT_PATTERN}"', '    "default_at" "now"', "  END"]
     lines += ["  " + line for line in layer_items(style)]
     lines += ["  " + line for line in to_mapserver_classes(style)]
     return [*lines, "END"]

@@ -28,6 +28,11 @@ def _styles(geometry: str, symbol: Symbol) -> list[str]:
             lines.append(f"  OPACITY {round(symbol.fill_opacity * 100)}")
         return [*lines, "END"]
     lines: list[str] = []
+    if geometry == "line":  # a line layer's COLOR is its stroke
+        lines += ["STYLE", f"  COLOR {_color(symbol.stroke or '#000000')}", f"  WIDTH {symbol.stroke_width:g}"]
+        if symbol.dash:
+            lines += ["  LINECAP BUTT", "  PATTERN " + " ".join(f"{d:g}" for d in symbol.dash) + " END"]
+        return [*lines, "END"]
     if symbol.fill:
         lines += ["STYLE", f"  COLOR {_color(symbol.fill)}"]
         if symbol.fill_opacity < 1:

@@ -21,7 +21,7 @@ from onemap.core.settings import ROOT, load_yaml
 
 STYLES_DIR = ROOT / "styles"
 LABEL_FONT = "Noto Sans CJK SC"  # fonts-noto-cjk: Chinese labels everywhere
-GEOMETRIES = ("polygon", "point")
+GEOMETRIES = ("polygon", "point", "line")
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 # Scale denominator of zoom level 0 of WebMercatorQuad (256-px tiles, 0.28 mm pixels).
 _Z0_SCALE = 559_082_264.028717
@@ -199,6 +199,8 @@ def load_style(style_id: str, styles_dir: Path = STYLES_DIR) -> Style:
         raise StyleError(f"{where}: missing or bad entry {exc}") from exc
     if style.geometry not in GEOMETRIES:
         raise StyleError(f"{where}: geometry must be one of {GEOMETRIES}")
+    if style.geometry == "line" and not all(r.symbol.stroke for r in style.rules):
+        raise StyleError(f"{where}: a line style draws strokes: every rule needs a stroke")
     if any(r.filter is None for r in style.rules[:-1]):
         raise StyleError(f"{where}: only the last rule may go without a filter (it takes the rest)")
     return style

@@ -59,6 +59,9 @@ def _symbolizer(rule_el: etree._Element, geometry: str, symbol: Symbol) -> None:
             _stroke(mark, symbol)
         _el(graphic, SE, "Size", _number(symbol.size))
         return
+    if geometry == "line":
+        _stroke(_el(rule_el, SE, "LineSymbolizer"), symbol)
+        return
     polygon = _el(rule_el, SE, "PolygonSymbolizer")
     if symbol.fill:
         _fill(polygon, symbol.fill, symbol.fill_opacity)

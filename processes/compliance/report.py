@@ -16,20 +16,16 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import os
-import shutil
-import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import jinja2
 import pyproj
 import shapely
 from shapely.geometry import shape
 
-from onemap.core.settings import Settings
+from processes.base import wms_get_map
 
 TEMPLATES = Path(__file__).parent / "templates"
 VERDICT_COLORS = {"通过": "#2e9e4f", "提示": "#e0b400", "限制": "#f08c00", "不符合": "#e03131", "禁止": "#8b0000"}
@@ -78,24 +74,12 @@ def svg_path(geom: Any, bbox: tuple[float, float, float, float], width: int, hei
 
 
 def get_map(bbox: tuple[float, float, float, float], settings: dict[str, Any]) -> tuple[str | None, str | None]:
-    """The plan layers as a PNG (base64) from a WMS GetMap to MapServer, or
-    None and why not."""
-    files = Settings.from_env().mapserver_files
-    query = urlencode({"map": str(files.mapfile), "SERVICE": "WMS", "VERSION": "1.3.0", "REQUEST": "GetMap",
-                       "LAYERS": ",".join(settings["layers"]), "STYLES": "", "CRS": settings["crs"],
-                       "BBOX": ",".join(f"{v:.3f}" for v in bbox), "WIDTH": settings["width"],
-                       "HEIGHT": settings["height"], "FORMAT": "image/png", "TRANSPARENT": "FALSE"})
-    binary = shutil.which("mapserv") or "/usr/bin/mapserv"
-    env = {"PATH": os.environ.get("PATH", ""), "REQUEST_METHOD": "GET", "QUERY_STRING": query,
-           "MAPSERVER_CONFIG_FILE": str(files.config_file)}
-    try:
-        run = subprocess.run([binary], env=env, capture_output=True, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"{exc.__class__.__name__}: {exc}"[:200]
-    header, _, body = run.stdout.partition(b"\r\n\r\n")
-    if b"image/png" not in header:
-        return None, f"WMS GetMap: {body.decode(errors='replace')[:200]}"
-    return base64.b64encode(body).decode("ascii"), None
+    """The plan layers as a PNG (base64) from the map service, or None and
+    why not."""
+    png, error = wms_get_map({"LAYERS": ",".join(settings["layers"]), "CRS": settings["crs"],
+                              "BBOX": ",".join(f"{v:.3f}" for v in bbox), "WIDTH": settings["width"],
+                              "HEIGHT": settings["height"]})
+    return (base64.b64encode(png).decode("ascii") if png else None), error
 
 
 def render_html(result: dict[str, Any], boundary: dict[str, Any], overlaps: dict[str, Any],

@@ -60,6 +60,7 @@ class System:
     name_zh: str
     name_en: str
     groups: dict[str, tuple[str, ...]]  # dimension -> member codes, in order
+    maps: tuple[str, ...] = ()  # members the annual report maps by township
 
 
 def indicators_dir(directory: Path | None = None) -> Path:
@@ -102,7 +103,8 @@ def load_systems(directory: Path | None = None) -> list[System]:
         try:
             systems.append(System(str(entry["id"]), str(entry["name"]["zh"]), str(entry["name"]["en"]),
                                   {str(g): tuple(str(c) for c in codes or ())
-                                   for g, codes in (entry.get("members") or {}).items()}))
+                                   for g, codes in (entry.get("members") or {}).items()},
+                                  tuple(str(c) for c in entry.get("maps") or ())))
         except (KeyError, TypeError) as exc:
             raise CatalogueError(f"{path}: bad system entry {entry!r}: {exc}") from exc
     return systems
@@ -127,6 +129,10 @@ def check_catalogue(directory: Path | None = None) -> None:
             missing = [c for c in codes if c not in indicators]
             if missing:
                 raise CatalogueError(f"system {system.id} / {group}: unknown indicators {', '.join(missing)}")
+        members = {c for codes in system.groups.values() for c in codes}
+        if set(system.maps) - members:
+            raise CatalogueError(f"system {system.id}: maps {', '.join(sorted(set(system.maps) - members))} "
+                                 "are not members")
     for indicator in indicators.values():
         if indicator.model and indicator.model not in models:
             raise CatalogueError(f"indicator {indicator.code}: unknown model {indicator.model}")

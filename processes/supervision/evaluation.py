@@ -1,6 +1,9 @@
 """定期评估 periodic evaluation (城市体检): every indicator of a system for the
 city in a year — value, the previous years, trend, target and level — and
-the annual report as a Chinese PDF with a chart per indicator (matplotlib).
+the annual report as a Chinese PDF with a chart per indicator (matplotlib)
+and, for the indicators the system names under `maps`, a choropleth of the
+townships by warning level drawn by the map service (the ZBJC layer in its
+indicator-level style, a WMS GetMap to MapServer at the year's end).
 """
 
 from __future__ import annotations
@@ -15,10 +18,14 @@ import psycopg
 from onemap.core import audit
 from onemap.core.auth import Principal
 from onemap.core.errors import invalid
-from processes.base import CJK_FONT, pdf_from_html
+from onemap.core.settings import ROOT, load_yaml
+from processes.base import CJK_FONT, pdf_from_html, wms_get_map
+from processes.supervision.catalogue import load_systems
 from processes.supervision.warning import load_rules, target_level
 
 LEVEL_ZH = {"green": "绿色", "yellow": "黄色", "red": "红色", None: "—"}
+LEVEL_STYLE = ROOT / "styles" / "indicator-level.yaml"  # the ZBJC layer's style: the legend's colours
+MAP_LAYER, MAP_CRS, MAP_WIDTH, MAP_HEIGHT = "ZBJC", "EPSG:3857", 900, 640
 
 
 def evaluate(conn: psycopg.Connection, system: str, year: int) -> dict[str, Any]:
@@ -52,9 +59,40 @@ def evaluate(conn: psycopg.Connection, system: str, year: int) -> dict[str, Any]
                       "level": level})
     warnings = dict(conn.execute("SELECT level, count(*) FROM supervision.warning WHERE period = %s "
                                  "AND state <> 'closed' GROUP BY level", (year,)).fetchall())
+    mapped = next((s.maps for s in load_systems() if s.id == system), ())
     return {"system": system, "system_zh": members[0][0], "year": year, "unit": {"xzqdm": city[0], "xzqmc": city[1]},
             "indicators": items, "open_warnings": {"red": warnings.get("red", 0), "yellow": warnings.get("yellow", 0)},
-            "monitored": sum(1 for i in items if i["value"] is not None)}
+            "monitored": sum(1 for i in items if i["value"] is not None),
+            "maps": [map_frame(conn, i["code"], i["name_zh"], year) for i in items if i["code"] in mapped]}
+
+
+def map_frame(conn: psycopg.Connection, code: str, name: str, year: int) -> dict[str, Any]:
+    """What a township map of an indicator shows: the ZBJC features of the
+    indicator, year and township level, over the city's extent (with a
+    margin, at the image's aspect ratio) in MAP_CRS."""
+    minx, miny, maxx, maxy = conn.execute(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(ST_Transform(geom, %s)) e "
+        "FROM base.xzq WHERE xzqjb = '市') s", (int(MAP_CRS.split(":")[1]),)).fetchone()
+    w, h = (maxx - minx) * 1.04, (maxy - miny) * 1.04
+    w, h = max(w, h * MAP_WIDTH / MAP_HEIGHT), max(h, w * MAP_HEIGHT / MAP_WIDTH)
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    equal = "<PropertyIsEqualTo><PropertyName>{}</PropertyName><Literal>{}</Literal></PropertyIsEqualTo>"
+    conditions = "".join(equal.format(k, html.escape(str(v))) for k, v in
+                         (("zbbm", code), ("jcnd", year), ("xzqjb", "乡")))
+    return {"code": code, "name_zh": name, "layer": MAP_LAYER, "crs": MAP_CRS, "width": MAP_WIDTH,
+            "height": MAP_HEIGHT, "bbox": [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2],
+            "at": f"{year}-12-31", "filter": f"<Filter><And>{conditions}</And></Filter>"}
+
+
+def map_png(frame: dict[str, Any]) -> tuple[bytes | None, str | None]:
+    return wms_get_map({"LAYERS": frame["layer"], "CRS": frame["crs"], "WIDTH": frame["width"],
+                        "HEIGHT": frame["height"], "BBOX": ",".join(f"{v:.1f}" for v in frame["bbox"]),
+                        "AT": frame["at"], "FILTER": frame["filter"]})
+
+
+def level_legend() -> list[tuple[str, str]]:
+    """(colour, 中文 label) of each level, as the map service draws them."""
+    return [(rule["symbol"]["fill"], rule["title"]["zh"]) for rule in load_yaml(LEVEL_STYLE)["rules"]]
 
 
 def chart_png(item: dict[str, Any]) -> bytes:
@@ -94,11 +132,24 @@ def report_html(result: dict[str, Any]) -> str:
         if len(item["series"]) > 0:
             png = base64.b64encode(chart_png(item)).decode("ascii")
             charts.append(f'<img src="data:image/png;base64,{png}" style="width:48%">')
+    legend = "".join(f'<li><i style="background:{colour}"></i>{html.escape(label)}</li>'
+                     for colour, label in level_legend())
+    maps = []
+    for frame in result["maps"]:
+        png, error = map_png(frame)
+        image = (f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" alt="地图">' if png
+                 else f"<p>地图暂不可用 Map unavailable: {html.escape(error or '')}</p>")
+        maps.append(f'<figure><figcaption>{frame["code"]} {html.escape(frame["name_zh"])}：{result["year"]} 年各乡镇'
+                    f'预警等级 Warning level by township</figcaption>{image}<div class="legend"><b>图例</b>'
+                    f'<ul>{legend}</ul></div><small>地图 / map: WMS {frame["layer"]} ({frame["crs"]})</small></figure>')
     warnings = result["open_warnings"]
     return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 <title>{result['year']} 年度实施评估报告</title><style>
 body {{ font-size: 9.5pt; }} table {{ border-collapse: collapse; width: 100%; }}
 td, th {{ border: 1px solid #999; padding: 2px 4px; }}
+figure {{ margin: 0 0 4mm; page-break-inside: avoid; }} figure img {{ width: 100%; border: 1px solid #333; }}
+.legend ul {{ list-style: none; margin: 0; padding: 0; display: inline; }} .legend li {{ display: inline; margin-left: 4mm; }}
+.legend i {{ display: inline-block; width: 4mm; height: 3mm; margin-right: 1mm; border: 1px solid #999; }}
 </style></head><body>
 <h1>{html.escape(result['unit']['xzqmc'])} {result['year']} 年度国土空间规划实施评估报告
 <small>Annual implementation evaluation</small></h1>
@@ -107,6 +158,7 @@ td, th {{ border: 1px solid #999; padding: 2px 4px; }}
 <table><tr><th>维度</th><th>编码</th><th>指标 Indicator</th><th>单位</th><th>类型</th><th>{result['year']} 年值</th>
 <th>较上年 Change</th><th>目标 Target</th><th>级别 Level</th></tr>{''.join(rows)}</table>
 <h2>指标趋势 Trends</h2>{''.join(charts)}
+{'<h2>分乡镇专题图 Maps by township</h2>' + ''.join(maps) if maps else ''}
 </body></html>"""
 
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 import shapely
-from pyproj import Geod
+from pyproj import Geod, Transformer
 
 from onemap.core.units import M2_PER_MU
 from processes.supervision import monitoring
@@ -166,3 +166,52 @@ def test_the_city_adds_its_own_indicator_from_a_table(db, database_url, tmp_path
     configured = json.loads(onemap(database_url, "indicators", "show", "ZB04").stdout)
     assert configured["model_version"]["kind"] == "class_area"
     assert db.execute("SELECT count(*) FROM ops.audit WHERE action = 'indicators.import'").fetchone()[0] >= 1
+
+
+@pytest.fixture(scope="module")
+def park_township(db) -> str:
+    """The township with the most park parcels (and housing land)."""
+    return db.execute("SELECT left(zldwdm, 9) FROM base.dltb WHERE dlbm LIKE '0810%' GROUP BY 1 "
+                      "ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()[0]
+
+
+def test_a_walking_share_is_the_housing_land_within_the_distance_of_parks(db, computed, park_township):
+    """ZB24 of a township by hand: the parks' 300 m buffers drawn in
+    EPSG:4546 with pyproj and shapely (8 segments a quarter circle, as
+    PostGIS), the township's housing land cut by them, Geod areas."""
+    to_gk = Transformer.from_crs(4490, 4546, always_xy=True)
+    to_geographic = Transformer.from_crs(4546, 4490, always_xy=True)
+    township = shapely.from_wkb(db.execute("SELECT ST_AsBinary(geom) FROM base.xzq WHERE xzqdm = %s",
+                                           (park_township,)).fetchone()[0])
+    housing = shapely.intersection(shapely.from_wkb([w for (w,) in db.execute(
+        "SELECT ST_AsBinary(d.geom) FROM base.dltb d, base.xzq u WHERE u.xzqdm = %s AND d.geom && u.geom "
+        "AND d.dlbm LIKE '0701%%'", (park_township,))]), township)  # 2025: no later change to undo
+    parks = shapely.from_wkb([w for (w,) in db.execute(
+        "SELECT ST_AsBinary(d.geom) FROM base.dltb d, base.xzq u WHERE u.xzqdm = %s "
+        "AND d.geom && ST_Expand(u.geom, 0.01) AND d.dlbm LIKE '0810%%'", (park_township,))])
+    reach = shapely.union_all(shapely.buffer(shapely.transform(parks, to_gk.transform, interleaved=False), 300))
+    within = shapely.transform(shapely.intersection(
+        shapely.transform(housing, to_gk.transform, interleaved=False), reach), to_geographic.transform,
+        interleaved=False)
+    total = sum(abs(CGCS2000.geometry_area_perimeter(g)[0]) for g in housing if not g.is_empty)
+    near = sum(abs(CGCS2000.geometry_area_perimeter(g)[0]) for g in within if not g.is_empty)
+    value, _, data_versions = stored_value(db, "ZB24", park_township, 2025)
+    assert 0 < near < total  # a share that says something: some housing near a park, some not
+    assert value == pytest.approx(near / total * 100, abs=0.01)
+    assert data_versions["DLTB"]["year"] == 2025
+
+
+def test_a_road_density_is_the_road_length_over_the_area_on_the_ellipsoid(db, computed, park_township):
+    """ZB19 of a township by hand: the road centre lines cut by the township,
+    Geod lengths (km) over its Geod area (km²)."""
+    township = shapely.from_wkb(db.execute("SELECT ST_AsBinary(geom) FROM base.xzq WHERE xzqdm = %s",
+                                           (park_township,)).fetchone()[0])
+    roads = shapely.intersection(shapely.from_wkb([w for (w,) in db.execute(
+        "SELECT ST_AsBinary(r.geom) FROM base.dlzxx r, base.xzq u WHERE u.xzqdm = %s AND r.geom && u.geom",
+        (park_township,))]), township)
+    km = sum(CGCS2000.geometry_length(g) for g in roads if not g.is_empty) / 1000
+    km2 = abs(CGCS2000.geometry_area_perimeter(shapely.orient_polygons(township))[0]) / 1e6
+    value, _, data_versions = stored_value(db, "ZB19", park_township, 2025)
+    assert km > 0
+    assert value == pytest.approx(km / km2, rel=1e-6)
+    assert "DLZXX" in data_versions

@@ -13,7 +13,7 @@ from lxml import etree
 from onemap.core.inforce import in_force
 from onemap.core.registry import load_layers
 from onemap.core.settings import Settings
-from onemap.maps.mapfile import MAPSERV, mapfile_text, write_mapserver_files
+from onemap.maps.mapfile import AT_PATTERN, AT_SQL, MAPSERV, mapfile_text, write_mapserver_files
 from onemap.styles.maplibre import to_maplibre
 from onemap.styles.mapserver import to_mapserver_classes
 from onemap.styles.model import STYLES_DIR, StyleError, color_table, load_style, rgb
@@ -28,7 +28,7 @@ EXTENTS = {layer_id: {"spatial": {"bbox": [111.9, 28.2, 112.9, 28.8]}} for layer
 def test_every_layer_has_a_style_and_its_fields_are_the_layers():
     for layer in LAYERS.values():
         style = load_style(layer.style)
-        assert style.geometry == ("point" if layer.geometry == "Point" else "polygon")
+        assert style.geometry == {"Point": "point", "MultiLineString": "line"}.get(layer.geometry, "polygon")
         assert style.title.zh and style.title.en
         for rule in style.rules:
             assert rule.title.zh and rule.title.en
@@ -120,6 +120,19 @@ def test_sld_of_points_and_dashed_lines():
     assert root.find(".//ogc:Filter", NS) is None and root.find(".//se:ElseFilter", NS) is None
 
 
+def test_a_line_style_strokes_in_every_form():
+    style, layer = load_style("dlzxx"), LAYERS["DLZXX"]
+    root = etree.fromstring(to_sld(style, "DLZXX"))
+    strokes = root.findall(".//se:LineSymbolizer/se:Stroke/se:SvgParameter[@name='stroke']", NS)
+    assert [s.text for s in strokes] == [r.symbol.stroke for r in style.rules]
+    assert root.find(".//se:PolygonSymbolizer", NS) is None
+    assert {m["type"] for m in to_maplibre(style, layer, "http://x")["layers"]} == {"line"}
+    lines = [line.strip() for line in to_mapserver_classes(style)]
+    drawn = [lines[i + 1:i + 3] for i, line in enumerate(lines) if line == "STYLE"]
+    assert drawn == [[f"COLOR {' '.join(map(str, rgb(r.symbol.stroke)))}", f"WIDTH {r.symbol.stroke_width:g}"]
+                     for r in style.rules]
+
+
 def test_maplibre_style_is_structurally_valid():
     for layer in LAYERS.values():
         style = load_style(layer.style)
@@ -197,9 +210,11 @@ def test_mapserver_reads_the_generated_mapfile(tmp_path):
     assert "WMS_Capabilities" in out, out[-500:]
     for layer in layers:
         assert f"<Name>{layer.id}</Name>" in out
-    # the plan in force only, for versioned layers
+    # the plan in force only, for versioned layers: now, or at the date the
+    # vendor parameter AT gives (a report's year), checked before use
     text = mapfile_text(layers, styles, "postgresql://u@h/db", EXTENTS, files)
-    assert f"FROM plan.ghydyh WHERE {in_force()}" in text
+    assert f"FROM plan.ghydyh WHERE {in_force(AT_SQL)}" in text
+    assert f'"at" "{AT_PATTERN}"' in text and '"default_at" "now"' in text
     assert "FROM base.dltb) AS t" in text
 
 
@@ -217,9 +232,13 @@ def test_bad_styles_are_refused_with_the_reason(tmp_path):
                  "  - {name: b, title: {zh: 乙, en: B}, filter: {f: x}, symbol: {fill: '#00FF00'}}\n")
     with pytest.raises(StyleError, match="only the last rule"):
         load_style("bad-order", tmp_path)
-    _write_style(tmp_path, "no-symbol", "title: {zh: 甲, en: A}\ngeometry: line\nrules: []\n")
+    _write_style(tmp_path, "no-symbol", "title: {zh: 甲, en: A}\ngeometry: raster\nrules: []\n")
     with pytest.raises(StyleError, match="geometry must be"):
         load_style("no-symbol", tmp_path)
+    _write_style(tmp_path, "no-stroke", "title: {zh: 甲, en: A}\ngeometry: line\nrules:\n"
+                 "  - {name: a, title: {zh: 甲, en: A}, symbol: {fill: '#FF0000'}}\n")
+    with pytest.raises(StyleError, match="every rule needs a stroke"):
+        load_style("no-stroke", tmp_path)
     with pytest.raises(StyleError, match="not found"):
         load_style("missing", tmp_path)
     with pytest.raises(StyleError, match="bad style id"):
