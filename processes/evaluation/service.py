@@ -26,9 +26,9 @@ from onemap.core.errors import invalid
 from onemap.core.settings import Settings
 from onemap.core.units import M2_PER_HA, M2_PER_MU
 from processes.evaluation.compute import GRID_CRS, Zones, run_evaluation
-from processes.evaluation.layers import publish_latest
 from processes.evaluation.method import Method, find_method
 from processes.evaluation.model import OUTPUTS
+from processes.evaluation.polygons import publish
 
 TITLES = {"ecology": ("生态保护重要性", "Ecological protection importance"),
           "agriculture": ("农业生产适宜性", "Agricultural production suitability"),
@@ -198,18 +198,19 @@ def evaluate(settings: Settings, request: Request, principal: Principal, job_id:
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    publish_latest(settings, final)
-    _audit(url, principal, f"/processes/{process_id}/{run_id}", request, body, method.version, label)
+    published = publish(settings, final, method.version)
+    _audit(url, principal, f"/processes/{process_id}/{run_id}", request, body, method.version, label,
+           published=published)
     return summary
 
 
 def _audit(url: str, principal: Principal, target: str, request: Request, body: bytes, version: str,
-           region: str) -> None:
+           region: str, **detail: Any) -> None:
     with psycopg.connect(url) as conn, conn.transaction():
         audit.record(conn, principal, "EXECUTE", target, 200,
                      input_sha256=hashlib.sha256(json.dumps(request.__dict__, sort_keys=True, default=str)
                                                  .encode()).hexdigest(),
-                     output_sha256=audit.sha256_hex(body), detail={"method": version, "region": region})
+                     output_sha256=audit.sha256_hex(body), detail={"method": version, "region": region, **detail})
 
 
 def _resolution(work: Path) -> float:

@@ -124,6 +124,52 @@ def test_class_areas_equal_an_independent_geodesic_computation(county_run, token
         assert reported[code] == pytest.approx(area, rel=1e-4), code
 
 
+def block_centre(codes: np.ndarray, wanted: set[int]) -> tuple[int, int]:
+    """A cell whose 3 × 3 neighbourhood is all of the wanted classes: the
+    polygons, simplified within half a cell, keep its centre where it is."""
+    ok = np.isin(codes, list(wanted))
+    rows, cols = codes.shape
+    for row in range(1, rows - 1):
+        for col in range(1, cols - 1):
+            if ok[row - 1:row + 2, col - 1:col + 2].all():
+                return row, col
+    raise AssertionError(f"no 3 × 3 block of classes {wanted} in the run's raster")
+
+
+def test_unsuitable_construction_cells_are_a_notice_of_the_compliance_check(county_run, ogc_url, tokens, tmp_path,
+                                                                           db):
+    """The run published 城镇建设不适宜区 (CZJSBSYQ): a 20 m square on a cell
+    the COG says is 不适宜 gets the 提示 finding with its area; one on
+    suitable cells passes that rule."""
+    body, _ = county_run
+    summary = body["summary"]
+    assert {r[0] for r in db.execute("SELECT DISTINCT pjbh FROM supervision.czjsbsyq")} == {summary["run_id"]}
+    unsuitable = summary["areas"]["construction"]["classes"].index("不适宜") + 1
+    path = download(body["construction"]["href"], tokens["staff"], tmp_path / "construction.tif")
+    with rasterio.open(path) as src:
+        codes, transform = src.read(1), src.transform
+    to_lonlat = Transformer.from_crs("EPSG:4546", "EPSG:4490", always_xy=True)
+    findings = {}
+    for case, wanted in (("unsuitable", {unsuitable}), ("suitable", set(range(1, unsuitable)))):
+        row, col = block_centre(codes, wanted)
+        x, y = transform @ (col + 0.5, row + 0.5)
+        square = shapely.transform(shapely.box(x - 10, y - 10, x + 10, y + 10),
+                                   lambda c: np.column_stack(to_lonlat.transform(c[:, 0], c[:, 1])))
+        r = requests.post(f"{ogc_url}/processes/compliance-check/execution",
+                          json={"inputs": {"boundary": shapely.geometry.mapping(square), "stage": "选址",
+                                           "use_code": "1001", "case_id": f"I9-{case}"}},
+                          headers=auth(tokens["staff"]), timeout=120)
+        assert r.status_code == 200, r.text
+        result = r.json()["result"]
+        findings[case] = next(f for f in result["findings"] if f["rule"] == "CZJSBSYQ-NOTICE")
+        findings[case]["area"] = abs(GEOD.geometry_area_perimeter(square)[0])
+    hit, clear = findings["unsuitable"], findings["suitable"]
+    assert hit["verdict"] == "提示" and hit["count"] >= 1
+    assert hit["overlap_m2"] == pytest.approx(hit["area"], rel=1e-3)
+    assert hit["features"][0]["pjbh"] == summary["run_id"]
+    assert clear["verdict"] == "通过" and clear["overlap_m2"] == 0 and clear["count"] == 0
+
+
 def test_the_report_is_a_chinese_pdf_and_the_run_is_audited(county_run, tokens, tmp_path, db):
     body, _ = county_run
     path = download(body["report"]["href"], tokens["staff"], tmp_path / "report.pdf")
