@@ -127,7 +127,9 @@ def test_a_bad_method_names_the_part_in_both_languages(change, part: str) -> Non
     with pytest.raises(OneMapError) as caught:
         parse_method(doc, "bad.yaml")
     problem = caught.value.problem.as_dict()
-    assert part in str(problem) and "bad.yaml" in str(problem)
+    for message in (problem["message_zh"], problem["message_en"]):
+        assert part in message and "bad.yaml" in message
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in problem["message_zh"])
     assert problem["status"] == 400
 
 
