@@ -174,7 +174,7 @@ def cropland_loss_by_township(conn: psycopg.Connection, method: RiskMethod, regi
     built = [c + "%" for c in method.construction_codes]
     rows = conn.execute(sql.SQL("""
         WITH r AS (SELECT ST_GeomFromWKB(%(r)s, 4490) AS geom),
-        t AS (SELECT x.xzqdm, ST_Intersection(x.geom, r.geom) AS geom FROM base.xzq x, r
+        t AS MATERIALIZED (SELECT x.xzqdm, ST_Intersection(x.geom, r.geom) AS geom FROM base.xzq x, r
               WHERE x.xzqjb = '乡' AND ST_Intersects(x.geom, r.geom)),
         lost AS (SELECT d.geom FROM base.dltb d
                  CROSS JOIN LATERAL (SELECT c.dlbm_before FROM supervision.dltb_change c
@@ -205,7 +205,7 @@ def risk_by_township(database_url: str, factor_dir: Path, method: RiskMethod, re
         loss_m2 = cropland_loss_by_township(conn, method, region_wkb, years)
         rows = conn.execute(f"""
             WITH r AS (SELECT ST_GeomFromWKB(%s, 4490) AS geom),
-            t AS (SELECT * FROM (
+            t AS MATERIALIZED (SELECT * FROM (
                     SELECT x.xzqdm, x.xzqmc, ST_CollectionExtract(ST_Intersection(x.geom, r.geom), 3) AS geom
                     FROM base.xzq x, r WHERE x.xzqjb = '乡' AND ST_Intersects(x.geom, r.geom)) s
                   WHERE NOT ST_IsEmpty(geom)),
