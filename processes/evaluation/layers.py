@@ -26,7 +26,7 @@ from typing import Any
 from pygeoapi.provider.base import ProviderItemNotFoundError
 from pygeoapi.provider.rasterio_ import RasterioProvider
 
-from onemap.core.registry import Text
+from onemap.core.registry import Text, load_layers
 from onemap.core.settings import Settings, config_dir, load_yaml
 from processes.evaluation.compute import STYLE_FILE, class_colours
 from processes.evaluation.method import find_method
@@ -93,6 +93,8 @@ def load_result_layers(directory: Path | None = None) -> tuple[ResultLayer, ...]
                 raise ValueError(f"evaluation layer {e['id']}: polygons.class {wanted} is not a class of "
                                  f"{e['output']} ({', '.join(c.name for c in classes)})")
             polygons = (str(e["polygons"]["layer"]), found[0])
+            if polygons[0] not in {layer.id for layer in load_layers()}:
+                raise ValueError(f"evaluation layer {e['id']}: polygons.layer {polygons[0]} is not in config/layers.yaml")
         layers.append(ResultLayer(e["id"], e["output"], Text(**e["title"]), Text(**e["description"]),
                                   tuple(e["keywords"]["zh"]), tuple(e["keywords"]["en"]), tuple(e["directory"]),
                                   classes, polygons))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
+import yaml
 from pygeoapi.provider.base import ProviderItemNotFoundError
 from pyproj import Transformer
 from rasterio.transform import from_origin
@@ -103,3 +104,15 @@ def test_a_kept_class_becomes_one_polygon_a_connected_part_across_strips(tmp_pat
                    for g in found)
     assert areas == pytest.approx([900.0, 5 * 900.0], rel=1e-6)
     assert not polygons.class_polygons(path, 4)
+
+
+@pytest.mark.parametrize(("polygons", "words"), [({"layer": "CZJSBSYQ", "class": "很差"}, "polygons.class 很差"),
+                                                 ({"layer": "NOPE", "class": "不适宜"}, "polygons.layer NOPE")])
+def test_a_kept_class_must_be_of_the_scale_and_its_layer_registered(tmp_path, polygons, words):
+    entry = {"id": "X", "output": "construction", "title": {"zh": "甲", "en": "x"},
+             "description": {"zh": "甲", "en": "x"}, "keywords": {"zh": [], "en": []}, "directory": [],
+             "polygons": polygons}
+    (tmp_path / "layers.yaml").write_text(yaml.safe_dump({"kind": "layers", "layers": [entry]}, allow_unicode=True),
+                                          encoding="utf-8")
+    with pytest.raises(ValueError, match=words):
+        load_result_layers(tmp_path)
