@@ -161,7 +161,7 @@ def judge(rule: Rule, rows: list[OverlayRow], use_code: str, total: float, confi
                                "applicable": rule.applies_to(use_code)}
     features = [r for r in rows if r.kind == "feature"]
     part = sum(r.overlap_m2 for r in rows if r.kind == "part")
-    message = None
+    message = rule.when_empty if any(r.kind == "empty" for r in rows) else None
     if rule.relation == "condition":
         judged = conditions.judge(rule, [r for r in features if r.overlap_m2 > rule.tolerance_m2], declared,
                                   config.plot_indicators, verdicts)

@@ -35,7 +35,8 @@ _OVERLAP = """CASE WHEN ST_CoveredBy(t.geom, b.g) THEN t.geom
 class OverlayRow:
     rule: str
     kind: str                  # feature | part: the part of the boundary a rule is about, outside
-                               # a `within` layer or within the buffer of a `distance` layer
+                               # a `within` layer or within the buffer of a `distance` layer |
+                               # empty: the layer of a rule with `when_empty` holds no feature
     feature_id: int | None
     attributes: dict[str, Any]
     overlap_m2: float
@@ -69,6 +70,14 @@ def _attributes(layer: Layer) -> sql.Composable:
         pairs.append(sql.SQL("'landuse_code', {}, 'crosswalk', {}").format(
             landuse_code_sql(code), crosswalk_kind_sql(code)))
     return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs))
+
+
+def _empty_branch(rule: Rule, layer: Layer) -> sql.Composable:
+    """A row saying the layer is empty (nothing was checked), when it is."""
+    return sql.SQL("""
+        SELECT {rule}, 'empty', NULL::bigint, '{{}}'::jsonb, 0::float8, NULL::float8, NULL::text
+        WHERE NOT EXISTS (SELECT 1 FROM {table})
+        UNION ALL""").format(rule=sql.Literal(rule.id), table=sql.Identifier(layer.schema, layer.table_name))
 
 
 def _branch(rule: Rule, layer: Layer, index: int, max_lat: float) -> tuple[sql.Composable, dict[str, Any]]:
@@ -126,6 +135,8 @@ def overlay(conn: psycopg.Connection, boundary_wkb: bytes, rules: list[Rule], la
     branches, params = [], {"b": boundary_wkb}
     for index, rule in enumerate(rules):
         branch, extra = _branch(rule, layers[rule.layer], index, max_lat)
+        if rule.when_empty:
+            branch = _empty_branch(rule, layers[rule.layer]) + branch
         branches.append(sql.SQL("(") + branch + sql.SQL(")"))
         params.update(extra)
     query = (sql.SQL("WITH b AS MATERIALIZED (SELECT ST_GeomFromWKB(%(b)s, 4490) AS g) ")

@@ -90,6 +90,9 @@ class Rule:
     condition_field: str | None = None
     bound: str | None = None
     missing_verdict: str | None = None
+    # said (and the rule passed, unchecked) while the layer holds no feature
+    # at all: a layer a run fills, e.g. the latest evaluation's results
+    when_empty: Text | None = None
 
     def applies_to(self, use_code: str) -> bool:
         if self.use_codes and not any(use_code.startswith(c) for c in self.use_codes):
@@ -104,7 +107,8 @@ class Rule:
                 "buffer_m": self.buffer_m, "filter": {"field": self.filter_field,
                                                       "prefixes": list(self.filter_prefixes)},
                 "compatibility": self.compatibility, "use_codes": list(self.use_codes),
-                "except_use_codes": list(self.except_use_codes), "message": self.message.as_dict()}
+                "except_use_codes": list(self.except_use_codes), "message": self.message.as_dict(),
+                **({"when_empty": self.when_empty.as_dict()} if self.when_empty else {})}
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,7 @@ def _rule(entry: dict, where: str, verdicts: Verdicts, layers: dict[str, Layer])
             indicator=condition.get("indicator"), condition_field=condition.get("field"),
             bound=condition.get("bound"),
             missing_verdict=condition.get("missing_verdict", verdicts.levels[1]) if condition else None,
+            when_empty=_text(entry["when_empty"], where) if "when_empty" in entry else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RuleError(f"{where}: missing or bad entry {exc}") from exc

@@ -26,7 +26,7 @@ from typing import Any
 from pygeoapi.provider.base import ProviderItemNotFoundError
 from pygeoapi.provider.rasterio_ import RasterioProvider
 
-from onemap.core.registry import Text
+from onemap.core.registry import Text, load_layers
 from onemap.core.settings import Settings, config_dir, load_yaml
 from processes.evaluation.compute import STYLE_FILE, class_colours
 from processes.evaluation.method import find_method
@@ -63,6 +63,7 @@ class ResultLayer:
     keywords_en: tuple[str, ...]
     directory: tuple[str, ...]
     classes: tuple[ResultClass, ...]
+    polygons: tuple[str, ResultClass] | None = None   # (registry layer, class) kept as polygons
 
 
 def _classes(output: str) -> tuple[ResultClass, ...]:
@@ -83,9 +84,20 @@ def load_result_layers(directory: Path | None = None) -> tuple[ResultLayer, ...]
     for e in entries:
         if e["output"] not in OUTPUTS:
             raise ValueError(f"evaluation layer {e['id']}: output must be one of {OUTPUTS}")
+        classes = _classes(e["output"])
+        polygons = None
+        if "polygons" in e:
+            wanted = e["polygons"]["class"]
+            found = [c for c in classes if c.name == wanted]
+            if not found:
+                raise ValueError(f"evaluation layer {e['id']}: polygons.class {wanted} is not a class of "
+                                 f"{e['output']} ({', '.join(c.name for c in classes)})")
+            polygons = (str(e["polygons"]["layer"]), found[0])
+            if polygons[0] not in {layer.id for layer in load_layers()}:
+                raise ValueError(f"evaluation layer {e['id']}: polygons.layer {polygons[0]} is not in config/layers.yaml")
         layers.append(ResultLayer(e["id"], e["output"], Text(**e["title"]), Text(**e["description"]),
                                   tuple(e["keywords"]["zh"]), tuple(e["keywords"]["en"]), tuple(e["directory"]),
-                                  _classes(e["output"])))
+                                  classes, polygons))
     return tuple(layers)
 
 

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from onemap.core.errors import invalid
 from onemap.core.settings import Settings
-from processes.base import OneMapProcessor, Output, describe, metadata, text_input
+from processes.base import OneMapProcessor, Output, describe, integer_input, metadata, text_input
 from processes.evaluation import service
 from processes.evaluation.model import OUTPUTS
 
@@ -52,7 +52,7 @@ def _request(data: dict) -> service.Request:
     if value is not None and value <= 0:
         raise invalid("resolution", "分辨率应为正数", "The resolution must be positive")
     return service.Request(xzqdm=text_input(data, "xzqdm"), boundary=boundary, method=text_input(data, "method"),
-                           resolution=value)
+                           resolution=value, base_year=integer_input(data, "base_year"))
 
 
 class _EvaluationProcessor(OneMapProcessor):
@@ -118,17 +118,26 @@ class RiskEvaluationProcessor(OneMapProcessor):
         super().__init__(processor_def, metadata(
             self.process_id, ("开发保护风险评估", "Development and protection risk evaluation"),
             ("规划建设用地（GHYDYH 建设类）与建设项目（JSXM）落在地质灾害暴露区、生态源地、现状耕地上的面积与占比，"
-             "按 config/evaluation/risk.yaml 给出各乡镇风险等级及原因",
+             "基期年度以来耕地转为建设用地的面积，按 config/evaluation/risk.yaml 给出各乡镇风险等级及原因",
              "Planned construction (GHYDYH construction classes) and projects (JSXM) on hazard-exposed cells, "
-             "ecological sources and current cropland: areas, shares, and a risk level per township with the "
-             "reasons, by config/evaluation/risk.yaml"),
-            {k: _INPUTS[k] for k in ("xzqdm", "boundary", "method")},
-            {"risk": describe(("风险评估结果", "Risk evaluation"), ("各乡镇风险等级、原因与面积（公顷）",
-                                                         "Level, reasons and areas (ha) per township"),
-                              {"type": "object"})},
+             "ecological sources and current cropland: areas, shares; cropland turned into construction since a "
+             "base land-use year; a risk level per township with the reasons, by config/evaluation/risk.yaml"),
+            {**{k: _INPUTS[k] for k in ("xzqdm", "boundary", "method")},
+             "base_year": describe(("基期年度", "Base year"), (
+                 "耕地流失自该年度的土地利用现状起算（其后的年度变更）；缺省为年度变更的最早年度",
+                 "Cropland loss counts from this year's land use (the annual changes after it); default: "
+                 "the earliest year of the annual changes"), {"type": "integer"}, 0)},
+            {"risk": describe(("风险评估结果", "Risk evaluation"), (
+                "各乡镇风险等级、原因、暴露面积（公顷）与耕地流失（平方米/公顷/亩）",
+                "Level, reasons, exposed areas (ha) and cropland loss (m², ha, mu) per township"),
+                {"type": "object"}),
+             "report": describe(("风险评估报告", "Report"), ("中文 PDF：各乡镇风险等级、原因与面积",
+                                                       "Chinese PDF: level, reasons and areas per township"),
+                                {"type": "string", "contentEncoding": "binary",
+                                 "contentMediaType": "application/pdf"})},
             ["风险评估", "risk", "evaluation"], {"inputs": {"xzqdm": "430923"}}))
 
     def run(self, data: dict) -> dict[str, Output]:
-        result = service.evaluate_risk(Settings.from_env(), _request(data), self.principal, self.progress,
-                                       self.process_id)
-        return {"risk": Output(lambda: result)}
+        result, report = service.evaluate_risk(Settings.from_env(), _request(data), self.principal,
+                                               self.progress, self.process_id)
+        return {"risk": Output(lambda: result), "report": Output(lambda: report)}

@@ -1,7 +1,8 @@
-"""The evaluation report (评价报告): a map per class raster in the
-conventional colours (the raster's own colour table, read at a reduced
-size), the class areas in total and per county and township, the carrying
-capacity; PDF by the one PDF engine."""
+"""The evaluation reports, PDF by the one PDF engine: the double evaluation's
+(评价报告: a map per class raster in the conventional colours — the raster's
+own colour table, read at a reduced size — the class areas in total and per
+county and township, the carrying capacity) and the risk evaluation's
+(风险评估报告: level, reasons, exposed areas and cropland loss per township)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ MAP_PIXELS = 900
 
 
 @cache
-def _template() -> jinja2.Template:
+def _template(name: str = "report.html.j2") -> jinja2.Template:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
-    return env.get_template("report.html.j2")
+    return env.get_template(name)
 
 
 def map_png(path: Path) -> str:
@@ -50,3 +51,7 @@ def map_png(path: Path) -> str:
 def report_pdf(summary: dict[str, Any], directory: Path) -> bytes:
     maps = {name: map_png(directory / f"{name}.tif") for name in OUTPUTS}
     return pdf_from_html(_template().render(s=summary, maps=maps, colours=class_colours()))
+
+
+def risk_report_pdf(result: dict[str, Any]) -> bytes:
+    return pdf_from_html(_template("risk.html.j2").render(r=result))

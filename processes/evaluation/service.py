@@ -26,9 +26,10 @@ from onemap.core.errors import invalid
 from onemap.core.settings import Settings
 from onemap.core.units import M2_PER_HA, M2_PER_MU
 from processes.evaluation.compute import GRID_CRS, Zones, run_evaluation
-from processes.evaluation.layers import publish_latest
 from processes.evaluation.method import Method, find_method
 from processes.evaluation.model import OUTPUTS
+from processes.evaluation.polygons import publish
+from processes.evaluation.risk import area_units, find_risk_method, risk_by_township
 
 TITLES = {"ecology": ("生态保护重要性", "Ecological protection importance"),
           "agriculture": ("农业生产适宜性", "Agricultural production suitability"),
@@ -44,6 +45,7 @@ class Request:
     boundary: dict[str, Any] | None = None
     method: str | None = None
     resolution: float | None = None
+    base_year: int | None = None       # risk-evaluation: the land-use year cropland loss counts from
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,7 @@ def to_grid(geoms: list[shapely.Geometry]) -> list[shapely.Geometry]:
 
 
 def _area(m2: float, total: float) -> dict[str, float]:
-    return {"area_m2": round(m2, 2), "area_ha": round(m2 / M2_PER_HA, 4), "area_mu": round(m2 / M2_PER_MU, 2),
-            "share": round(m2 / total, 6) if total else 0.0}
+    return {**area_units(m2), "share": round(m2 / total, 6) if total else 0.0}
 
 
 def tabulate(method: Method, areas: np.ndarray, units: list[Unit], counties: dict[str, str]) -> dict[str, Any]:
@@ -198,18 +199,19 @@ def evaluate(settings: Settings, request: Request, principal: Principal, job_id:
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    publish_latest(settings, final)
-    _audit(url, principal, f"/processes/{process_id}/{run_id}", request, body, method.version, label)
+    published = publish(settings, final, method.version)
+    _audit(url, principal, f"/processes/{process_id}/{run_id}", request, body, method.version, label,
+           published=published)
     return summary
 
 
 def _audit(url: str, principal: Principal, target: str, request: Request, body: bytes, version: str,
-           region: str) -> None:
+           region: str, **detail: Any) -> None:
     with psycopg.connect(url) as conn, conn.transaction():
         audit.record(conn, principal, "EXECUTE", target, 200,
                      input_sha256=hashlib.sha256(json.dumps(request.__dict__, sort_keys=True, default=str)
                                                  .encode()).hexdigest(),
-                     output_sha256=audit.sha256_hex(body), detail={"method": version, "region": region})
+                     output_sha256=audit.sha256_hex(body), detail={"method": version, "region": region, **detail})
 
 
 def _resolution(work: Path) -> float:
@@ -235,20 +237,30 @@ def load_summary(settings: Settings, run_id: str) -> dict[str, Any]:
 
 
 def evaluate_risk(settings: Settings, request: Request, principal: Principal, progress: Progress,
-                  process_id: str) -> dict[str, Any]:
-    """开发保护风险评估 per township in the region, audited."""
-    from processes.evaluation.risk import find_risk_method, risk_by_township
+                  process_id: str) -> tuple[dict[str, Any], bytes]:
+    """开发保护风险评估 per township in the region, audited: the summary and
+    its Chinese PDF report."""
+    from processes.evaluation.report import risk_report_pdf
 
     method = find_risk_method(request.method)
     url = settings.database_url
     with psycopg.connect(url) as conn:
         region, label, _ = _region(conn, request)
     progress(10, "按乡镇评估风险 / evaluating the townships")
-    townships = risk_by_township(url, settings.evaluation_dir / "factors", method, shapely.to_wkb(region), to_grid)
+    years, townships = risk_by_township(url, settings.evaluation_dir / "factors", method, shapely.to_wkb(region),
+                                        to_grid, request.base_year)
     levels = [level for level, _ in method.levels]
+    loss = method.cropland_loss
+    lost = sum(t["cropland_loss"]["area_m2"] for t in townships)
     result = {"method": {"version": method.version, "file": method.source}, "region": label,
               "levels": {level: sum(t["level"] == level for t in townships) for level in levels},
+              "cropland_loss": {"title": loss.title, "base_year": years.base, "to_year": years.latest,
+                                "threshold_ha": loss.threshold_ha, "level": loss.level,
+                                **area_units(lost), "townships_above": sum(
+                                    t["cropland_loss"]["above_threshold"] for t in townships)},
               "townships": townships}
+    progress(85, "生成风险评估报告 / rendering the report")
+    report = risk_report_pdf(result)
     body = json.dumps(result, ensure_ascii=False, sort_keys=True).encode()
     _audit(url, principal, f"/processes/{process_id}", request, body, method.version, label)
-    return result
+    return result, report

@@ -76,6 +76,7 @@ def site(db, codes: tuple[str, ...], clear: bool) -> tuple[shapely.Geometry, str
         AND NOT EXISTS (SELECT 1 FROM plan.lswhbhx x WHERE ST_Intersects(x.geom, s.sq))
         AND NOT EXISTS (SELECT 1 FROM base.dltb x WHERE ST_Intersects(x.geom, s.sq) AND x.dlbm LIKE '01%%')
         AND NOT EXISTS (SELECT 1 FROM base.dzzhd x WHERE ST_DWithin(x.geom::geography, s.sq::geography, 250))
+        AND NOT EXISTS (SELECT 1 FROM supervision.czjsbsyq x WHERE ST_Intersects(x.geom, s.sq))
     """ if clear else ""
     row = db.execute(f"""
         SELECT ST_AsText(s.sq), s.ydyhdm, s.bsm FROM (

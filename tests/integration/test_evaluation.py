@@ -7,6 +7,8 @@ refused with a bilingual error naming the part and leaves no run behind."""
 
 from __future__ import annotations
 
+import base64
+import csv
 import json
 import os
 import subprocess
@@ -19,6 +21,7 @@ import pytest
 import rasterio
 import requests
 import shapely
+import yaml
 from distributed import Client, LocalCluster
 from pyproj import Geod, Transformer
 from rasterio.features import shapes
@@ -29,6 +32,7 @@ from processes.evaluation.method import find_method
 from processes.evaluation.service import to_grid
 from tests.conftest import auth
 
+ROOT = Path(__file__).resolve().parents[2]
 PROCESS = "suitability-evaluation"
 COUNTY = "430902"      # 资阳区
 GEOD = Geod(ellps="GRS80")
@@ -124,6 +128,52 @@ def test_class_areas_equal_an_independent_geodesic_computation(county_run, token
         assert reported[code] == pytest.approx(area, rel=1e-4), code
 
 
+def block_centre(codes: np.ndarray, wanted: set[int]) -> tuple[int, int]:
+    """A cell whose 3 × 3 neighbourhood is all of the wanted classes: the
+    polygons, simplified within half a cell, keep its centre where it is."""
+    ok = np.isin(codes, list(wanted))
+    rows, cols = codes.shape
+    for row in range(1, rows - 1):
+        for col in range(1, cols - 1):
+            if ok[row - 1:row + 2, col - 1:col + 2].all():
+                return row, col
+    raise AssertionError(f"no 3 × 3 block of classes {wanted} in the run's raster")
+
+
+def test_unsuitable_construction_cells_are_a_notice_of_the_compliance_check(county_run, ogc_url, tokens, tmp_path,
+                                                                           db):
+    """The run published 城镇建设不适宜区 (CZJSBSYQ): a 20 m square on a cell
+    the COG says is 不适宜 gets the 提示 finding with its area; one on
+    suitable cells passes that rule."""
+    body, _ = county_run
+    summary = body["summary"]
+    assert {r[0] for r in db.execute("SELECT DISTINCT pjbh FROM supervision.czjsbsyq")} == {summary["run_id"]}
+    unsuitable = summary["areas"]["construction"]["classes"].index("不适宜") + 1
+    path = download(body["construction"]["href"], tokens["staff"], tmp_path / "construction.tif")
+    with rasterio.open(path) as src:
+        codes, transform = src.read(1), src.transform
+    to_lonlat = Transformer.from_crs("EPSG:4546", "EPSG:4490", always_xy=True)
+    findings = {}
+    for case, wanted in (("unsuitable", {unsuitable}), ("suitable", set(range(1, unsuitable)))):
+        row, col = block_centre(codes, wanted)
+        x, y = transform @ (col + 0.5, row + 0.5)
+        square = shapely.transform(shapely.box(x - 10, y - 10, x + 10, y + 10),
+                                   lambda c: np.column_stack(to_lonlat.transform(c[:, 0], c[:, 1])))
+        r = requests.post(f"{ogc_url}/processes/compliance-check/execution",
+                          json={"inputs": {"boundary": shapely.geometry.mapping(square), "stage": "选址",
+                                           "use_code": "1001", "case_id": f"I9-{case}"}},
+                          headers=auth(tokens["staff"]), timeout=120)
+        assert r.status_code == 200, r.text
+        result = r.json()["result"]
+        findings[case] = next(f for f in result["findings"] if f["rule"] == "CZJSBSYQ-NOTICE")
+        findings[case]["area"] = abs(GEOD.geometry_area_perimeter(square)[0])
+    hit, clear = findings["unsuitable"], findings["suitable"]
+    assert hit["verdict"] == "提示" and hit["count"] >= 1
+    assert hit["overlap_m2"] == pytest.approx(hit["area"], rel=1e-3)
+    assert hit["features"][0]["pjbh"] == summary["run_id"]
+    assert clear["verdict"] == "通过" and clear["overlap_m2"] == 0 and clear["count"] == 0
+
+
 def test_the_report_is_a_chinese_pdf_and_the_run_is_audited(county_run, tokens, tmp_path, db):
     body, _ = county_run
     path = download(body["report"]["href"], tokens["staff"], tmp_path / "report.pdf")
@@ -210,11 +260,73 @@ def test_risk_evaluation_gives_a_level_and_reasons_per_township(ogc_url, tokens,
     codes = {row[0] for row in db.execute("SELECT xzqdm FROM base.xzq WHERE sjxzqdm = %s", (COUNTY,))}
     assert codes <= {t["xzqdm"] for t in townships}
     assert sum(risk["levels"].values()) == len(townships)
+    assert risk["cropland_loss"]["base_year"] == db.execute("SELECT min(year) FROM supervision.dltb_change").fetchone()[0]
     for t in townships:
         worst = max(e["share"] for e in t["exposures"].values())
         expected = "高风险" if worst >= 0.15 else "中风险" if worst >= 0.05 else "低风险"
+        if t["cropland_loss"]["above_threshold"] and expected == "低风险":
+            expected = risk["cropland_loss"]["level"]
         assert t["level"] == expected, t
-        assert len(t["reasons"]) == sum(e["area_ha"] > 0 for e in t["exposures"].values())
+        assert len(t["reasons"]) == (sum(e["area_ha"] > 0 for e in t["exposures"].values())
+                                     + t["cropland_loss"]["above_threshold"])
         for e in t["exposures"].values():
             assert e["area_ha"] <= t["construction_ha"] + 1e-6
     assert any(t["reasons"] for t in townships)
+
+
+def crosswalk() -> dict[str, str]:
+    """Survey code -> planning code, read from the table itself."""
+    path = ROOT / "config" / "standards" / "survey-to-landuse.csv"
+    with path.open(encoding="utf-8") as f:
+        return {row["survey_code"]: row["landuse_code"] for row in csv.DictReader(f)}
+
+
+def test_cropland_lost_to_construction_per_township_equals_the_change_table(ogc_url, tokens, db):
+    """Cropland loss since 2019 in 南县 (430923) against an independent
+    reading: the changed parcels' first later class and current class
+    through the crosswalk CSV, their parts in each township measured with
+    pyproj's Geod; a township above the method's threshold has the reason."""
+    county, base = "430923", 2019
+    r = submit(ogc_url, tokens["staff"], {"xzqdm": county, "base_year": base}, process="risk-evaluation")
+    assert r.status_code == 200, r.text
+    risk = r.json()["risk"]
+    assert risk["cropland_loss"]["base_year"] == base
+    assert risk["cropland_loss"]["to_year"] == db.execute("SELECT max(year) FROM supervision.dltb_change").fetchone()[0]
+    walk = crosswalk()
+    method = yaml.safe_load((ROOT / "config" / "evaluation" / "risk.yaml").read_text(encoding="utf-8"))
+    construction, cropland = tuple(method["construction_codes"]), tuple(method["cropland_loss"]["cropland_codes"])
+    towns = {code: shapely.from_wkb(wkb) for code, wkb in db.execute(
+        "SELECT xzqdm, ST_AsBinary(geom) FROM base.xzq WHERE xzqjb = '乡' AND sjxzqdm = %s", (county,))}
+    expected = dict.fromkeys(towns, 0.0)
+    for before, now, wkb in db.execute("""
+            SELECT DISTINCT ON (d.id) c.dlbm_before, d.dlbm, ST_AsBinary(d.geom)
+            FROM supervision.dltb_change c JOIN base.dltb d ON d.id = c.dltb_id
+            WHERE c.year > %s ORDER BY d.id, c.year""", (base,)):
+        if walk[before].startswith(cropland) and walk[now].startswith(construction):
+            parcel = shapely.from_wkb(wkb)
+            for code, town in towns.items():
+                part = shapely.intersection(parcel, town)
+                if not part.is_empty:
+                    expected[code] += abs(GEOD.geometry_area_perimeter(part)[0])
+    got = {t["xzqdm"]: t for t in risk["townships"]}
+    assert any(expected.values()), "the demo city lost no cropland in the county"
+    threshold = risk["cropland_loss"]["threshold_ha"]
+    for code, m2 in expected.items():
+        loss = got[code]["cropland_loss"]
+        assert loss["area_m2"] == pytest.approx(m2, rel=1e-3, abs=0.01), code
+        assert loss["area_mu"] == pytest.approx(loss["area_m2"] * 15 / 10_000, rel=1e-4, abs=0.01)
+        reasons = [reason for reason in got[code]["reasons"] if reason.startswith(loss["title"])]
+        assert bool(reasons) == (m2 / 10_000 > threshold) == loss["above_threshold"], code
+    assert any(t["cropland_loss"]["above_threshold"] for t in got.values())
+    assert risk["cropland_loss"]["area_m2"] == pytest.approx(sum(expected.values()), rel=1e-3)
+    report = r.json()["report"]
+    pdf = base64.b64decode(report["value"])
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    assert "开发保护风险评估报告" in text and "耕地转为建设用地" in text and f"{base} 年至" in text
+
+
+@pytest.mark.parametrize("year", ["2090", "二〇二〇"])
+def test_a_base_year_outside_the_changes_is_refused_naming_it(ogc_url, tokens, year):
+    r = submit(ogc_url, tokens["staff"], {"xzqdm": COUNTY, "base_year": year}, process="risk-evaluation")
+    assert r.status_code == 400 and "base_year" in r.text, r.text
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in r.text)

@@ -61,3 +61,18 @@ def test_distance_rule():
                     RULE_SET)
     assert finding["verdict"] == "提示" and finding["features"][0]["distance_m"] == 120.0
     assert "200" in finding["message"]["zh"]
+
+
+def test_before_any_evaluation_the_unsuitable_area_rule_says_so_and_passes():
+    rule = RULES["CZJSBSYQ-NOTICE"]
+    finding = judge(rule, [row(rule.id, 0.0, kind="empty")], "1001", TOTAL, CONFIG, RULE_SET)
+    assert finding["verdict"] == "通过" and finding["count"] == 0 and finding["overlap_m2"] == 0
+    assert "尚无双评价结果" in finding["message"]["zh"] and "No double evaluation yet" in finding["message"]["en"]
+
+
+def test_unsuitable_area_is_a_notice_with_its_area_for_construction_uses():
+    rule = RULES["CZJSBSYQ-NOTICE"]
+    finding = judge(rule, [row(rule.id, 1500.0, pjbh="run")], "1001", TOTAL, CONFIG, RULE_SET)
+    assert finding["verdict"] == "提示" and finding["overlap_m2"] == 1500.0
+    assert "1,500.00" in finding["message"]["zh"]
+    assert judge(rule, [], "0101", TOTAL, CONFIG, RULE_SET)["applicable"] is False   # farmland: not a construction use

@@ -127,11 +127,13 @@ def test_a_bad_method_names_the_part_in_both_languages(change, part: str) -> Non
     with pytest.raises(OneMapError) as caught:
         parse_method(doc, "bad.yaml")
     problem = caught.value.problem.as_dict()
-    assert part in str(problem) and "bad.yaml" in str(problem)
+    for message in (problem["message_zh"], problem["message_en"]):
+        assert part in message and "bad.yaml" in message
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in problem["message_zh"])
     assert problem["status"] == 400
 
 
-def test_the_risk_method_loads_and_refuses_levels_out_of_order() -> None:
+def test_the_risk_method_loads_and_refuses_levels_out_of_order_or_unknown() -> None:
     from processes.evaluation.risk import find_risk_method, parse_risk
 
     doc = yaml.safe_load((CONFIG / "risk.yaml").read_text(encoding="utf-8"))
@@ -139,6 +141,15 @@ def test_the_risk_method_loads_and_refuses_levels_out_of_order() -> None:
     assert method.version == doc["version"]
     assert method.level({"hazard": 0.2}) == "高风险" and method.level({"hazard": 0.06}) == "中风险"
     assert method.level({}) == "低风险"
+    # cropland lost above the threshold: at least its level, never lower than the shares say
+    above = method.cropland_loss.threshold_ha + 0.01
+    assert method.level({}, above) == method.cropland_loss.level == "中风险"
+    assert method.level({}, method.cropland_loss.threshold_ha) == "低风险"
+    assert method.level({"hazard": 0.2}, above) == "高风险"
+    bad = {**doc, "cropland_loss": {**doc["cropland_loss"], "level": "极高风险"}}
+    with pytest.raises(OneMapError) as caught:
+        parse_risk(bad, "risk.yaml")
+    assert "cropland_loss.level" in str(caught.value.problem.as_dict())
     doc["levels"].reverse()
     with pytest.raises(OneMapError) as caught:
         parse_risk(doc, "risk.yaml")

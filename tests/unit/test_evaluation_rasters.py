@@ -59,6 +59,22 @@ def test_a_factor_without_nodata_is_refused_by_name(tmp_path):
     assert "slope" in caught.value.problem.zh and "nodata" in caught.value.problem.en
 
 
+@pytest.mark.parametrize(("name", "bad"), [("rainfall", {"crs": "EPSG:4490"}), ("slope", {"nodata": None})])
+def test_a_run_on_a_bad_factor_is_refused_before_it_writes_anything(tmp_path, name, bad):
+    factors = tmp_path / "factors"
+    factors.mkdir()
+    factor_set(factors, (8, 8))
+    write(factors / f"{name}.tif", np.ones((8, 8)), **bad)
+    out = tmp_path / "out"
+    out.mkdir()
+    region = shapely.box(ORIGIN[0], ORIGIN[1] - 800, ORIGIN[0] + 800, ORIGIN[1])
+    with pytest.raises(OneMapError) as caught:
+        run_evaluation(find_method(None), factors, Zones(region, [region]), None, out, lambda *_: None)
+    problem = caught.value.problem
+    assert problem.field == f"factor:{name}" and name in problem.zh and name in problem.en
+    assert not list(out.iterdir())
+
+
 def test_chunked_run_equals_the_model_on_whole_arrays(tmp_path):
     shape = (CHUNK + 37, CHUNK + 90)          # 2 × 2 chunks, ragged
     values = factor_set(tmp_path, shape)
