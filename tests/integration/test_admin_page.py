@@ -209,7 +209,8 @@ def test_a_role_given_the_moderation_right_on_the_page_moderates_and_others_are_
     row = browser.until(f"const r = document.querySelector(\"#roles tr[data-name='{role}']\");"
                         "return r && [...r.cells].map(c => c.textContent)")
     assert row[7] == "moderate", row  # the table's participation column
-    browser.run("document.querySelector(`#roles tr[data-name='${arguments[0]}']`).scrollIntoView()", role)
+    browser.run("document.querySelector('#role-choices fieldset[data-key=participation]')"
+                ".scrollIntoView({block: 'end'})")
     _shot(browser, "admin-role-participation.png")
     stored = {r["name"]: r for r in requests.get(f"{base_url}/admin/roles", headers=admin, timeout=RELOAD_S).json()}
     assert stored[role]["participation"] == ["moderate"]
@@ -229,12 +230,12 @@ def test_a_role_given_the_moderation_right_on_the_page_moderates_and_others_are_
     assert _moderation_page(browser, base_url, moderator) == "ready"
     assert _shown_sections(browser) == ["moderation"]
     browser.until(f"return !!document.querySelector(\"#comments tr[data-id='{comment}']\")")
+    _shot(browser, "moderation-moderator.png")
     browser.run("const row = document.querySelector(`#comments tr[data-id='${arguments[0]}']`);"
                 "row.querySelector('input[name=reply]').value = '感谢您的意见';"
                 "row.querySelector('button[name=approve]').click()", comment)
     browser.until(f"return !document.querySelector(\"#comments tr[data-id='{comment}']\")"
                   " && !document.querySelector('#message').hidden && document.querySelector('#message').className === 'ok'")
-    _shot(browser, "moderation-moderator.png")
     assert db.execute("SELECT state, dfnr FROM supervision.public_comment WHERE id = %s", (comment,)).fetchone() \
         == ("approved", "感谢您的意见")
     assert db.execute("SELECT count(*) FROM ops.audit WHERE action = 'moderate-comment' AND actor = %s AND target = %s",
