@@ -7,7 +7,8 @@ the tests exchange with real servers, never mocks:
   Idempotency-Key, as docs/integration.md asks of a receiver;
 - `upload`: the province's plan-upload endpoint — accepts every upload;
 - `cloud`: the spatio-temporal cloud — XYZ tiles drawn by MapProxy's
-  debug source (tile sets vec, cva, img, cia);
+  debug source (tile sets vec, cva, img, cia; the base sets on a ground
+  colour of their own, CLOUD_GROUND);
 - `province-maps`: the province's WMS — its control lines (PROVINCE_LINES)
   drawn into PNG maps for any box in EPSG:3857, 4490 or 4326.
 
@@ -42,6 +43,10 @@ from onemap.core.settings import Settings, load_yaml
 
 KINDS = ("egov", "upload", "cloud", "province-maps")
 CLOUD_TILE_SETS = ("vec", "cva", "img", "cia")
+# the opaque ground of the base tile sets (the annotation sets cva and cia
+# stay transparent over them): the user sees which basemap is drawn, and a
+# test tells it by a pixel
+CLOUD_GROUND = {"vec": (214, 230, 246), "img": (70, 110, 80)}
 # each stand-in and the setting of config/integration.yaml that, once set
 # (a real partner), makes it unnecessary
 REPLACES = {"province-csw": ("province", "csw_url"), "upload": ("province", "upload_url"),
@@ -208,18 +213,40 @@ def _shown(call: dict) -> dict:
 
 def cloud_app(home: Path) -> Any:
     """The cloud's tile server: a MapProxy whose tile sets are drawn by its
-    debug source (each tile shows its own coordinates), served as XYZ."""
+    debug source (each tile shows its own coordinates), served as XYZ, the
+    base sets' tiles on their CLOUD_GROUND."""
+    import io
+
     from mapproxy.wsgiapp import make_wsgi_app
+    from PIL import Image
+    from werkzeug.wrappers import Response
 
     config = {"services": {"tms": {"use_grid_names": True, "origin": "nw"}},
               "sources": {"generated": {"type": "debug"}},
-              "caches": {name: {"grids": ["GLOBAL_WEBMERCATOR"], "sources": ["generated"], "disable_storage": True}
+              # transparent: the text on nothing (MapProxy's default is a white tile)
+              "caches": {name: {"grids": ["GLOBAL_WEBMERCATOR"], "sources": ["generated"], "disable_storage": True,
+                                "image": {"transparent": True}}
                          for name in CLOUD_TILE_SETS},
               "layers": [{"name": name, "title": name, "sources": [name]} for name in CLOUD_TILE_SETS],
               "globals": {"cache": {"base_dir": str(home / "cache"), "lock_dir": str(home / "locks")}}}
     home.mkdir(parents=True, exist_ok=True)
     (home / "mapproxy.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    return make_wsgi_app(str(home / "mapproxy.yaml"))
+    tiles = make_wsgi_app(str(home / "mapproxy.yaml"))
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        response = Response.from_app(tiles, environ)
+        parts = environ.get("PATH_INFO", "").split("/")  # /tiles/{set}/GLOBAL_WEBMERCATOR/z/x/y.png
+        ground = CLOUD_GROUND.get(parts[2]) if len(parts) > 2 and parts[1] == "tiles" else None
+        if ground is not None and response.status_code == 200:
+            tile = Image.open(io.BytesIO(response.get_data())).convert("RGBA")
+            image = Image.new("RGBA", tile.size, ground)
+            image.alpha_composite(tile)
+            out = io.BytesIO()
+            image.save(out, "PNG")
+            response.set_data(out.getvalue())
+        return response(environ, start_response)
+
+    return app
 
 
 def province_maps_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:

@@ -19,6 +19,11 @@ _JOBS_PATH = re.compile(r"^/jobs(/|$)")
 ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]{1,39}$")
 SENSITIVITIES = ("public", "internal")
 ADMIN_FUNCTIONS = ("accounts", "audit", "logs", "config", "backup", "integration", "catalogue")
+# 公众参与 the staff's rights on the public portal's input (/moderation/):
+# each right and what it allows, in the words of a refusal
+PARTICIPATION = {"moderate": ("审核公众意见", "moderate comments"),
+                 "triage": ("处理违法线索举报", "triage violation reports"),
+                 "publish": ("管理公开公示", "manage publications")}
 
 
 @dataclass(frozen=True)
@@ -33,13 +38,14 @@ class Role:
     runs: frozenset[str]  # process ids
     all_jobs: bool
     administers: frozenset[str]
+    participation: frozenset[str]  # rights of PARTICIPATION
     builtin: bool  # from config/gateway.yaml: not editable through the admin API
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "zh": self.zh, "en": self.en, "reads": sorted(self.reads),
                 "layers": sorted(self.layers), "runs": sorted(self.runs),
                 "jobs": "all" if self.all_jobs else "own", "administers": sorted(self.administers),
-                "builtin": self.builtin}
+                "participation": sorted(self.participation), "builtin": self.builtin}
 
 
 def role_from_spec(name: str, spec: Mapping[str, Any], layer_ids: Iterable[str],
@@ -68,6 +74,7 @@ def role_from_spec(name: str, spec: Mapping[str, Any], layer_ids: Iterable[str],
                 runs=_subset({"runs": runs}, "runs", process_ids, "处理服务", "process ids"),
                 all_jobs=jobs == "all",
                 administers=_subset(spec, "administers", ADMIN_FUNCTIONS, "管理功能", "administration functions"),
+                participation=_subset(spec, "participation", PARTICIPATION, "公众参与权限", "participation rights"),
                 builtin=builtin)
 
 
@@ -152,6 +159,15 @@ class AccessPolicy:
     def may_read(self, principal: Principal, layer_id: str, sensitivity: str) -> bool:
         return (sensitivity in self.reads(principal)
                 or any(layer_id in role.layers for role in self._granted(principal)))
+
+    def participation(self, principal: Principal) -> frozenset[str]:
+        """The PARTICIPATION rights the caller's roles grant."""
+        return frozenset().union(*(role.participation for role in self._granted(principal)))
+
+    def check_participation(self, principal: Principal, right: str) -> Problem | None:
+        """A Problem unless a role of the caller has the PARTICIPATION `right`."""
+        allowed = frozenset(r.name for r in self.roles.values() if right in r.participation)
+        return need_role(principal, allowed, *PARTICIPATION[right])
 
     def sees_all_jobs(self, roles: Iterable[str]) -> bool:
         return any(self.roles[name].all_jobs for name in roles if name in self.roles)

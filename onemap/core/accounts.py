@@ -74,7 +74,7 @@ def stored_roles(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
 def save_role(conn: psycopg.Connection, role: dict[str, Any], create: bool) -> None:
     """Create or replace a stored role (`role`: Role.as_dict() of a checked
     role). 409 when creating an existing one, 404 when replacing a missing one."""
-    permissions = {key: role[key] for key in ("reads", "layers", "runs", "jobs", "administers")}
+    permissions = {key: role[key] for key in ("reads", "layers", "runs", "jobs", "administers", "participation")}
     if create:
         done = conn.execute("INSERT INTO ops.role (name, zh, en, permissions) VALUES (%s, %s, %s, %s) "
                             "ON CONFLICT (name) DO NOTHING",

@@ -165,7 +165,7 @@ def auth_blueprint(settings: Settings, signin: SignIn, pool: ConnectionPool) -> 
                 "reads": sorted(policy.reads(principal)),
                 "administers": sorted({f for r in principal.roles if r in policy.roles
                                        for f in policy.roles[r].administers}),
-                "csrf": csrf}
+                "participation": sorted(policy.participation(principal)), "csrf": csrf}
 
     return bp
 

@@ -2,7 +2,8 @@
 /public/api/…: publications under notice, approved comments, posting
 comments and reports, a report's status by tracking number) and the staff's
 /moderation/ page and /moderation/api/… (moderating comments, triaging
-reports, writing, publishing and withdrawing publications). Who may do what is config/gateway.yaml `participation`; every
+reports, writing, publishing and withdrawing publications). Who may do
+what is the roles' `participation` permission (the access policy); every
 moderation, triage and publication step is written with its audit row in one
 transaction; posting is rate-limited per client address."""
 
@@ -16,7 +17,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, send_fr
 from psycopg_pool import ConnectionPool
 
 from onemap.core import audit
-from onemap.core.access import AccessPolicy, need_role
+from onemap.core.access import AccessPolicy
 from onemap.core.errors import OneMapError, Problem, invalid
 from onemap.core.ratelimit import RateLimit
 from onemap.core.registry import Layer, load_layers
@@ -31,7 +32,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
     config = from_gateway(settings.gateway)
-    moderators, triagers, publishers, posting = config.moderators, config.triagers, config.publishers, config.posting
+    posting = config.posting
     bp = Blueprint("participation", __name__)
 
     def pool() -> ConnectionPool:
@@ -50,8 +51,8 @@ def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
             audit.record(conn, g.principal, action, target, 200, detail=result)
         return jsonify(result)
 
-    def need(allowed: frozenset[str], zh: str, en: str) -> None:
-        problem = need_role(g.principal, allowed, zh, en)
+    def need(right: str) -> None:
+        problem = policy.check_participation(g.principal, right)
         if problem is not None:
             raise OneMapError(problem)
 
@@ -110,78 +111,68 @@ def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
     # --- staff: moderation and triage ----------------------------------------
     @bp.get("/moderation/api/comments")
     def comments_to_moderate() -> Response:
-        need(moderators, "审核公众意见", "moderate comments")
+        need("moderate")
         with pool().connection() as conn:
             return jsonify(comments.for_moderation(conn, request.args.get("state") or None)), 200, _NO_STORE
 
     @bp.post("/moderation/api/comments/<int:comment_id>")
     def moderate_comment(comment_id: int) -> Response:
-        need(moderators, "审核公众意见", "moderate comments")
+        need("moderate")
         data = body()
         return staff_step("moderate-comment", f"/moderation/api/comments/{comment_id}",
                           lambda conn: comments.moderate(conn, comment_id, data, g.principal.name))
 
     @bp.get("/moderation/api/reports")
     def reports_to_triage() -> Response:
-        need(triagers, "处理举报", "triage reports")
+        need("triage")
         with pool().connection() as conn:
             return jsonify(reports.for_triage(conn, request.args.get("status") or None)), 200, _NO_STORE
 
     @bp.get("/moderation/api/reports/<int:report_id>/photos/<int:position>")
     def report_photo(report_id: int, position: int) -> Response:
-        need(triagers, "处理举报", "triage reports")
+        need("triage")
         with pool().connection() as conn:
             photo = reports.photo(conn, report_id, position)
         return Response(photo.content, content_type=photo.media_type, headers=_NO_STORE)
 
     @bp.post("/moderation/api/reports/<int:report_id>")
     def triage_report(report_id: int) -> Response:
-        need(triagers, "处理举报", "triage reports")
+        need("triage")
         data = body()
         return staff_step("triage-report", f"/moderation/api/reports/{report_id}",
                           lambda conn: reports.triage(conn, report_id, data, g.principal.name))
 
     # --- staff: 公开公示管理 (drafts, edits, publish, withdraw) ---------------------
-    def need_publisher() -> None:
-        need(publishers, "管理公示", "manage publications")
-
     def registry() -> list[Layer]:
         # read at each step: the layers may change through the admin page
         return load_layers(settings.config_dir / "layers.yaml")
 
     @bp.get("/moderation/api/publications")
     def publications_for_staff() -> Response:
-        need_publisher()
+        need("publish")
         with pool().connection() as conn:
             return jsonify(publications.for_staff(conn)), 200, _NO_STORE
 
     @bp.post("/moderation/api/publications")
     def create_publication() -> tuple[Response, int]:
-        need_publisher()
+        need("publish")
         publication = publications.from_json(body())
         return staff_step("create-publication", f"/moderation/api/publications/{publication.gsbh}",
                           lambda conn: publications.create(conn, publication, registry())), 201
 
     @bp.put("/moderation/api/publications/<gsbh>")
     def edit_publication(gsbh: str) -> Response:
-        need_publisher()
+        need("publish")
         publication = publications.from_json({**body(), "gsbh": gsbh})
         return staff_step("edit-publication", f"/moderation/api/publications/{gsbh}",
                           lambda conn: publications.edit(conn, publication, registry()))
 
     @bp.post("/moderation/api/publications/<gsbh>/<any(publish, withdraw):step>")
     def publication_step(gsbh: str, step: str) -> Response:
-        need_publisher()
+        need("publish")
         state = {"publish": "published", "withdraw": "withdrawn"}[step]
         return staff_step(f"{step}-publication", f"/moderation/api/publications/{gsbh}",
                           lambda conn: publications.set_state(conn, gsbh, state))
-
-    @bp.get("/moderation/api/me")
-    def staff_rights() -> Response:
-        """What the signed-in caller may do here (the page shows that part)."""
-        return jsonify({"name": g.principal.name, "moderate": bool(g.principal.roles & moderators),
-                        "triage": bool(g.principal.roles & triagers),
-                        "publish": bool(g.principal.roles & publishers)}), 200, _NO_STORE
 
     @bp.errorhandler(_TooMany)
     def _too_many(exc: _TooMany) -> Response:

@@ -4,7 +4,9 @@ at stand-ins started here (integration.standins: the province's WMS drawing
 its lines, the cloud's MapProxy), served on loopback in this process, on
 the stack's database — so the test stack's own gateway, which other tests
 share, is neither reconfigured nor reloaded. The copy has no outbox
-deliverer (the integration blueprint): the stack's gateway delivers."""
+deliverer (the integration blueprint): the stack's gateway delivers. Its
+links (OGC API, styles, basemaps, capabilities) name its own address, so a
+browser uses it as it uses the stack's."""
 
 from __future__ import annotations
 
@@ -20,9 +22,10 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from integration.standins import cloud_app, cloud_url, province_maps_app, province_wms_url
 from onemap.core import db
-from onemap.core.registry import load_layers
+from onemap.core.registry import load_layers, load_processes
 from onemap.core.settings import Settings
 from onemap.maps.config import load_tree, write_mapproxy_configs
+from onemap.ogc.config import write_configs
 from onemap.stack import free_port
 
 OUTBOX_BLUEPRINT = "integration.http:blueprint"
@@ -35,8 +38,8 @@ class PartnerStack:
     settings: Settings
 
 
-def serve(app: Callable[..., Any]) -> BaseWSGIServer:
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
+def serve(app: Callable[..., Any], port: int | None = None) -> BaseWSGIServer:
+    server = make_server("127.0.0.1", port or free_port(), app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -68,18 +71,19 @@ def partner_stack(tmp_path_factory, monkeypatch_module, database_url):
 
     _edit(home / "config" / "integration.yaml", point_at_standins)
     _edit(home / "config" / "components.yaml", lambda data: data["blueprints"].remove(OUTBOX_BLUEPRINT))
-    settings = replace(stack, config_dir=home / "config", var_dir=home / "var")
-    # pygeoapi's configurations as the stack generated them; MapProxy's
-    # again, with the partners' layers, drawing ours with the stack's mapfile
-    # (where MapServer's configuration lets it read maps)
+    settings = replace(stack, config_dir=home / "config", var_dir=home / "var", port=free_port())
+    # the stack's generated files; pygeoapi's configurations again for this
+    # gateway's address, MapProxy's with the partners' layers, drawing ours
+    # with the stack's mapfile (where MapServer's configuration lets it read maps)
     shutil.copytree(stack.generated_dir, settings.generated_dir)
     layers = load_layers(settings.config_dir / "layers.yaml")
-    write_mapproxy_configs(layers, load_tree(layers), settings, stack.mapserver_files,
-                           db.layer_extents(database_url, layers))
+    extents = db.layer_extents(database_url, layers)
+    write_configs(layers, settings, database_url, extents, load_processes(settings.config_dir / "processes.yaml"))
+    write_mapproxy_configs(layers, load_tree(layers), settings, stack.mapserver_files, extents)
     monkeypatch_module.setenv("ONEMAP_CONFIG", str(settings.config_dir))  # what the health checks read
     monkeypatch_module.setenv("ONEMAP_VAR", str(settings.var_dir))
-    gateway = serve(create_app(settings))
-    yield PartnerStack(f"http://127.0.0.1:{gateway.server_port}", province, settings)
+    gateway = serve(create_app(settings), settings.port)
+    yield PartnerStack(settings.base_url, province, settings)
     for server in (gateway, cloud, province):
         if server.socket.fileno() != -1:  # a test may have stopped the province
             stop(server)

@@ -234,6 +234,7 @@ def test_a_role_change_applies_in_every_worker_without_restart(base_url, ogc_url
     ({"name": "r-layer", "zh": "x", "en": "x", "layers": ["NOPE"]}, "layers", 400),
     ({"name": "r-proc", "zh": "x", "en": "x", "runs": ["no-such-process"]}, "runs", 400),
     ({"name": "r-admin", "zh": "x", "en": "x", "administers": ["everything"]}, "administers", 400),
+    ({"name": "r-part", "zh": "x", "en": "x", "participation": ["censor"]}, "participation", 400),
     ({"name": "r-jobs", "zh": "x", "en": "x", "jobs": "some"}, "jobs", 400),
     ({"name": "staff", "zh": "x", "en": "x"}, "name", 409),
 ])

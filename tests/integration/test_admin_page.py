@@ -1,6 +1,8 @@
 """The admin page /admin/ in a real headless Chromium: an administrator signs
 in with the form (a session cookie), sees the users, creates a role and a
-token through the page (its calls carry the CSRF token), and signs out."""
+token through the page (its calls carry the CSRF token), and signs out; a
+role made on the page with the moderation right only (公众参与) moderates a
+comment on /moderation/, and a role without it is refused."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import pytest
 import requests
 
 from onemap.core.accounts import create_token
+from onemap.core.settings import ROOT
+from processes.participation import comments
 from tests.conftest import auth
 from tests.integration.browser import Browser, browser  # noqa: F401 (the fixture)
 
@@ -17,6 +21,14 @@ pytestmark = pytest.mark.serial  # changes what other test files see: runs alone
 
 PASSWORD = "page-Password-1"
 RELOAD_S = 600  # a hang guard: after a configuration change the gateway's workers load it again
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+MODERATION_STATE = ("return ['ready', 'forbidden', 'error', 'signed-out'].includes(document.body.dataset.state)"
+                    " && document.body.dataset.state")
+
+
+def _shot(page: Browser, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / name).write_bytes(page.screenshot())
 
 
 def test_an_administrator_manages_roles_and_tokens_on_the_page(base_url, ogc_url, database_url, browser):  # noqa: F811
@@ -155,5 +167,91 @@ def test_an_auditor_sees_the_audit_section_only(base_url, database_url, browser)
     statuses = browser.run("return Promise.all(['../admin/users', '../admin/logs', '../admin/backups', '../admin/audit']"
                            ".map(p => fetch(new URL(p, location.href)).then(r => r.status)))")
     assert statuses == [403, 403, 403, 200]
+    browser.run("document.querySelector('#logout').click()")
+    browser.until("return document.body.dataset.state === 'signed-out'")
+
+
+def _moderation_page(page: Browser, base_url: str, name: str) -> str:
+    """Sign in on /moderation/ as `name`: the page's state after it."""
+    page.open(f"{base_url}/moderation/")
+    if page.until(MODERATION_STATE) != "signed-out":
+        page.run("document.querySelector('#logout').click()")
+        page.until("return document.body.dataset.state === 'signed-out'")
+    page.run("const f = document.querySelector('#login'); f.elements.name.value = arguments[0];"
+             "f.elements.password.value = arguments[1]; f.requestSubmit();", name, PASSWORD)
+    return page.until("return ['ready', 'forbidden', 'error'].includes(document.body.dataset.state)"
+                      " && document.body.dataset.state")
+
+
+def _shown_sections(page: Browser) -> list[str]:
+    return page.run("return ['moderation', 'triage', 'publishing'].filter(id => !document.getElementById(id).hidden)")
+
+
+def test_a_role_given_the_moderation_right_on_the_page_moderates_and_others_are_refused(
+        base_url, database_url, db, browser):  # noqa: F811
+    admin = auth(create_token(database_url, "admin", "pytest-page-participation"))
+    operator, moderator, outsider = (f"{kind}{uuid.uuid4().hex[:8]}" for kind in ("op", "mod", "out"))
+    for name, roles in ((operator, ["admin"]), (outsider, ["public"])):
+        assert requests.post(f"{base_url}/admin/users", headers=admin, timeout=RELOAD_S,
+                             json={"name": name, "password": PASSWORD, "roles": roles}).status_code == 201
+
+    # the operator grants the right on the role form: nothing else ticked
+    assert _sign_in(browser, base_url, operator) == "ready"
+    offered = browser.run("return [...document.querySelectorAll('#role-choices input[name=participation]')]"
+                          ".map(i => [i.value, i.parentElement.textContent.trim()])")
+    assert [value for value, _ in offered] == ["moderate", "triage", "publish"]
+    assert all(label.startswith(("审核", "处理", "管理")) for _, label in offered), offered  # Chinese first
+    role = f"moderator-{uuid.uuid4().hex[:6]}"
+    browser.run("const f = document.querySelector('#role-form'); f.reset();"
+                "f.elements.name.value = arguments[0]; f.elements.zh.value = '意见审核员'; f.elements.en.value = 'moderator';"
+                "f.querySelector(\"input[name=participation][value='moderate']\").checked = true;"
+                "f.requestSubmit(f.elements.create);", role)
+    row = browser.until(f"const r = document.querySelector(\"#roles tr[data-name='{role}']\");"
+                        "return r && [...r.cells].map(c => c.textContent)")
+    assert row[7] == "moderate", row  # the table's participation column
+    browser.run("document.querySelector('#role-choices fieldset[data-key=participation]')"
+                ".scrollIntoView({block: 'end'})")
+    _shot(browser, "admin-role-participation.png")
+    stored = {r["name"]: r for r in requests.get(f"{base_url}/admin/roles", headers=admin, timeout=RELOAD_S).json()}
+    assert stored[role]["participation"] == ["moderate"]
+    assert (stored[role]["reads"], stored[role]["runs"], stored[role]["administers"]) == ([], [], [])
+    for builtin in ("staff", "admin"):  # the built-in roles keep what they had
+        assert stored[builtin]["participation"] == ["moderate", "publish", "triage"]
+    assert requests.post(f"{base_url}/admin/users", headers=admin, timeout=RELOAD_S,
+                         json={"name": moderator, "password": PASSWORD, "roles": [role]}).status_code == 201
+    browser.run("document.querySelector('#logout').click()")
+    browser.until("return document.body.dataset.state === 'signed-out'")
+
+    # a citizen's comment waits; the moderator approves it on /moderation/ and sees nothing else there
+    gsbh = db.execute("SELECT gsbh FROM supervision.publication WHERE zt = 'published' "
+                      "AND current_date BETWEEN ksrq AND jzrq ORDER BY gsbh LIMIT 1").fetchone()[0]
+    with db.transaction():
+        comment = comments.submit(db, gsbh, {"body": f"请保留滨水绿地 {uuid.uuid4().hex[:6]}"})["id"]
+    assert _moderation_page(browser, base_url, moderator) == "ready"
+    assert _shown_sections(browser) == ["moderation"]
+    browser.until(f"return !!document.querySelector(\"#comments tr[data-id='{comment}']\")")
+    _shot(browser, "moderation-moderator.png")
+    browser.run("const row = document.querySelector(`#comments tr[data-id='${arguments[0]}']`);"
+                "row.querySelector('input[name=reply]').value = '感谢您的意见';"
+                "row.querySelector('button[name=approve]').click()", comment)
+    browser.until(f"return !document.querySelector(\"#comments tr[data-id='{comment}']\")"
+                  " && !document.querySelector('#message').hidden && document.querySelector('#message').className === 'ok'")
+    assert db.execute("SELECT state, dfnr FROM supervision.public_comment WHERE id = %s", (comment,)).fetchone() \
+        == ("approved", "感谢您的意见")
+    assert db.execute("SELECT count(*) FROM ops.audit WHERE action = 'moderate-comment' AND actor = %s AND target = %s",
+                      (moderator, f"/moderation/api/comments/{comment}")).fetchone()[0] == 1
+    # the rights it was not given stay closed to the same session
+    statuses = browser.run("return Promise.all(['../moderation/api/reports', '../moderation/api/publications']"
+                           ".map(p => fetch(new URL(p, location.href)).then(r => r.status)))")
+    assert statuses == [403, 403]
+
+    # a role without the right: the page shows no controls, the API a bilingual 403
+    assert _moderation_page(browser, base_url, outsider) == "forbidden"
+    assert _shown_sections(browser) == []
+    assert not browser.run("return document.querySelectorAll('#comments button, #reports button').length")
+    refused = browser.run("return fetch(new URL('../moderation/api/comments', location.href))"
+                          ".then(r => r.json().then(body => [r.status, body]))")
+    assert refused[0] == 403 and refused[1]["field"] == "Authorization"
+    assert "审核公众意见" in refused[1]["message_zh"] and "moderate comments" in refused[1]["message_en"]
     browser.run("document.querySelector('#logout').click()")
     browser.until("return document.body.dataset.state === 'signed-out'")

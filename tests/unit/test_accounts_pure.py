@@ -38,6 +38,8 @@ def test_the_default_roles_come_from_config_and_runs_all_means_every_process():
     ({"layers": ["NOPE"]}, "layers"),
     ({"runs": ["nope"]}, "runs"),
     ({"administers": ["root"]}, "administers"),
+    ({"participation": ["censor"]}, "participation"),
+    ({"participation": "moderate"}, "participation"),
     ({"jobs": "everyone"}, "jobs"),
     ({"reads": "public"}, "reads"),
     ({"zh": " "}, "zh"),
@@ -65,6 +67,21 @@ def test_a_custom_role_grants_one_layer_by_id_and_its_audience_only_for_that_lay
     # a role removed from storage is gone at the next swap
     p.replace_custom_roles({})
     assert p.check_layer("STBHHX", reviewer).status == 403
+
+
+def test_participation_rights_are_permissions_of_a_role():
+    p = policy()
+    for builtin in ("staff", "admin"):  # what gateway.yaml gave them before the rights were the roles'
+        assert p.participation(p.principal("x", [builtin])) == {"moderate", "triage", "publish"}
+    assert not p.participation(p.principal("x", ["egov"])) and not p.participation(ANONYMOUS)
+    p.replace_custom_roles({"moderator": {"zh": "审核员", "en": "moderator", "participation": ["moderate"]}})
+    moderator = p.principal("wang", ["moderator"])
+    assert p.participation(moderator) == {"moderate"} and p.roles["moderator"].as_dict()["participation"] == ["moderate"]
+    assert p.check_participation(moderator, "moderate") is None
+    refused = p.check_participation(moderator, "triage")
+    assert refused.status == 403 and "举报" in refused.zh and "triage" in refused.en and "staff" in refused.en
+    assert p.check_participation(p.principal("x", ["egov"]), "moderate").status == 403
+    assert p.check_participation(ANONYMOUS, "publish").status == 401
 
 
 def test_config_roles_cannot_be_redefined_through_the_api():

@@ -13,7 +13,7 @@ from flask import Response, g, jsonify
 from psycopg_pool import ConnectionPool
 
 from onemap.core import accounts, audit
-from onemap.core.access import ADMIN_FUNCTIONS, SENSITIVITIES, AccessPolicy
+from onemap.core.access import ADMIN_FUNCTIONS, PARTICIPATION, SENSITIVITIES, AccessPolicy
 from onemap.core.errors import invalid
 from onemap.gateway.admin.routes import AdminRoutes, json_body
 from onemap.gateway.signin import SignIn
@@ -35,7 +35,9 @@ def register(routes: AdminRoutes, signin: SignIn, pool: ConnectionPool) -> None:
     def permissions() -> Response:
         return jsonify({"sensitivities": list(SENSITIVITIES), "layers": sorted(policy.sensitivity),
                         "processes": list(policy.process_ids), "jobs": ["own", "all"],
-                        "administers": list(ADMIN_FUNCTIONS)})
+                        "administers": list(ADMIN_FUNCTIONS),
+                        "participation": [{"id": right, "zh": zh, "en": en}
+                                          for right, (zh, en) in PARTICIPATION.items()]})
 
     # --- users ---------------------------------------------------------------
     @routes.get("accounts", "/users")

@@ -52,6 +52,7 @@ async function showRoles() {
     for (const key of ["reads", "layers", "runs"]) cell(row, role[key].join(", "));
     cell(row, role.jobs);
     cell(row, role.administers.join(", "));
+    cell(row, role.participation.join(", "));
     cell(row, role.builtin ? "" : buttons(
       button("编辑 Edit", async () => fillRoleForm(role)),
       button("删除 Delete", async () => {
@@ -70,16 +71,19 @@ function roleChoices() {
     ["layers", "另可读图层 Layers", vocabulary.layers, "checkbox"],
     ["runs", "可运行处理 Runs", vocabulary.processes, "checkbox"],
     ["jobs", "任务 Jobs", vocabulary.jobs, "radio"],
-    ["administers", "管理功能 Administers", vocabulary.administers, "checkbox"]];
+    ["administers", "管理功能 Administers", vocabulary.administers, "checkbox"],
+    ["participation", "公众参与 Participation", vocabulary.participation, "checkbox"]];
   for (const [key, title, values, type] of groups) {
     const set = document.createElement("fieldset");
     set.dataset.key = key;
     set.append(Object.assign(document.createElement("legend"), { textContent: title }));
-    for (const value of values) {
+    for (const choice of values) {
+      // a value, or {id, zh, en} where the API says what the value allows
+      const value = choice.id ?? choice;
       const label = document.createElement("label");
       const input = Object.assign(document.createElement("input"), { type, name: key, value });
       if (key === "jobs" && value === "own") input.checked = true;
-      label.append(input, ` ${value}`);
+      label.append(input, choice.id ? ` ${choice.zh} ${choice.en} (${value})` : ` ${value}`);
       set.append(label);
     }
     box.append(set);
@@ -96,7 +100,7 @@ function fillRoleForm(role) {
 
 function roleFromForm(form) {
   const role = { name: form.elements.name.value, zh: form.elements.zh.value, en: form.elements.en.value };
-  for (const key of ["reads", "layers", "runs", "administers"]) {
+  for (const key of ["reads", "layers", "runs", "administers", "participation"]) {
     role[key] = [...form.querySelectorAll(`input[name=${key}]:checked`)].map((i) => i.value);
   }
   role.jobs = form.querySelector("input[name=jobs]:checked")?.value || "own";

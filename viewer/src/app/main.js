@@ -34,15 +34,18 @@ const record = () => writeHash(map, { tool: ui.tool !== 'browse' ? ui.tool : nul
 map.on('moveend', record);
 
 // What the role may see: staff tools for those who read internal data,
-// the accounts page for administrators.
+// the moderation desk for the roles with participation rights, the
+// accounts page for administrators.
 function applyRole() {
   const me = session.me;
   const role = me?.anonymous !== false ? 'anonymous' : isStaff() ? 'staff' : 'public';
   document.body.dataset.role = role;
-  const admin = (me?.administers ?? []).length > 0;
-  for (const node of document.querySelectorAll('[data-needs]')) {
-    node.hidden = node.dataset.needs === 'admin' ? !admin : role !== 'staff';
-  }
+  const may = {
+    staff: role === 'staff',
+    participation: (me?.participation ?? []).length > 0,
+    admin: (me?.administers ?? []).length > 0,
+  };
+  for (const node of document.querySelectorAll('[data-needs]')) node.hidden = !may[node.dataset.needs];
   $('#login').hidden = role !== 'anonymous';
   $('#signed-in').hidden = role === 'anonymous';
   $('#me').textContent = me?.name ?? '';

@@ -170,13 +170,14 @@ async function start() {
     document.body.dataset.state = 'signed-out';
     return;
   }
-  const rights = await call('GET', 'moderation/api/me');
+  // the roles' participation rights (moderate, triage, publish): a section each
+  const rights = Object.fromEntries(me.participation.map((right) => [right, true]));
   $('#staff').hidden = false;
   $('#me').textContent = `${me.name}（${me.roles.join(', ')}）`;
   $('#moderation').hidden = !rights.moderate;
   $('#triage').hidden = !rights.triage;
   $('#publishing').hidden = !rights.publish;
-  if (!rights.moderate && !rights.triage && !rights.publish) {
+  if (!me.participation.length) {
     say(`当前用户（${me.name}）无审核、举报处理或公示管理权限 / ${me.name} may not moderate, triage or publish`);
     document.body.dataset.state = 'forbidden';
     return;
