@@ -144,7 +144,7 @@ def gateway_env(settings: Settings, database_url: str) -> dict[str, str]:
             "DATABASE_URL": database_url, "ONEMAP_PROXIES": str(settings.proxies)}
 
 
-def start_gateway(settings: Settings, database_url: str, say: Say, timeout: float = 90) -> None:
+def start_gateway(settings: Settings, database_url: str, say: Say, timeout: float = 300) -> None:
     """Start gunicorn in the background (or reload it) and wait for /healthz."""
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
