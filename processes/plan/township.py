@@ -229,9 +229,10 @@ def on_upload_verdict(conn: Any, upload: dict[str, Any]) -> None:
     row = conn.execute("""
         SELECT v.xzqdm, coalesce(s.status, %s) FROM plan.township_version v
         LEFT JOIN plan.township_status s ON s.xzqdm = v.xzqdm
-        WHERE v.plan_version = %s AND v.plan_version = (SELECT n.plan_version FROM plan.township_version n
-                                                        WHERE n.xzqdm = v.xzqdm ORDER BY n.valid_from DESC LIMIT 1)""",
-                       (STATUSES[0], upload["plan_version"])).fetchone()
+        WHERE v.plan_version = %s AND v.xzqdm = %s
+          AND v.plan_version = (SELECT n.plan_version FROM plan.township_version n
+                                WHERE n.xzqdm = v.xzqdm ORDER BY n.valid_from DESC LIMIT 1)""",
+                       (STATUSES[0], upload["plan_version"], upload["unit_code"])).fetchone()
     if row is None or row[1] == "已批复":
         return
     if upload["state"] == "rejected":
