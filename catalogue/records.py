@@ -1,6 +1,7 @@
 """Metadata records of the catalogue, as plain data: one per data-directory
 class and one per registry layer, built from the registry, the directory,
-catalogue/catalogue.yaml and the extents computed from the data."""
+catalogue/catalogue.yaml and the extents computed from the data; and one per
+partner's map layer served through ours, marked as the partner's."""
 
 from __future__ import annotations
 
@@ -112,6 +113,22 @@ class CatalogueConfig:
     def layer_identifier(self, layer: Layer) -> str:
         return f"{self.identifier_prefix}.layer.{layer.id}"
 
+    def partner_identifier(self, layer: PartnerLayer) -> str:
+        """Under our prefix (publish owns it: gone when the partner's layers
+        are no longer configured), in a branch of its own that the push to
+        the province skips (config/integration.yaml push_skip)."""
+        return f"{self.identifier_prefix}.partner.{layer.partner}.{layer.id}"
+
+
+def _online(config: CatalogueConfig, base_url: str, name: str,
+            protocols: frozenset[str] | None = None) -> tuple[OnlineResource, ...]:
+    """The online resources of catalogue.yaml for layer `name` (those of
+    `protocols` only, when given)."""
+    return tuple(
+        OnlineResource(url=spec["url"].format(base=base_url, id=name), protocol=spec["protocol"],
+                       name=name, function=spec["function"], description=Text(**spec["description"]))
+        for spec in config.online_resources if protocols is None or spec["protocol"] in protocols)
+
 
 def directory_record(cls: DirectoryClass, directory: Directory, config: CatalogueConfig,
                      datestamp: datetime, with_data: frozenset[str] = frozenset()) -> MetadataRecord:
@@ -157,10 +174,7 @@ def layer_record(layer: Layer, directory: Directory, extent: dict[str, Any], con
     computed from its data (`onemap.core.db.layer_extent`)."""
     meta = {**config.layer_defaults, **config.layer_metadata.get(layer.id, {})}
     temporal = extent.get("temporal") or {}
-    online = tuple(
-        OnlineResource(url=spec["url"].format(base=base_url, id=layer.id), protocol=spec["protocol"],
-                       name=layer.id, function=spec["function"], description=Text(**spec["description"]))
-        for spec in config.online_resources)
+    online = _online(config, base_url, layer.id)
     public = layer.is_public
     return MetadataRecord(
         identifier=config.layer_identifier(layer),
@@ -173,9 +187,7 @@ def layer_record(layer: Layer, directory: Directory, extent: dict[str, Any], con
         keywords_en=layer.keywords_en,
         topic=meta["topic"],
         classification=PUBLIC_CLASSIFICATION if public else INTERNAL_CLASSIFICATION,
-        access=Text("公开", "public") if public else
-        Text("内部数据，凭访问令牌（规划业务人员、系统管理员）使用",
-             "internal: access token of planning staff or administrators required"),
+        access=Text("公开", "public") if public else INTERNAL_ACCESS,
         frequency=meta["frequency"],
         lineage=Text(**meta["lineage"]),
         contact=config.contact,
@@ -290,18 +302,79 @@ def evaluation_result_record(result: EvaluationResult, directory: Directory, bbo
     )
 
 
+@dataclass(frozen=True)
+class PartnerLayer:
+    """A partner's map layer served through our MapProxy (config/components.yaml
+    `catalogue_layers`, e.g. the province's red line), read as data."""
+
+    id: str                       # our WMS / WMTS layer name
+    partner: str
+    owner: Text                   # whose data it is
+    layer: str                    # its name at the partner
+    title: Text
+    sensitivity: str
+    directory: tuple[str, ...]
+    topic: str | None = None
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> PartnerLayer:
+        return cls(entry["id"], entry["partner"], Text(**entry["owner"]), entry["layer"], Text(**entry["title"]),
+                   entry["sensitivity"], tuple(entry["directory"]), entry.get("topic"))
+
+
+MAP_PROTOCOLS = frozenset({"OGC:WMS", "OGC:WMTS"})
+
+
+def partner_layer_record(layer: PartnerLayer, directory: Directory, bbox: list[float], config: CatalogueConfig,
+                         base_url: str, datestamp: datetime) -> MetadataRecord:
+    """The record of a partner's map layer (a `dataset`): the partner's
+    data, read-only here (relayed live, neither stored nor edited), as
+    visible as the layer, reached through our WMS and WMTS; its extent is
+    the city's (what our maps show of it)."""
+    public = layer.sensitivity == "public"
+    owner = layer.owner
+    return MetadataRecord(
+        identifier=config.partner_identifier(layer),
+        parent=config.directory_identifier(directory.class_of(layer)),
+        scope="dataset",
+        scope_name=Text(f"{owner.zh}图层", f"layer of the {owner.en}"),
+        title=layer.title,
+        abstract=Text(f"{owner.zh}发布的图层 {layer.layer}，经本系统转发为 WMS / WMTS 图层 {layer.id}。"
+                      f"数据属{owner.zh}，本系统只读，不存储、不编辑。",
+                      f"Layer {layer.layer} of the {owner.en}, relayed by our WMS / WMTS as {layer.id}. "
+                      f"The data is the {owner.en}'s: read-only here, neither stored nor edited."),
+        keywords_zh=(owner.zh, "只读", layer.id, layer.layer),
+        keywords_en=(owner.en, "read-only"),
+        topic=layer.topic or config.layer_defaults["topic"],
+        classification=PUBLIC_CLASSIFICATION if public else INTERNAL_CLASSIFICATION,
+        access=Text(f"{owner.zh}数据，只读；" + ("公开" if public else INTERNAL_ACCESS.zh),
+                    f"data of the {owner.en}, read-only; " + ("public" if public else INTERNAL_ACCESS.en)),
+        frequency="irregular",
+        lineage=Text(f"来源：{owner.zh} WMS 图层 {layer.layer}，每次请求实时转发（不缓存）。",
+                     f"Source: layer {layer.layer} of the {owner.en}'s WMS, relayed at every request (not cached)."),
+        contact=config.contact,
+        datestamp=datestamp,
+        bbox=tuple(bbox[:4]),
+        crs="EPSG:4490",
+        online=_online(config, base_url, layer.id, MAP_PROTOCOLS),
+    )
+
+
 def catalogue_records(layers: list[Layer], directory: Directory, extents: dict[str, dict[str, Any]],
                       config: CatalogueConfig, base_url: str, datestamp: datetime,
                       indicator_systems: list[dict[str, Any]] = (),
-                      results: list[EvaluationResult] = (), city: str = "XZQ") -> list[MetadataRecord]:
+                      results: list[EvaluationResult] = (), city: str = "XZQ",
+                      partner_layers: list[PartnerLayer] = ()) -> list[MetadataRecord]:
     """Every record `publish` owns: the directory classes, the layers, the
-    indicator systems, then the evaluation results (over the extent of the
-    layer `city`)."""
-    with_data = directory.with_data([*layers, *results])
+    indicator systems, then the evaluation results and the partners' map
+    layers (both over the extent of the layer `city`)."""
+    with_data = directory.with_data([*layers, *results, *partner_layers])
     return ([directory_record(cls, directory, config, datestamp, with_data) for cls in directory.classes]
             + [layer_record(layer, directory, extents[layer.id], config, base_url, datestamp)
                for layer in layers]
             + [indicator_system_record(system, directory, config, base_url, datestamp)
                for system in indicator_systems]
             + [evaluation_result_record(result, directory, extents[city]["spatial"]["bbox"], config, base_url,
-                                        datestamp) for result in results])
+                                        datestamp) for result in results]
+            + [partner_layer_record(layer, directory, extents[city]["spatial"]["bbox"], config, base_url, datestamp)
+               for layer in partner_layers])

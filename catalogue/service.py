@@ -20,8 +20,9 @@ import requests
 from catalogue.config import PycswInstance, config_dir, stack_instances, write_config
 from catalogue.directory import DIRECTORY_FILE, CatalogueError, load_directory
 from catalogue.iso import to_iso19139
-from catalogue.records import CatalogueConfig, EvaluationResult, catalogue_records
+from catalogue.records import CatalogueConfig, EvaluationResult, PartnerLayer, catalogue_records
 from onemap.core import db
+from onemap.core.components import Components, load_object
 from onemap.core.daemon import running_pid, stop_pid
 from onemap.core.registry import load_layers
 from onemap.core.settings import ROOT, Settings, load_yaml
@@ -164,24 +165,28 @@ def load_records(config_path: Path, prefix: str, records: dict[str, bytes]) -> d
 
 
 def publish(settings: Settings, database_url: str, say: Say, directory_file: Path = DIRECTORY_FILE) -> dict[str, int]:
-    """Generate the record of every directory class and registry layer (extents
-    from the data) and make them the repository's records under the prefix
-    (after `prepare`)."""
+    """Generate the record of every directory class, registry layer (extents
+    from the data), indicator system, evaluation result and partner's map
+    layer, and make them the repository's records under the prefix (after
+    `prepare`)."""
     layers = load_layers(settings.config_dir / "layers.yaml")
     directory = load_directory(directory_file)
     config = CatalogueConfig.load(settings.gateway)
     systems = load_yaml(settings.config_dir / "indicators" / "systems.yaml").get("systems") or []
     results = [EvaluationResult.from_entry(e)
                for e in load_yaml(settings.config_dir / "evaluation" / "layers.yaml").get("layers") or []]
+    partner_layers = [PartnerLayer.from_entry(entry) for reference in Components.load(settings.config_dir).catalogue_layers
+                      for entry in load_object(reference)(settings)]
     records = catalogue_records(layers, directory, db.layer_extents(database_url, layers), config,
-                                settings.base_url, datetime.now(TIMEZONE).replace(microsecond=0), systems, results)
+                                settings.base_url, datetime.now(TIMEZONE).replace(microsecond=0), systems, results,
+                                partner_layers=partner_layers)
     counts = load_records(config_dir(settings) / "internal.cfg", f"{config.identifier_prefix}.",
                           {r.identifier: to_iso19139(r) for r in records})
     top, middle, small = directory.counts()
-    empty = small - len(directory.with_data([*layers, *results]))
+    empty = small - len(directory.with_data([*layers, *results, *partner_layers]))
     say(f"元数据已发布 / catalogue published: 数据目录 {top}/{middle}/{small} 类（暂无数据 {empty} 类 / {empty} without data）, "
         f"{len(layers)} 个图层 layers, {len(systems)} 个指标体系 indicator systems, "
-        f"{len(results)} 个评价结果 evaluation results "
+        f"{len(results)} 个评价结果 evaluation results, {len(partner_layers)} 个合作方图层 partners' layers "
         f"(new {counts['inserted']}, updated {counts['updated']}, deleted {counts['deleted']})")
     return counts
 

@@ -1,4 +1,5 @@
-"""`onemap outbox list|show|replay|deliver`: the outbox (发件箱) at the console."""
+"""`onemap outbox list|show|replay|deliver|sync|uploads`: the outbox (发件箱)
+and the uploads to the province at the console."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import click
 import requests
 
 from integration import outbox as box
-from integration import province
+from integration import province, upload
 from integration.config import IntegrationConfig
 from integration.transports import TRANSPORTS
 from onemap.core import audit, db
@@ -79,3 +80,16 @@ def sync() -> None:
         counts = province.sync(conn, IntegrationConfig.of(settings))
     click.echo(f"新增 / insert {counts['csw-insert']}, 更新 / update {counts['csw-update']}, "
                f"删除 / delete {counts['csw-delete']}")
+
+
+@outbox.command("uploads")
+@click.option("--state", type=click.Choice(upload.STATES), default=None)
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+def list_uploads(state: str | None, limit: int) -> None:
+    """成果上报 / the uploads to the province, newest first, with their unit."""
+    with db.connect(Settings.from_env().database_url, autocommit=True) as conn:
+        rows, total = upload.uploads(conn, state, limit)
+    click.echo(f"{total} 次上报 / uploads")
+    for row in rows:
+        click.echo(f"{row['id']:>6} {row['state']:<8} {row['unit_code']} {row['unit_name'] or '':<8} "
+                   f"{row['plan_version']} ({row['edition']})  {row['reason'] or ''}")

@@ -1,6 +1,7 @@
 """The integration routes: /admin/outbox, the administrator's view of the
 outbox (发件箱) — list, show one message with its delivery log, replay a
-dead one — guarded by the `integration` administration function;
+dead one — and /admin/uploads, the uploads to the province (成果上报) with
+the unit each is for, guarded by the `integration` administration function;
 /embed/case/{case_id}, the e-government portal's case map (integration.embed).
 The delivery worker starts in each gateway worker that builds this blueprint."""
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request, send_from_directory
 
-from integration import embed, outbox, province
+from integration import embed, outbox, province, upload
 from integration.config import IntegrationConfig
 from integration.transports import TRANSPORTS
 from onemap.core import db
@@ -50,15 +51,17 @@ def blueprint(settings: Settings, policy: AccessPolicy) -> Blueprint:
 
     @bp.get("/admin/outbox")
     def listing() -> Response:
-        state = request.args.get("state") or None
-        if state is not None and state not in outbox.STATES:
-            raise invalid("state", f"state 应为 {' / '.join(outbox.STATES)} 之一",
-                          f"state must be one of {', '.join(outbox.STATES)}")
-        limit = min(_count("limit", 100) or 100, max_items)
-        offset = _count("offset", 0)
+        state, limit, offset = _state(outbox.STATES), min(_count("limit", 100) or 100, max_items), _count("offset", 0)
         with db.connect(settings.database_url, autocommit=True) as conn:
             rows, total = outbox.messages(conn, state, request.args.get("partner") or None, limit, offset)
         return _json({"numberMatched": total, "numberReturned": len(rows), "offset": offset, "messages": rows})
+
+    @bp.get("/admin/uploads")
+    def uploads() -> Response:
+        state, limit, offset = _state(upload.STATES), min(_count("limit", 100) or 100, max_items), _count("offset", 0)
+        with db.connect(settings.database_url, autocommit=True) as conn:
+            rows, total = upload.uploads(conn, state, limit, offset)
+        return _json({"numberMatched": total, "numberReturned": len(rows), "offset": offset, "uploads": rows})
 
     @bp.get("/admin/outbox/<int:message_id>")
     def show(message_id: int) -> Response:
@@ -99,6 +102,13 @@ def health() -> str:
 def _not_found(message_id: int) -> OneMapError:
     return OneMapError(Problem(404, "NotFound", f"发件箱中没有消息 {message_id}", f"No outbox message {message_id}",
                                field="id"))
+
+
+def _state(states: tuple[str, ...]) -> str | None:
+    state = request.args.get("state") or None
+    if state is not None and state not in states:
+        raise invalid("state", f"state 应为 {' / '.join(states)} 之一", f"state must be one of {', '.join(states)}")
+    return state
 
 
 def _count(name: str, default: int) -> int:

@@ -3,7 +3,8 @@ its CSW by CSW-T (Transaction Insert / Update / Delete, with OWSLib),
 through the outbox.
 
 `sync` compares the records of our catalogue (pycsw's repository, under our
-identifier prefix: harvested and CSW-T records of others are not ours to
+identifier prefix but not `push_skip`: harvested and CSW-T records of
+others, and our records of the province's own map layers, are not ours to
 push) with what was last pushed (integration.province_record) and puts one
 message per created, changed or removed record in the outbox, in one
 transaction with the new pushed state. It is cheap (one statement) and
@@ -58,7 +59,8 @@ def sync(conn: psycopg.Connection, config: IntegrationConfig) -> dict[str, int]:
             # pycsw keeps a record that came by CSW-T as the text form of its bytes (\x3c…): decoded here
             "WITH stored AS (SELECT identifier, CASE WHEN starts_with(xml, '\\x') "
             "                THEN convert_from(decode(substr(xml, 3), 'hex'), 'UTF8') ELSE xml END AS xml "
-            "                FROM {records} WHERE starts_with(identifier, %(prefix)s)), "
+            "                FROM {records} WHERE starts_with(identifier, %(prefix)s) "
+            "                AND (%(skip)s::text IS NULL OR NOT starts_with(identifier, %(skip)s))), "
             "ours AS (SELECT identifier, xml, encode(sha256(convert_to(xml, 'UTF8')), 'hex') AS digest FROM stored) "
             "SELECT o.identifier, o.xml, o.digest, CASE WHEN p.identifier IS NULL THEN 'csw-insert' "
             "       ELSE 'csw-update' END FROM ours o LEFT JOIN integration.province_record p USING (identifier) "
@@ -66,7 +68,7 @@ def sync(conn: psycopg.Connection, config: IntegrationConfig) -> dict[str, int]:
             "UNION ALL "
             "SELECT p.identifier, NULL, p.sha256, 'csw-delete' FROM integration.province_record p "
             "WHERE NOT EXISTS (SELECT 1 FROM ours o WHERE o.identifier = p.identifier)").format(records=records),
-            {"prefix": partner["push_prefix"]}).fetchall()
+            {"prefix": partner["push_prefix"], "skip": partner.get("push_skip") or None}).fetchall()
         for identifier, xml, digest, kind in changes:
             body = (xml or identifier).encode("utf-8")
             content_type = "application/xml" if xml else "text/plain"

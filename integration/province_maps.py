@@ -41,9 +41,23 @@ def service_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
-def title(layer: dict[str, Any]) -> str:
-    """A layer's title, saying whose it is."""
-    return f"{layer['zh']}（省级平台） {layer['en']} (provincial platform)"
+def titles(layer: dict[str, Any]) -> dict[str, str]:
+    """A layer's title in Chinese and English, saying whose it is."""
+    return {"zh": f"{layer['zh']}（省级平台）", "en": f"{layer['en']} (provincial platform)"}
+
+
+def catalogue_layers(settings: Settings) -> list[dict[str, Any]]:
+    """The province's layers for our catalogue (config/components.yaml
+    `catalogue_layers`): each a record of the province's, filed in its
+    `directory` class, as visible as the layer; none when no provincial WMS
+    is set."""
+    province = _province(settings)
+    if province is None:
+        return []
+    return [{"id": name, "partner": PARTNER, "owner": {"zh": province["zh"], "en": province["en"]},
+             "layer": layer["layer"], "title": titles(layer), "sensitivity": layer.get("sensitivity", "internal"),
+             "directory": layer["directory"], "topic": layer.get("topic")}
+            for name, layer in province["map_layers"].items()]
 
 
 def mapproxy_part(settings: Settings) -> dict[str, Any]:
@@ -64,7 +78,7 @@ def mapproxy_part(settings: Settings) -> dict[str, Any]:
         # a cache only so that WMTS can tile it: nothing is stored
         caches[f"{name}_cache"] = {"grids": GRIDS, "sources": [f"province_{name}"], "disable_storage": True,
                                    "format": "image/png"}
-        layers.append({"name": name, "title": title(layer), "sources": [f"{name}_cache"],
+        layers.append({"name": name, "title": " ".join(titles(layer).values()), "sources": [f"{name}_cache"],
                        "md": {"abstract": f"{province['zh']}发布的图层 {layer['layer']}，经本系统转发。"
                                          f" Layer {layer['layer']} of the {province['en']}, served through ours."}})
         sensitivity[name] = layer.get("sensitivity", "internal")

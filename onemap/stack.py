@@ -202,9 +202,9 @@ def up(settings: Settings, say: Say, scale: str = "small", seed: int = 1, reload
         load_demo(url, scale, seed, say)
     elif not (settings.evaluation_dir / "factors").exists():
         _write_factor_rasters(url, scale, seed, say)
-    start_catalogue(settings, url, say)
-    if standins_enabled:
+    if standins_enabled:  # first: the catalogue's records of the partners' layers follow their settings
         standins.start(settings, url, say)
+    start_catalogue(settings, url, say)
     generate_config(settings, url)
     start_gateway(settings, url, say)
     return url

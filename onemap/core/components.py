@@ -36,6 +36,7 @@ class Components:
     config_checks: tuple[tuple[str, str], ...] = ()
     map_sources: tuple[str, ...] = ()
     collections: tuple[str, ...] = ()
+    catalogue_layers: tuple[str, ...] = ()
     partner_checks: frozenset[str] = frozenset()
 
     @classmethod
@@ -49,6 +50,7 @@ class Components:
                        config_checks=tuple((e["name"], e["check"]) for e in data.get("config_checks") or ()),
                        map_sources=tuple(data.get("map_sources") or ()),
                        collections=tuple(data.get("collections") or ()),
+                       catalogue_layers=tuple(data.get("catalogue_layers") or ()),
                        partner_checks=frozenset(e["name"] for e in data.get("health_checks") or ()
                                                 if e.get("partner")))
         except (KeyError, TypeError) as exc:

@@ -46,23 +46,36 @@ def submit(database_url: str, package_file: Path, title: str, principal: Princip
            progress: Progress = quiet) -> tuple[int, CheckRecord]:
     """成果提交: keep the package, check it, record both. Returns the
     submission id and the check."""
-    settings = settings or Settings.from_env()
     record = check_package(database_url, package_file, principal, edition=edition, progress=progress)
-    sha = record.result.package_sha256
-    store = settings.var_dir / "submissions"
-    store.mkdir(parents=True, exist_ok=True)
-    kept = store / f"{sha}{package_file.suffix.lower() or '.gpkg'}"
-    shutil.copyfile(package_file, kept)
+    kept = keep_package(package_file, record, settings)
     with connect(database_url) as conn:
-        sid = conn.execute(
-            "INSERT INTO plan.submission (title, package_name, package_sha256, package_path, edition, passed, "
-            "submitted_by, submitted_role) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (title, package_file.name, sha, str(kept), record.result.spec.edition, record.result.passed,
-             principal.name, principal.role)).fetchone()[0]
-        conn.execute("UPDATE plan.qc_run SET submission_id = %s WHERE id = %s", (sid, record.run_id))
-        audit.record(conn, principal, "plan-submit", f"submission/{sid}", 200, sha,
+        sid = record_submission(conn, title, package_file.name, kept, record, principal)
+        audit.record(conn, principal, "plan-submit", f"submission/{sid}", 200, record.result.package_sha256,
                      detail={"title": title, "passed": record.result.passed, "qc_run": record.run_id})
     return sid, record
+
+
+def keep_package(package_file: Path, record: CheckRecord, settings: Settings | None = None) -> Path:
+    """The package as checked, kept under var/submissions by its SHA-256
+    (what a publish loads again and an upload to the province sends)."""
+    store = (settings or Settings.from_env()).var_dir / "submissions"
+    store.mkdir(parents=True, exist_ok=True)
+    kept = store / f"{record.result.package_sha256}{package_file.suffix.lower() or '.gpkg'}"
+    shutil.copyfile(package_file, kept)
+    return kept
+
+
+def record_submission(conn: Any, title: str, package_name: str, kept: Path, record: CheckRecord,
+                      principal: Principal, published_as: str | None = None) -> int:
+    """A plan.submission row for a kept package and its check (in the
+    caller's transaction): its id."""
+    sid = conn.execute(
+        "INSERT INTO plan.submission (title, package_name, package_sha256, package_path, edition, passed, "
+        "submitted_by, submitted_role, published_as) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (title, package_name, record.result.package_sha256, str(kept), record.result.spec.edition,
+         record.result.passed, principal.name, principal.role, published_as)).fetchone()[0]
+    conn.execute("UPDATE plan.qc_run SET submission_id = %s WHERE id = %s", (sid, record.run_id))
+    return sid
 
 
 
@@ -110,7 +123,7 @@ def publish(database_url: str, submission_id: int, plan_version: str, valid_from
                                           title or sub_title, valid_from, principal)
     finally:
         staging.drop()
-    _run_hooks(database_url, result)
+    run_hooks(database_url, result, publish_hooks())
     return result
 
 
@@ -196,16 +209,17 @@ def publish_hooks(path: Path | None = None) -> list[str]:
     return load_yaml(path or config_dir() / "plan.yaml")["publish"].get("hooks") or []
 
 
-def _run_hooks(database_url: str, version: PublishedVersion,
-               hooks: list[str] | None = None) -> list[str]:
-    """Call the configured after-publish hooks (catalogue records, ...). A
-    hook whose module is not installed is skipped; one that fails is logged:
-    the publish has committed and stands."""
+def run_hooks(database_url: str, version: Any, hooks: list[str]) -> list[str]:
+    """Call the configured after-publish hooks (catalogue records, the
+    upload to the province, ...) with the published version (a
+    PublishedVersion, or a township's). A hook whose module is not installed
+    is skipped; one that fails is logged: the publish has committed and
+    stands."""
     ran = []
-    for hook in publish_hooks() if hooks is None else hooks:
+    for hook in hooks:
         module_name, _, function = hook.partition(":")
         try:
-            target: Callable[[str, PublishedVersion], Any] = getattr(importlib.import_module(module_name), function)
+            target: Callable[[str, Any], Any] = getattr(importlib.import_module(module_name), function)
         except (ImportError, AttributeError):
             LOG.warning("publish hook %s is not installed: skipped", hook)
             continue

@@ -4,7 +4,18 @@ rule holds the township's binding indicators against the city's
 allocation), is published as a version of that township only
 (plan.township_version); the city's master plan versions and the other
 townships are untouched. Each township has a submission status (编制中,
-已质检, 已上报, 已批复), changed with an audit record.
+已质检, 已上报, 已批复), changed with an audit record:
+
+- a publish sets 已质检 (the version passed its check and is stored) and
+  runs the township hooks of config/plan.yaml, among them the upload of its
+  package to the province (成果上报, integration.upload);
+- the province's verdict on that upload (on_upload_verdict, a hook of
+  config/integration.yaml) sets 已上报 when it takes the package, or leaves
+  the township at 已质检 with the province's reason as the note when it
+  rejects it;
+- 已批复 is the approving government's act: a planner records it with
+  township-status (the approval's reference as the note); no verdict of the
+  province's platform changes an approved township.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ from onemap.core.errors import invalid
 from onemap.core.inforce import in_force
 from onemap.core.settings import config_dir, load_yaml
 from processes.base import Progress, quiet
-from processes.plan.results import _insert_from_staging
+from processes.plan.results import _insert_from_staging, keep_package, record_submission, run_hooks
 from processes.qc.package import open_package
 from processes.qc.record import CheckRecord, check_package
 from processes.qc.spec import editions
@@ -33,17 +44,21 @@ from processes.qc.staging import Staging
 STATUSES = ("编制中", "已质检", "已上报", "已批复")
 STATUS_EN = {"编制中": "drafting", "已质检": "checked", "已上报": "submitted", "已批复": "approved"}
 TOWNSHIP_LOCK = 5_000_502  # pg advisory lock: one township publish at a time
+# who changes a status on the province's verdict (the audit trail's actor)
+PROVINCE = Principal("partner:province", "partner")
 
 
 @dataclass(frozen=True)
 class TownshipSettings:
     edition: str
     layers: dict[str, str]   # package layer -> schema.table
+    hooks: tuple[str, ...] = ()  # "module:function"(database_url, TownshipVersion) after a publish commits
 
 
 def township_settings(path: Path | None = None) -> TownshipSettings:
     data = load_yaml(path or config_dir() / "plan.yaml")["township"]
-    return TownshipSettings(edition=str(data["edition"]), layers={k.upper(): v for k, v in data["layers"].items()})
+    return TownshipSettings(edition=str(data["edition"]), layers={k.upper(): v for k, v in data["layers"].items()},
+                            hooks=tuple(data.get("hooks") or ()))
 
 
 def check_config(directory: Path) -> TownshipSettings:
@@ -70,11 +85,12 @@ class TownshipVersion:
     previous: str | None
     layers: dict[str, int]
     qc_run: int
+    submission_id: int  # the kept package (plan.submission), what goes up to the province
 
     def as_dict(self) -> dict[str, Any]:
         return {"plan_version": self.plan_version, "xzqdm": self.xzqdm, "title": self.title,
                 "valid_from": self.valid_from.isoformat(), "previous": self.previous,
-                "features": self.layers, "qc_run": self.qc_run}
+                "features": self.layers, "qc_run": self.qc_run, "submission": self.submission_id}
 
 
 def check_township(database_url: str, package_file: Path, principal: Principal,
@@ -89,7 +105,8 @@ def publish_township(database_url: str, package_file: Path, plan_version: str, v
                      progress: Progress = quiet) -> tuple[TownshipVersion, CheckRecord]:
     """Check a township package and, when it passes, publish it as a version
     of its township in ONE transaction: the township's version in force
-    ends when this one takes effect; its status becomes 已批复."""
+    ends when this one takes effect; the package is kept (plan.submission);
+    its status becomes 已质检. Then the township hooks run (the upload)."""
     if valid_from.tzinfo is None:
         raise invalid("valid_from", "valid_from 必须带时区", "valid_from must carry a time zone")
     settings = township_settings()
@@ -104,10 +121,12 @@ def publish_township(database_url: str, package_file: Path, plan_version: str, v
         with tempfile.TemporaryDirectory(prefix="onemap-township-") as tmp:
             staging.load(open_package(package_file, Path(tmp)), spec, lambda m: progress(70, m))
             progress(85, "写入乡镇规划版本 / writing the township plan version")
-            version = _publish_transaction(staging, settings, record, plan_version,
+            kept = keep_package(package_file, record)
+            version = _publish_transaction(staging, settings, record, kept, plan_version,
                                            title or package_file.stem, valid_from, principal)
     finally:
         staging.drop()
+    run_hooks(database_url, version, list(settings.hooks))
     return version, record
 
 
@@ -121,8 +140,9 @@ def _package_unit(staging: Staging) -> str:
     return codes[0]
 
 
-def _publish_transaction(staging: Staging, settings: TownshipSettings, record: CheckRecord, plan_version: str,
-                         title: str, valid_from: dt.datetime, principal: Principal) -> TownshipVersion:
+def _publish_transaction(staging: Staging, settings: TownshipSettings, record: CheckRecord, kept: Path,
+                         plan_version: str, title: str, valid_from: dt.datetime,
+                         principal: Principal) -> TownshipVersion:
     unit = _package_unit(staging)
     with connect(staging.database_url) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (TOWNSHIP_LOCK,))
@@ -136,10 +156,12 @@ def _publish_transaction(staging: Staging, settings: TownshipSettings, record: C
         if current and valid_from <= current[1]:
             raise invalid("valid_from", f"生效时间应晚于该乡镇现行版本 {current[0]} 的生效时间 {current[1].isoformat()}",
                           f"valid_from must be after {current[1].isoformat()}, when {current[0]} took effect")
+        submission = record_submission(conn, title, record.result.package_name, kept, record, principal,
+                                       published_as=plan_version)
         conn.execute("INSERT INTO plan.township_version (plan_version, xzqdm, title, valid_from, qc_run, "
-                     "package_sha256, published_by) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                     "package_sha256, published_by, submission_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                      (plan_version, unit, title, valid_from, record.run_id, record.result.package_sha256,
-                      principal.name))
+                      principal.name, submission))
         counts = {}
         for name, table in settings.layers.items():
             target = _Table(*table.split("."))
@@ -155,10 +177,11 @@ def _publish_transaction(staging: Staging, settings: TownshipSettings, record: C
         audit.record(conn, principal, "township-publish", f"township_version/{plan_version}", 200,
                      record.result.package_sha256,
                      detail={"xzqdm": unit, "valid_from": valid_from.isoformat(), "layers": counts,
-                             "qc_run": record.run_id, "previous": current[0] if current else None})
-        _write_status(conn, unit, "已批复", f"发布为乡镇规划版本 {plan_version}", principal)
+                             "qc_run": record.run_id, "submission": submission,
+                             "previous": current[0] if current else None})
+        _write_status(conn, unit, "已质检", f"质检通过，发布为乡镇规划版本 {plan_version}", principal)
     return TownshipVersion(plan_version, unit, title, valid_from, current[0] if current else None, counts,
-                           record.run_id)
+                           record.run_id, submission)
 
 
 @dataclass(frozen=True)
@@ -194,6 +217,29 @@ def _write_status(conn: Any, xzqdm: str, status: str, note: str, principal: Prin
             changed_by = EXCLUDED.changed_by, changed_at = now()""", (xzqdm, status, note, principal.name))
     audit.record(conn, principal, "township-status", f"township/{xzqdm}", 200,
                  detail={"from": before[0] if before else STATUSES[0], "to": status, "note": note})
+
+
+def on_upload_verdict(conn: Any, upload: dict[str, Any]) -> None:
+    """The province's verdict on an upload (hook of config/integration.yaml
+    `upload_hooks`, in the transaction that records it): for the newest
+    version of a township not yet approved, taken (sent, accepted) →
+    已上报; rejected → 已质检 with the province's reason as the note.
+    Uploads of the city's plan and of superseded township versions change
+    no status."""
+    row = conn.execute("""
+        SELECT v.xzqdm, coalesce(s.status, %s) FROM plan.township_version v
+        LEFT JOIN plan.township_status s ON s.xzqdm = v.xzqdm
+        WHERE v.plan_version = %s AND v.xzqdm = %s
+          AND v.plan_version = (SELECT n.plan_version FROM plan.township_version n
+                                WHERE n.xzqdm = v.xzqdm ORDER BY n.valid_from DESC LIMIT 1)""",
+                       (STATUSES[0], upload["plan_version"], upload["unit_code"])).fetchone()
+    if row is None or row[1] == "已批复":
+        return
+    if upload["state"] == "rejected":
+        status, note = "已质检", f"省级平台退回（上报 {upload['id']}）/ rejected by the province: {upload['reason']}"
+    else:
+        status, note = "已上报", f"已上报省级平台（上报 {upload['id']}，{upload['state']}）/ taken by the province"
+    _write_status(conn, row[0], status, note, PROVINCE)
 
 
 def statuses(database_url: str, xzqdm: str | None = None) -> list[dict[str, Any]]:

@@ -15,6 +15,9 @@ CREATE TABLE IF NOT EXISTS plan.township_version (
     published_at   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS township_version_unit_idx ON plan.township_version (xzqdm, valid_from);
+-- the kept package (plan.submission) a version was published from: what the
+-- upload to the province (成果上报) sends
+ALTER TABLE plan.township_version ADD COLUMN IF NOT EXISTS submission_id bigint REFERENCES plan.submission;
 
 -- 报批状态 the submission status of each township's plan; a township
 -- without a row is 编制中. Every change is in ops.audit (township-status).

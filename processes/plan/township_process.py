@@ -14,11 +14,12 @@ from processes.qc.process import OUTPUTS, PACKAGE, check_outputs
 PUBLISH_METADATA = metadata(
     "township-publish", ("乡镇规划发布", "Publish a township plan version"),
     ("按乡镇级规范版本质检乡镇国土空间总体规划数据包（含约束性指标与市级分解下达的比对），合格的在一个事务内发布为该乡镇的"
-     "规划版本：该乡镇的现行版本自生效时间起失效，市级总体规划和其他乡镇不受影响，报批状态置为已批复",
+     "规划版本：该乡镇的现行版本自生效时间起失效，市级总体规划和其他乡镇不受影响，报批状态置为已质检；配置了省级上报地址时，数据包随后上报省级平台",
      "Checks a township master plan package by the township edition (its binding indicators against the "
      "city's allocation included) and publishes a clean one as a version of that township in one "
      "transaction: the township's version in force ends when it takes effect; the city's master plan and "
-     "the other townships are untouched; the township's status becomes 已批复 (approved)"),
+     "the other townships are untouched; the township's status becomes 已质检 (checked); with the province's "
+     "upload endpoint configured, the package then goes up to the province"),
     {"package": PACKAGE,
      "plan_version": describe(("版本号", "Version"), ("如 430902101-2021-2035", "e.g. 430902101-2021-2035"),
                               {"type": "string"}),

@@ -55,6 +55,16 @@ def _edit(path, change: Callable[[dict], None]) -> None:
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
+def configured_copy(home, partners: Callable[[dict], None]) -> Settings:
+    """The stack's settings on a copy of its configuration under `home`
+    whose config/integration.yaml `partners` section `partners` changed (as
+    an operator points the integration at a partner)."""
+    stack = Settings.from_env()
+    shutil.copytree(stack.config_dir, home / "config")
+    _edit(home / "config" / "integration.yaml", lambda data: partners(data["partners"]))
+    return replace(stack, config_dir=home / "config")
+
+
 @pytest.fixture(scope="module")
 def partner_stack(tmp_path_factory, monkeypatch_module, database_url):
     # pygeoapi: loaded only by the tests that serve a gateway
@@ -63,15 +73,13 @@ def partner_stack(tmp_path_factory, monkeypatch_module, database_url):
     home = tmp_path_factory.mktemp("partners")
     province, cloud = serve(province_maps_app), serve(cloud_app(home / "cloud"))
     stack = Settings.from_env()
-    shutil.copytree(stack.config_dir, home / "config")
 
-    def point_at_standins(data: dict) -> None:
-        data["partners"]["province"]["wms_url"] = province_wms_url(f"http://127.0.0.1:{province.server_port}")
-        data["partners"]["cloud"]["url"] = cloud_url(f"http://127.0.0.1:{cloud.server_port}")
+    def point_at_standins(partners: dict) -> None:
+        partners["province"]["wms_url"] = province_wms_url(f"http://127.0.0.1:{province.server_port}")
+        partners["cloud"]["url"] = cloud_url(f"http://127.0.0.1:{cloud.server_port}")
 
-    _edit(home / "config" / "integration.yaml", point_at_standins)
+    settings = replace(configured_copy(home, point_at_standins), var_dir=home / "var", port=free_port())
     _edit(home / "config" / "components.yaml", lambda data: data["blueprints"].remove(OUTBOX_BLUEPRINT))
-    settings = replace(stack, config_dir=home / "config", var_dir=home / "var", port=free_port())
     # the stack's generated files; pygeoapi's configurations again for this
     # gateway's address, MapProxy's with the partners' layers, drawing ours
     # with the stack's mapfile (where MapServer's configuration lets it read maps)

@@ -350,13 +350,10 @@ def test_the_full_directory_loads_and_the_province_harvests_every_public_record(
 
 def test_records_of_a_layer_removed_from_the_registry_are_deleted(settings, database_url, tmp_path, csw_url,
                                                                   tokens, config):
-    (tmp_path / "gateway.yaml").write_text((settings.config_dir / "gateway.yaml").read_text(encoding="utf-8"),
-                                           encoding="utf-8")
+    shutil.copytree(settings.config_dir, tmp_path, dirs_exist_ok=True)  # the configuration with one layer less
     registry = load_yaml(settings.config_dir / "layers.yaml")
     registry["layers"] = [x for x in registry["layers"] if x["id"] != "JSXM"]
     (tmp_path / "layers.yaml").write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
-    shutil.copytree(settings.config_dir / "indicators", tmp_path / "indicators")
-    shutil.copytree(settings.config_dir / "evaluation", tmp_path / "evaluation")
     gone = config.identifier_prefix + ".layer.JSXM"
     try:
         counts = service.publish(replace(settings, config_dir=tmp_path), database_url, print)

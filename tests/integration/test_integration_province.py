@@ -155,20 +155,23 @@ def test_a_plan_version_upload_is_accepted_or_rejected_with_the_reason(db, setti
 
         receiver.status, receiver.answer = 422, {"reason": "缺少规划说明书 / the planning report is missing"}
         rejected = upload.queue(database_url, config, submission, "pytest-upload-2")
-        state, reason = wait_upload(db, rejected, "rejected")
+        state, reason = wait_upload(db, rejected, "rejected", message_state="dead")  # final: not tried again
         assert reason == "缺少规划说明书 / the planning report is missing"
-        assert db.execute("SELECT o.state FROM integration.upload u JOIN integration.outbox o ON o.id = u.message_id "
-                          "WHERE u.id = %s", (rejected,)).fetchone()[0] == "dead"
     finally:
         receiver.stop()
 
 
-def wait_upload(db, upload_id, state, timeout=600):  # a hang guard, not a time limit
+def wait_upload(db, upload_id, state, message_state=None, timeout=600):  # a hang guard, not a time limit
+    """The upload's state and reason once it is `state` (and its outbox
+    message `message_state`: the delivery's outcome is written after the
+    verdict)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = db.execute("SELECT state, reason FROM integration.upload WHERE id = %s", (upload_id,)).fetchone()
-        if found[0] == state:
-            return found
+        found = db.execute("SELECT u.state, u.reason, o.state FROM integration.upload u "
+                           "LEFT JOIN integration.outbox o ON o.id = u.message_id WHERE u.id = %s",
+                           (upload_id,)).fetchone()
+        if found[0] == state and message_state in (None, found[2]):
+            return found[:2]
         time.sleep(0.3)
     raise AssertionError(f"upload {upload_id}: {found}")
 

@@ -87,7 +87,7 @@ def test_a_township_package_publishes_as_a_version_of_its_township_alone(ogc_url
     assert db.execute("SELECT plan_version, valid_to FROM plan.plan_version ORDER BY 1").fetchall() == master_before
     r = execute(ogc_url, "township-status", tokens["staff"], {"xzqdm": township})
     [row] = r.json()["townships"]
-    assert (row["status"], row["plan_version"]) == ("已批复", version)
+    assert (row["status"], row["plan_version"]) == ("已质检", version)  # approval (已批复) is recorded by a planner
     assert db.execute("SELECT actor FROM ops.audit WHERE action = 'township-publish' AND target = %s",
                       (f"township_version/{version}",)).fetchone() == ("pytest-staff",)
 

@@ -14,7 +14,7 @@ from catalogue.config import PycswInstance, pycsw_config, repository_url, stack_
 from catalogue.directory import CatalogueError, load_directory, parse_directory
 from catalogue.iso import to_iso19139
 from catalogue.operations import bilingual_report, exception_report, operation_of
-from catalogue.records import CatalogueConfig, catalogue_records
+from catalogue.records import CatalogueConfig, PartnerLayer, catalogue_records
 from onemap.core.errors import OneMapError, Problem
 from onemap.core.registry import load_layers
 from onemap.core.settings import ROOT, Settings, load_yaml
@@ -293,3 +293,27 @@ def test_records_feature_from_a_repository_row():
     assert hrefs["service"] == "https://h/ogc/collections/X"
     assert hrefs["up"] == "https://h/ogc/collections/catalogue/items/a.dir.01"
     assert hrefs["alternate"].startswith("https://h/csw?service=CSW") and "id=a.layer.X" in hrefs["alternate"]
+
+
+def test_a_partners_map_layer_is_a_record_of_theirs_read_only_filed_and_linked_to_our_maps(config):
+    layer = PartnerLayer.from_entry({
+        "id": "SJ_STBHHX", "partner": "province", "owner": {"zh": "省级平台", "en": "provincial platform"},
+        "layer": "STBHHX", "title": {"zh": "生态保护红线（省级平台）", "en": "red line (provincial platform)"},
+        "sensitivity": "internal", "directory": ["规划成果数据", "三条控制线", "生态保护红线"], "topic": "environment"})
+    layers = load_layers()
+    extents = {la.id: {"spatial": {"bbox": [111.5, 27.9, 113.1, 29.5]}} for la in layers}
+    [record] = [r for r in catalogue_records(layers, load_directory(), extents, config, "https://onemap.example", NOW,
+                                             partner_layers=[layer]) if ".partner." in r.identifier]
+    [red_line] = [la for la in layers if la.id == "STBHHX"]  # ours: the same class
+    assert record.identifier == "cn.gov.yiyang.onemap.partner.province.SJ_STBHHX" and not record.is_public
+    iso = MD_Metadata(etree.fromstring(to_iso19139(record)))
+    assert iso.parentidentifier == f"cn.gov.yiyang.onemap.dir.{load_directory().class_of(red_line).code}"
+    ident = iso.identification[0]
+    assert ident.securityconstraints == ["restricted"] and ident.topiccategory == ["environment"]
+    assert "只读" in ident.abstract and "省级平台" in ident.otherconstraints[0]
+    assert [(o.protocol, o.url, o.name) for o in iso.distribution.online] == [
+        ("OGC:WMS", "https://onemap.example/mapproxy/service", "SJ_STBHHX"),
+        ("OGC:WMTS", "https://onemap.example/mapproxy/wmts/1.0.0/WMTSCapabilities.xml", "SJ_STBHHX")]
+    public = PartnerLayer(**{**layer.__dict__, "sensitivity": "public"})
+    assert [r for r in catalogue_records(layers, load_directory(), extents, config, "https://onemap.example", NOW,
+                                         partner_layers=[public]) if ".partner." in r.identifier][0].is_public

@@ -102,7 +102,7 @@ def test_stand_ins_replace_only_the_endpoints_left_empty_and_a_set_url_wins(tmp_
 def test_the_provinces_map_layers_are_uncached_sources_titled_as_theirs_and_internal(tmp_path):
     from dataclasses import replace
 
-    from integration.province_maps import mapproxy_part, service_url
+    from integration.province_maps import catalogue_layers, mapproxy_part, service_url
     from onemap.core.settings import Settings
     from onemap.maps.config import part_sensitivity, with_parts
 
@@ -111,11 +111,15 @@ def test_the_provinces_map_layers_are_uncached_sources_titled_as_theirs_and_inte
     settings = replace(Settings.from_env(), config_dir=tmp_path, var_dir=tmp_path)
     shipped = (config_dir() / "integration.yaml").read_text(encoding="utf-8")
     (tmp_path / "integration.yaml").write_text(shipped, encoding="utf-8")
-    assert mapproxy_part(settings) == {}  # no WMS: no provincial layers
+    assert mapproxy_part(settings) == {} and catalogue_layers(settings) == []  # no WMS: no provincial layers
     (tmp_path / "integration.yaml").write_text(shipped.replace(
         "    wms_url: null ", '    wms_url: "https://p.example/wms?SERVICE=WMS&REQUEST=GetCapabilities" #'),
         encoding="utf-8")
     part = mapproxy_part(settings)
+    [record] = catalogue_layers(settings)  # its catalogue record's data (catalogue.records.PartnerLayer)
+    assert (record["id"], record["partner"], record["layer"], record["sensitivity"], record["directory"]) == (
+        "SJ_STBHHX", "province", "STBHHX", "internal", ["规划成果数据", "三条控制线", "生态保护红线"])
+    assert record["title"] == {"zh": "生态保护红线（省级平台）", "en": "ecological protection red line (provincial platform)"}
     source = part["sources"]["province_SJ_STBHHX"]
     assert source["type"] == "wms" and source["req"]["url"] == "https://p.example/wms"
     assert source["req"]["layers"] == "STBHHX" and source["http"]["client_timeout"] == 5
