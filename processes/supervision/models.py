@@ -102,33 +102,31 @@ def features_of_year(conn: psycopg.Connection, layer: Layer, year: int) -> tuple
 Measure = dict[tuple[str, str], float]  # (township, class code) -> m² or count
 
 
-def areas_by_class(conn: psycopg.Connection, layer: Layer, year: int) -> tuple[Measure, dict[str, Any]]:
-    """Ellipsoidal area (m²) of a layer's features by township and class, in
-    one statement: a feature inside a township takes its own area, the
-    others the area of their part in it."""
+def _measured_by_class(conn: psycopg.Connection, layer: Layer, year: int,
+                       measure: str) -> tuple[Measure, dict[str, Any]]:
+    """Ellipsoidal `measure` (ST_Area: m², ST_Length: m) of a layer's
+    features by township and class, in one statement: a feature inside a
+    township takes its whole measure, the others that of their part in it."""
     features, params, versions = features_of_year(conn, layer, year)
+    m = sql.Identifier(measure)
     rows = conn.execute(sql.SQL("""
         WITH f AS ({features})
         SELECT t.xzqdm, f.code,
-               sum(CASE WHEN ST_CoveredBy(f.geom, t.geom) THEN ST_Area(f.geom::geography)
-                        ELSE ST_Area(ST_Intersection(f.geom, t.geom)::geography) END)
+               sum(CASE WHEN ST_CoveredBy(f.geom, t.geom) THEN {m}(f.geom::geography)
+                        ELSE {m}(ST_Intersection(f.geom, t.geom)::geography) END)
         FROM base.xzq t JOIN f ON f.geom && t.geom AND ST_Intersects(f.geom, t.geom)
-        WHERE t.xzqjb = '乡' GROUP BY t.xzqdm, f.code""").format(features=features), params).fetchall()
+        WHERE t.xzqjb = '乡' GROUP BY t.xzqdm, f.code""").format(features=features, m=m), params).fetchall()
     return {(t, c): float(v) for t, c, v in rows}, versions
+
+
+def areas_by_class(conn: psycopg.Connection, layer: Layer, year: int) -> tuple[Measure, dict[str, Any]]:
+    """Area (m²) of a layer's features by township and class."""
+    return _measured_by_class(conn, layer, year, "st_area")
 
 
 def lengths_by_class(conn: psycopg.Connection, layer: Layer, year: int) -> tuple[Measure, dict[str, Any]]:
-    """Ellipsoidal length (m) of a line layer's features by township and
-    class, in one statement, each feature cut by the townships it crosses."""
-    features, params, versions = features_of_year(conn, layer, year)
-    rows = conn.execute(sql.SQL("""
-        WITH f AS ({features})
-        SELECT t.xzqdm, f.code,
-               sum(CASE WHEN ST_CoveredBy(f.geom, t.geom) THEN ST_Length(f.geom::geography)
-                        ELSE ST_Length(ST_Intersection(f.geom, t.geom)::geography) END)
-        FROM base.xzq t JOIN f ON f.geom && t.geom AND ST_Intersects(f.geom, t.geom)
-        WHERE t.xzqjb = '乡' GROUP BY t.xzqdm, f.code""").format(features=features), params).fetchall()
-    return {(t, c): float(v) for t, c, v in rows}, versions
+    """Length (m) of a line layer's features by township and class."""
+    return _measured_by_class(conn, layer, year, "st_length")
 
 
 def counts_by_class(conn: psycopg.Connection, layer: Layer, year: int) -> tuple[Measure, dict[str, Any]]:
