@@ -10,6 +10,7 @@ they are added). Every error it returns is bilingual JSON.
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib.util
 import io
 import json
@@ -64,13 +65,16 @@ def load_pygeoapi(settings: Settings, audience: str) -> Flask:
     """A pygeoapi Flask application for one audience's configuration.
 
     pygeoapi reads its configuration at import time from environment
-    variables, so each audience gets its own copy of the flask_app module.
+    variables, so each configuration (an audience of a gateway's settings)
+    gets its own copy of the flask_app module: a second gateway in one
+    process (the tests' partner gateways) must not serve the first's.
     """
-    name = f"onemap_pygeoapi_{audience}"
+    config = config_path(settings, audience)
+    name = f"onemap_pygeoapi_{audience}_{hashlib.sha1(str(config).encode()).hexdigest()[:12]}"
     with _load_lock:
         if name in sys.modules:
             return sys.modules[name].APP
-        os.environ["PYGEOAPI_CONFIG"] = str(config_path(settings, audience))
+        os.environ["PYGEOAPI_CONFIG"] = str(config)
         os.environ["PYGEOAPI_OPENAPI"] = str(openapi_path(settings, audience))
         spec = importlib.util.find_spec("pygeoapi.flask_app")
         assert spec is not None and spec.origin is not None
