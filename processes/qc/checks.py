@@ -179,13 +179,21 @@ def _domain_table(ctx: CheckContext, domain: str) -> sql.Composed:
     return table
 
 
+def _target_column(ctx: CheckContext, target: dict[str, str]) -> tuple[StagedLayer, Column] | None:
+    """The staged layer and column a rule's target (layer, field) names;
+    None when the package lacks either (STRUCT-LAYER / STRUCT-FIELD say so)."""
+    layer = ctx.layer(target["layer"])
+    col = ctx.column(layer, target["field"]) if layer else None
+    return (layer, col) if col is not None else None
+
+
 def _unknown_values(ctx: CheckContext, rule: Rule, target: dict[str, str], table: sql.Composable,
                     column: str) -> None:
     """Features whose target field holds a value that `table.column` does not."""
-    layer = ctx.layer(target["layer"])
-    col = ctx.column(layer, target["field"]) if layer else None
-    if col is None:
+    found = _target_column(ctx, target)
+    if found is None:
         return
+    layer, col = found
     ctx.insert(rule, sql.SQL("""
         SELECT {layer}, t.fid::text, NULL, NULL,
                jsonb_build_object('field', {field}, 'value', t.{c}), {geom}
@@ -236,10 +244,10 @@ def field_pattern(ctx: CheckContext, rule: Rule) -> None:
     """Values of a field that do not match a regular expression (a code's
     length and digits: the township code has 9, a village's 12)."""
     for target in rule.params["targets"]:
-        layer = ctx.layer(target["layer"])
-        col = ctx.column(layer, target["field"]) if layer else None
-        if col is None:
+        found = _target_column(ctx, target)
+        if found is None:
             continue
+        layer, col = found
         ctx.insert(rule, sql.SQL("""
             SELECT {layer}, t.fid::text, NULL, NULL,
                    jsonb_build_object('field', {field}, 'value', t.{c}, 'expected_zh', {zh}, 'expected_en', {en}),
