@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from onemap.core.components import Components, load_object
 from onemap.core.registry import Layer, Text
-from onemap.core.settings import ROOT, MapServerFiles, Settings, load_yaml
+from onemap.core.settings import ROOT, MapServerFiles, Settings, dump_yaml, load_yaml
 from onemap.maps.mapfile import MAPSERV
 from onemap.ogc.config import AUDIENCES
 
@@ -241,8 +239,8 @@ def write_mapproxy_configs(layers: list[Layer], tree: Tree, settings: Settings, 
     for audience in AUDIENCES:
         path = config_path(settings, audience)
         config = with_parts(mapproxy_config(layers, tree, settings, files, extents, audience), parts, audience)
-        path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        path.write_text(dump_yaml(config), encoding="utf-8")
         written.append(path)
     sensitivity = {name: value for part in parts for name, value in part_sensitivity(part).items()}
-    parts_sensitivity_path(settings).write_text(yaml.safe_dump(sensitivity), encoding="utf-8")
+    parts_sensitivity_path(settings).write_text(dump_yaml(sensitivity, sort_keys=True), encoding="utf-8")
     return [*written, parts_sensitivity_path(settings)]

@@ -11,13 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from catalogue.config import AUDIENCE_FILTERS, REPOSITORY_SCHEMA
 from onemap.core.components import Components, load_object
 from onemap.core.db import connection_parameters
 from onemap.core.registry import Layer, ProcessEntry
-from onemap.core.settings import Settings
+from onemap.core.settings import Settings, dump_yaml
 from onemap.styles.documents import style_links
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -276,10 +274,10 @@ def write_configs(layers: list[Layer], settings: Settings, database_url: str,
     for audience in AUDIENCES:
         cfg = pygeoapi_config(layers, settings, database_url, extents, audience, processes)
         path = config_path(settings, audience)
-        path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        path.write_text(dump_yaml(cfg), encoding="utf-8")
         path.chmod(0o600)  # holds the database password
         oas = described_as_served(offline_refs(get_oas(cfg), f"{settings.base_url}/schemas/ogc/"), cfg)
         openapi_path(settings, audience).write_text(
-            yaml.safe_dump(oas, allow_unicode=True, sort_keys=False), encoding="utf-8")
+            dump_yaml(oas), encoding="utf-8")
         written.append(path)
     return written

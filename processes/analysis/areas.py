@@ -2,7 +2,7 @@
 
 Features are cut by the admin units (base.xzq of one level, which tile the
 city) and, when given, by a region (an admin unit, a drawn boundary); a
-feature inside its unit (prepared ST_CoveredBy) takes its own area, the
+feature inside its unit (ST_Covers, the unit prepared once) takes its own area, the
 others the area of the intersection. Areas are ellipsoidal (geography, the
 CGCS2000 ellipsoid), in m², also given in hectares and mu.
 """
@@ -107,7 +107,7 @@ def area_rows(conn: Any, features: sql.Composable, params: list[Any], region: Re
             WHERE u.xzqjb = %s AND (r.geom IS NULL OR u.geom && r.geom AND ST_Intersects(u.geom, r.geom))
         ), f AS ({features})
         SELECT f.code, u.xzqdm, u.xzqmc, count(DISTINCT f.id), bool_or(f.approx),
-               sum(CASE WHEN ST_CoveredBy(f.geom, u.geom) THEN ST_Area(f.geom::geography)
+               sum(CASE WHEN ST_Covers(u.geom, f.geom) THEN ST_Area(f.geom::geography)
                         ELSE ST_Area(ST_Intersection(f.geom, u.geom)::geography) END)
         FROM units u JOIN f ON f.geom && u.geom
         WHERE NOT ST_IsEmpty(u.geom) AND ST_Intersects(f.geom, u.geom)

@@ -180,7 +180,7 @@ def cropland_loss_by_township(conn: psycopg.Connection, method: RiskMethod, regi
                  CROSS JOIN LATERAL (SELECT c.dlbm_before FROM supervision.dltb_change c
                                      WHERE c.dltb_id = d.id AND c.year > %(base)s ORDER BY c.year LIMIT 1) b
                  WHERE {before} LIKE ANY(%(cropland)s) AND {now} LIKE ANY(%(built)s))
-        SELECT t.xzqdm, sum(CASE WHEN ST_CoveredBy(l.geom, t.geom) THEN ST_Area(l.geom::geography)
+        SELECT t.xzqdm, sum(CASE WHEN ST_Covers(t.geom, l.geom) THEN ST_Area(l.geom::geography)
                                  ELSE ST_Area(ST_Intersection(l.geom, t.geom)::geography) END)
         FROM t JOIN lost l ON ST_Intersects(l.geom, t.geom) GROUP BY t.xzqdm""").format(
         before=landuse_code_sql(sql.SQL("b.dlbm_before")), now=landuse_code_sql(sql.SQL("d.dlbm"))),

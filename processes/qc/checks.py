@@ -583,7 +583,7 @@ def _computed_area(ctx: CheckContext, layer_name: str, xzqdm: str, where_field: 
     units = _unit_pieces(ctx, xzq, code)
     count, area = ctx.staging.conn.execute(sql.SQL("""
         SELECT (SELECT count(*) FROM {u} WHERE xzqdm = %(unit)s),
-               sum(CASE WHEN ST_CoveredBy(s.geom, u.geom) THEN ST_Area(s.geom::geography)
+               sum(CASE WHEN ST_Covers(u.geom, s.geom) THEN ST_Area(s.geom::geography)
                         ELSE ST_Area(ST_Intersection(s.geom, u.geom)::geography) END)
         FROM {u} u JOIN {s} s ON s.geom && u.geom {join}
         WHERE u.xzqdm = %(unit)s AND ({where}) AND ST_Intersects(s.geom, u.geom)""").format(

@@ -106,15 +106,18 @@ def _measured_by_class(conn: psycopg.Connection, layer: Layer, year: int,
                        measure: str) -> tuple[Measure, dict[str, Any]]:
     """Ellipsoidal `measure` (ST_Area: m², ST_Length: m) of a layer's
     features by township and class, in one statement: a feature inside a
-    township takes its whole measure, the others that of their part in it."""
+    township takes its whole measure, the others that of their part in it.
+    ST_Covers with the township first: PostGIS prepares the argument that
+    repeats, the township, once for the features around it (ST_CoveredBy
+    with the feature first is eight times slower here)."""
     features, params, versions = features_of_year(conn, layer, year)
     m = sql.Identifier(measure)
     rows = conn.execute(sql.SQL("""
         WITH f AS ({features})
         SELECT t.xzqdm, f.code,
-               sum(CASE WHEN ST_CoveredBy(f.geom, t.geom) THEN {m}(f.geom::geography)
+               sum(CASE WHEN ST_Covers(t.geom, f.geom) THEN {m}(f.geom::geography)
                         ELSE {m}(ST_Intersection(f.geom, t.geom)::geography) END)
-        FROM base.xzq t JOIN f ON f.geom && t.geom AND ST_Intersects(f.geom, t.geom)
+        FROM base.xzq t JOIN f ON f.geom && t.geom AND ST_Intersects(t.geom, f.geom)
         WHERE t.xzqjb = '乡' GROUP BY t.xzqdm, f.code""").format(features=features, m=m), params).fetchall()
     return {(t, c): float(v) for t, c, v in rows}, versions
 
@@ -167,7 +170,7 @@ def areas_within_distance(conn: psycopg.Connection, year: int, params: dict[str,
     rows = conn.execute(sql.SQL("""
         WITH s AS (SELECT f.geom FROM ({features}) f WHERE f.code LIKE ANY(%s)),
         piece AS (
-            SELECT t.xzqdm, CASE WHEN ST_CoveredBy(s.geom, t.geom) THEN s.geom
+            SELECT t.xzqdm, CASE WHEN ST_Covers(t.geom, s.geom) THEN s.geom
                                  ELSE ST_CollectionExtract(ST_Intersection(s.geom, t.geom), 3) END AS geom
             FROM base.xzq t JOIN s ON s.geom && t.geom AND ST_Intersects(s.geom, t.geom) WHERE t.xzqjb = '乡'),
         zone AS (
