@@ -82,8 +82,8 @@ def load_pygeoapi(settings: Settings, audience: str) -> Flask:
         assert module_spec is not None and module_spec.loader is not None
         module: ModuleType = importlib.util.module_from_spec(module_spec)
         sys.modules[name] = module
-        module_spec.loader.exec_module(module)
         patches.install()
+        module_spec.loader.exec_module(module)
         return module.APP
 
 

@@ -18,19 +18,30 @@ between threads).
    an int in Python) and hands `True` to the provider: a 500 where a 400
    belongs. A bool is refused as upstream refuses any other non-integer.
 
+4. pygeoapi 0.24 reads its configuration and OpenAPI document with PyYAML's
+   pure-Python loader (`pygeoapi.util.yaml_load`, for its ${VAR}
+   substitution): five seconds of every gateway worker's start, at each
+   start and reload. A document without ${ is read by libyaml's safe
+   loader, the same document in a tenth of the time; one with ${ as
+   upstream reads it.
+
 (3 was found by the schema-driven fuzzer, tests/integration/test_fuzz.py. It
 also found `?lang=` answered with a 500, which the languages offered without
 a territory avoid: onemap.ogc.config.LANGUAGES, no patch.)"""
 
 from __future__ import annotations
 
+import importlib
+import io
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 import pyproj
+import yaml
 from pygeoapi import api as pygeoapi_api
 from pygeoapi import crs as pygeoapi_crs
+from pygeoapi import util as pygeoapi_util
 from pygeoapi.api import itemtypes, processes
 
 _local = threading.local()
@@ -67,13 +78,29 @@ def evaluate_limit(requested: Any, server_limits: dict, collection_limits: dict)
     return _upstream_evaluate_limit(requested, server_limits, collection_limits)
 
 
+_upstream_yaml_load = pygeoapi_util.yaml_load
+# the modules (the package's attributes of these names are its CLI groups)
+YAML_READERS = [importlib.import_module(name) for name in ("pygeoapi.config", "pygeoapi.openapi")]
+
+
+def yaml_load(fh: IO) -> Any:
+    """pygeoapi.util.yaml_load with libyaml where no ${VAR} is to be replaced."""
+    text = fh.read()
+    if "${" in text:
+        return _upstream_yaml_load(io.StringIO(text))
+    return yaml.load(text, Loader=yaml.CSafeLoader)  # noqa: S506 (a safe loader)
+
+
 PATCHED_VERSION = "0.24.0"  # the pygeoapi release these were written against
 FEATURES_PART4 = "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete"
 
 
 def install() -> None:
-    """Withdraw Part 4; put the replacements where pygeoapi looks them up."""
+    """Withdraw Part 4; put the replacements where pygeoapi looks them up
+    (before pygeoapi.flask_app is imported: it reads its files then)."""
     if FEATURES_PART4 in itemtypes.CONFORMANCE_CLASSES_FEATURES:
         itemtypes.CONFORMANCE_CLASSES_FEATURES.remove(FEATURES_PART4)
     itemtypes.transform_bbox = transform_bbox
     itemtypes.evaluate_limit = processes.evaluate_limit = evaluate_limit
+    for module in YAML_READERS:
+        module.yaml_load = yaml_load

@@ -82,17 +82,6 @@ class Staging:
         # transaction: no sweep sees the schema without its comment.
         staging.conn.execute(sql.SQL("CREATE SCHEMA {s}; COMMENT ON SCHEMA {s} IS {c}").format(
             s=sql.Identifier(schema), c=sql.Literal(f"plan-qc staging, backend {staging.backend_pid()}")))
-        # GEOS < 3.13 relate throws "side location conflict" on some pairs of
-        # valid polygons with near-coincident edges; OverlayNG does not, so
-        # such a pair is decided by the area of its intersection instead.
-        staging.conn.execute(sql.SQL("""
-            CREATE FUNCTION {f}(a geometry, b geometry, pattern text) RETURNS boolean
-            LANGUAGE plpgsql IMMUTABLE STRICT AS $$
-            BEGIN
-                RETURN ST_Relate(a, b, pattern);
-            EXCEPTION WHEN internal_error THEN
-                RETURN ST_Area(ST_CollectionExtract(ST_Intersection(a, b), 3)) > 0;
-            END $$""").format(f=staging.ident("relate")))
         # The overlays of the checks are planar in lon/lat, as in any GIS, so
         # their results are measured the same way: planar area scaled by the
         # GRS80 metres per degree at the centroid's latitude. A geodesic

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 import requests
 
+from tests import plan_packages as pp
 from tests.conftest import auth
 
 
@@ -40,7 +41,12 @@ def test_upload_a_clean_package_gives_every_output(ogc_url, tokens, package, db,
                           headers=auth(tokens["staff"]), timeout=600)
     assert r.status_code == 200, r.text[:500]
     body = r.json()
-    assert body["summary"]["passed"] and body["summary"]["errors"] == 0 and body["findings"] == []
+    summary = body["summary"]
+    assert summary["passed"] and summary["verdict_zh"] == "合格" and summary["errors"] == 0
+    assert body["findings"] == [] and not any(rule["count"] for rule in summary["by_rule"])
+    assert {la["name"] for la in summary["layers"]} >= {"XZQ", "GHYDYH", "STBHHX", "YJJBNT", "CZKFBJ", "GHZB"}
+    # level-3 codes (六位: 070101, 100101 …) are codes of the classification like any other
+    assert any(len(r["YDYHDM"]) == 6 for r in pp.read(package)["GHYDYH"].rows)
     page = base64.b64decode(body["report_html"]["value"]).decode("utf-8")
     assert "规划成果质检报告" in page and "<svg" in page
     pdf = tmp_path / "report.pdf"
@@ -57,11 +63,17 @@ def test_upload_a_clean_package_gives_every_output(ogc_url, tokens, package, db,
 
 
 def test_a_defective_package_by_base64_names_rule_feature_and_place(ogc_url, tokens, package, tmp_path):
-    from tests import plan_packages as pp
-
+    # one township's parcels and outline: a small package (seconds to check,
+    # not a whole city's), failing on its missing layers and the bad code
     layers = pp.read(package)
-    layers["GHYDYH"].rows[0]["YDYHDM"] = "9999"
-    bad = pp.write(tmp_path / "bad.gpkg", layers)
+    gh, xzq = layers["GHYDYH"], layers["XZQ"]
+    township = gh.rows[0]["XZQDM"]
+    keep = [i for i, row in enumerate(gh.rows) if row["XZQDM"] == township]
+    gh.rows, gh.geoms = [gh.rows[i] for i in keep], [gh.geoms[i] for i in keep]
+    [unit] = [i for i, row in enumerate(xzq.rows) if row["XZQDM"] == township]
+    xzq.rows, xzq.geoms = [xzq.rows[unit]], [xzq.geoms[unit]]
+    gh.rows[0]["YDYHDM"] = "9999"
+    bad = pp.write(tmp_path / "bad.gpkg", {"XZQ": xzq, "GHYDYH": gh})
     r = execute(ogc_url, "plan-qc", tokens["admin"], {"package": b64(bad.read_bytes())})
     body = r.json()
     assert r.status_code == 200 and not body["summary"]["passed"]

@@ -79,3 +79,21 @@ def test_pygeoapi_still_takes_true_as_a_limit():
     with pytest.raises(ValueError):
         patches.evaluate_limit("true", limits, {})
     assert patches.evaluate_limit("5", limits, {}) == 5
+
+
+def test_pygeoapi_still_reads_its_files_through_yaml_load_by_name():
+    config, openapi = patches.YAML_READERS
+    assert "CONFIG = yaml_load(fh)" in inspect.getsource(config.get_config)
+    assert "yaml_load(ff)" in inspect.getsource(openapi.load_openapi_document)
+
+
+@pytest.mark.parametrize("text", [
+    "server:\n  url: http://127.0.0.1:8000/ogc\n  limits: {default_items: 10}\nlist: [1, 2.5, true, null, '3']\n"
+    "title: {zh: 一张图, en: One Map}\nwhen: 2024-01-01\n",
+    "server:\n  url: ${ONEMAP_TEST_PATCH_URL:-http://default}\n  n: 3\n",
+])
+def test_the_libyaml_loader_gives_upstreams_answer(text):
+    import io
+
+    from pygeoapi.util import yaml_load as upstream
+    assert patches.yaml_load(io.StringIO(text)) == upstream(io.StringIO(text))
