@@ -114,10 +114,10 @@ NO_TESTS = 5  # pytest's exit code for a run that selected no test (a phase may)
 
 def _run_pytest(args: list[str], env: dict[str, str]) -> int:
     """The suite in two phases: the files in ONEMAP_TEST_WORKERS processes at
-    once (pytest-xdist, default 2: most tests wait on the stack, not on a
-    core), then the tests marked to run alone. Arguments that choose the
+    once (pytest-xdist, default 3: a test often waits on the stack, and a
+    third process keeps two cores busy then), then the tests marked to run alone. Arguments that choose the
     tests' marks or processes themselves (-m, -n) get one plain run."""
-    workers = env.get("ONEMAP_TEST_WORKERS", "2")
+    workers = env.get("ONEMAP_TEST_WORKERS", "3")
     chooses = any(a in ("-m", "-n") or a.startswith(("-m", "-n", "--numprocesses")) for a in args)
     if chooses or workers == "0":
         return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env)

@@ -89,7 +89,7 @@ def http() -> requests.Session:
 
 
 # Test files that share state beyond objects of their own (one file's runs
-# feed or disturb another's assertions): `onemap test` runs the files in two
+# feed or disturb another's assertions): `onemap test` runs the files in several
 # processes, and a group's files in one of them, one after the other.
 SHARED_STATE_GROUPS = {
     "qc": ["test_plan_processes", "test_plan_qc_rules"],

@@ -308,6 +308,15 @@ class OneMapFeatureProvider(PostgreSQLProvider):
         return feature
 
 
+def simplify_tolerance(z: int, y: int) -> float:
+    """A quarter of a tile unit (1/4096 of a WebMercatorQuad tile) in
+    degrees at the tile's most poleward edge, where a unit is shortest in
+    degrees of latitude (longitude: 360 / 2^z / 4096 everywhere)."""
+    edge = y if y < 2 ** (z - 1) else y + 1  # the row's northern edge in the north, southern in the south
+    latitude = math.atan(math.sinh(math.pi * (1 - 2 * edge / 2 ** z)))
+    return 360.0 / 2 ** z / 4096 * math.cos(latitude) / 4
+
+
 class OneMapTileProvider(MVTPostgreSQLProvider):
     """Mapbox vector tiles (WebMercatorQuad) from PostGIS in one SQL
     statement: the tile envelope is transformed once and the GiST index
@@ -325,10 +334,16 @@ class OneMapTileProvider(MVTPostgreSQLProvider):
         schema = self.db_search_path[0]
         columns = ", ".join(f'"{name}"' for name in self.get_fields())
         current = f" AND {in_force()}" if self.versioned else ""
+        # Geometries are simplified within a quarter of a tile unit before
+        # they are projected and clipped: at the city's zoom levels an admin
+        # unit or a choropleth of indicators has thousands of vertices a
+        # unit, which ST_AsMVTGeom would transform and snap only to drop
+        # (a z7 tile of the indicator maps: seconds, not a tenth of one).
         self._sql = text(
             "WITH b AS (SELECT ST_TileEnvelope(:z, :x, :y) AS env, "
             "ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 256.0 / 4096), 4490) AS geo) "
-            f"SELECT ST_AsMVT(t, :layer) FROM (SELECT ST_AsMVTGeom(ST_Transform(geom, 3857), b.env, 4096, 256) AS geom, "
+            "SELECT ST_AsMVT(t, :layer) FROM (SELECT "
+            "ST_AsMVTGeom(ST_Transform(ST_Simplify(geom, :tolerance, true), 3857), b.env, 4096, 256) AS geom, "
             f'{columns} FROM "{schema}"."{self.table}", b WHERE geom && b.geo AND ST_Intersects(geom, b.geo){current}) t '
             "WHERE t.geom IS NOT NULL")
 
@@ -393,5 +408,6 @@ class OneMapTileProvider(MVTPostgreSQLProvider):
         if not (0 <= z <= 24 and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
             raise ProviderTileNotFoundError
         with Session(self._engine) as session:
-            tile = session.execute(self._sql, {"z": z, "x": x, "y": y, "layer": self.get_layer()}).scalar()
+            tile = session.execute(self._sql, {"z": z, "x": x, "y": y, "layer": self.get_layer(),
+                                               "tolerance": simplify_tolerance(z, y)}).scalar()
         return bytes(tile) or None

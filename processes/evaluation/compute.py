@@ -21,14 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dask
-import dask.array as da
 import numpy as np
 import rasterio
 import rasterio.shutil
-import rioxarray
 import shapely
 from pyproj import CRS, Proj
 from rasterio.features import rasterize
@@ -38,6 +35,9 @@ from onemap.core.errors import invalid
 from onemap.core.settings import ROOT, load_yaml
 from processes.evaluation.method import Method
 from processes.evaluation.model import NODATA, OUTPUTS, evaluate
+
+if TYPE_CHECKING:  # Dask and rioxarray are imported where rasters are computed: the
+    import dask.array as da  # gateway imports this module, and they cost each worker seconds to load
 
 STYLE_FILE = ROOT / "styles" / "evaluation.yaml"  # the class colours
 
@@ -131,6 +131,9 @@ def scheduler() -> Any:
 def factor_stack(directory: Path, names: Sequence[str], grid: Grid) -> da.Array:
     """The factors as one Dask array (factor, y, x), read lazily in chunks;
     nodata cells as NaN."""
+    import dask.array as da
+    import rioxarray
+
     arrays = []
     w = grid.window
     for name in names:
@@ -195,6 +198,9 @@ def run_evaluation(method: Method, factor_dir: Path, zones: Zones, resolution: f
                    progress: Progress, client: Any = None) -> np.ndarray:
     """Write ecology.tif, agriculture.tif, construction.tif (COG) to out_dir
     and return the areas (m²) by output, zone code and class code."""
+    import dask
+    import dask.array as da
+
     names = method.factors
     transform, width, height = check_factors(factor_dir, names)
     grid = grid_for(transform, width, height, zones.region.bounds, resolution)

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 
 from onemap.ogc.providers import output_srid_and_flip
@@ -12,3 +14,18 @@ from onemap.ogc.providers import output_srid_and_flip
 ])
 def test_output_srid_and_axis_order(uri, expected):
     assert output_srid_and_flip(uri) == expected
+
+
+@pytest.mark.parametrize(("z", "y"), [(7, 53), (12, 1700), (14, 6780), (9, 300), (3, 1)])
+def test_the_simplification_stays_within_a_quarter_of_the_tiles_shortest_unit(z, y):
+    """A tile unit in degrees of latitude is shortest at the tile's poleward
+    edge: the tolerance is a quarter of it, so no vertex moves by more."""
+    from onemap.ogc.providers import simplify_tolerance
+
+    def latitude(row: float) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / 2 ** z))))
+
+    # the unit rows at both edges of the tile, in degrees of latitude
+    edges = [abs(latitude(y + k / 4096) - latitude(y + (k + 1) / 4096)) for k in (0, 4095)]
+    assert simplify_tolerance(z, y) == pytest.approx(min(edges) / 4, rel=1e-3)
+    assert simplify_tolerance(z, y) <= 360 / 2 ** z / 4096 / 4  # and within a quarter unit of longitude
