@@ -95,6 +95,9 @@ def test(pytest_args: tuple[str, ...]) -> None:
     shutil.copytree(Settings.from_env().config_dir, var_dir / "config")
     env["ONEMAP_CONFIG"] = str(var_dir / "config")
     env.update({"ONEMAP_PORT": str(stack.free_port()), "ONEMAP_PG_PORT": str(stack.free_port())})
+    # two gateway processes (of four threads each) keep the test machine's two
+    # cores busy; a third would only add its start at every reload of the suite
+    env.setdefault("ONEMAP_WORKERS", "2")
     settings = Settings.from_env(env)
     os.environ.update(env)
     code = 1
