@@ -16,7 +16,7 @@ import shapely
 from psycopg import sql
 
 from onemap.core.db import core_schema
-from onemap.demo import detailed, participation, roads, special, supervision
+from onemap.demo import amendment, detailed, participation, roads, special, supervision
 from onemap.demo.generate import COLUMNS, DemoCity, Table, generate_city
 
 SRID = 4490
@@ -61,6 +61,7 @@ def load_city(database_url: str, scale: str = "small", seed: int = 1,
             counts.update(supervision.load(conn, seed))
             counts.update(participation.load(conn))
             counts.update(special.load(conn))
+            counts.update(amendment.load(conn))
         conn.autocommit = True
         say("analyze")
         for name in DEMO_TABLES:

@@ -100,7 +100,7 @@ def submit(package: Path, title: str, edition: str | None, out: Path | None, by:
 
 @plan.command()
 @click.argument("submission", type=int)
-@click.option("--version", "plan_version", required=True, help="版本号 / version, e.g. 2021-2035-v2")
+@click.option("--version", "plan_version", required=True, help="版本号 / version, e.g. 2021-2035-v3")
 @click.option("--valid-from", required=True, help="生效时间 / RFC 3339 with time zone")
 @click.option("--title")
 @click.option("--by", help="发布人 / who publishes")

@@ -54,7 +54,7 @@ PUBLISH_METADATA = metadata(
      "in force ends when the new one takes effect; earlier versions are kept"),
     {"submission_id": describe(("提交编号", "Submission id"), ("plan-submit 返回的编号", "As plan-submit returned it"),
                          {"type": "integer"}),
-     "plan_version": describe(("版本号", "Version"), ("如 2021-2035-v2", "e.g. 2021-2035-v2"), {"type": "string"}),
+     "plan_version": describe(("版本号", "Version"), ("如 2021-2035-v3", "e.g. 2021-2035-v3"), {"type": "string"}),
      "valid_from": describe(("生效时间", "Valid from"), ("RFC 3339，带时区", "RFC 3339 with a time zone"),
                       {"type": "string", "format": "date-time"}),
      "title": describe(("版本名称", "Title"), ("默认为提交时的成果名称", "Default: the submission's title"),
@@ -62,7 +62,7 @@ PUBLISH_METADATA = metadata(
     {"version": describe(("已发布版本", "Published version"), ("版本、生效时间、各图层要素数", "Version, validity, features"),
                    {"type": "object"})},
     ["成果发布", "publish", "规划回溯"],
-    {"inputs": {"submission_id": 1, "plan_version": "2021-2035-v2", "valid_from": "2025-01-01T00:00:00+08:00"}})
+    {"inputs": {"submission_id": 1, "plan_version": "2021-2035-v3", "valid_from": "2027-01-01T00:00:00+08:00"}})
 
 
 class PlanPublishProcessor(OneMapProcessor):

@@ -16,7 +16,7 @@ import datetime as dt
 import importlib
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,40 +131,63 @@ def _publish_transaction(staging: Staging, spec: Any, registry: dict[str, Layer]
                          plan_version: str, title: str, valid_from: dt.datetime,
                          principal: Principal) -> PublishedVersion:
     with connect(staging.database_url) as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (PUBLISH_LOCK,))
-        if conn.execute("SELECT 1 FROM plan.plan_version WHERE plan_version = %s", (plan_version,)).fetchone():
-            raise invalid("plan_version", f"规划版本 {plan_version} 已存在", f"Plan version {plan_version} exists already", 409)
-        current = conn.execute("SELECT plan_version, valid_from FROM plan.plan_version WHERE valid_to IS NULL "
-                               "ORDER BY valid_from DESC LIMIT 1").fetchone()
-        if current and valid_from <= current[1]:
-            raise invalid("valid_from", f"生效时间应晚于现行版本 {current[0]} 的生效时间 {current[1].isoformat()}", f"valid_from must be after {current[1].isoformat()}, when {current[0]} took effect")
-        conn.execute("INSERT INTO plan.plan_version (plan_version, title, valid_from, published_by, submission_id) "
-                     "VALUES (%s, %s, %s, %s, %s)", (plan_version, title, valid_from, principal.name, submission_id))
+        previous = open_version(conn, plan_version, title, valid_from, principal, submission_id)
         counts = {}
         by_target = {la.spec.publish: la for la in staging.layers.values() if la.spec and la.spec.publish}
         for layer_id, layer in registry.items():
-            table = sql.Identifier(layer.schema, layer.table_name)
             staged = by_target.get(layer_id)
-            if staged is not None:
-                counts[layer_id] = _insert_from_staging(conn, staging, staged, layer, plan_version, valid_from)
-            else:  # carried forward: the new version is a whole plan
-                counts[layer_id] = conn.execute(sql.SQL("""
-                    INSERT INTO {t} SELECT * FROM (
-                        SELECT (SELECT coalesce(max(id), 0) FROM {t}) + row_number() OVER (ORDER BY id) AS id,
-                               {cols}, %s, %s, NULL::timestamptz, geom
-                        FROM {t} WHERE valid_to IS NULL) s""").format(
-                    t=table, cols=sql.SQL(", ").join(sql.Identifier(c) for c in _data_columns(conn, layer))),
-                    (plan_version, valid_from)).rowcount
-            conn.execute(sql.SQL("UPDATE {t} SET valid_to = %s WHERE valid_to IS NULL AND plan_version <> %s").format(
-                t=table), (valid_from, plan_version))
-        conn.execute("UPDATE plan.plan_version SET valid_to = %s WHERE valid_to IS NULL AND plan_version <> %s",
-                     (valid_from, plan_version))
+            counts[layer_id] = (_insert_from_staging(conn, staging, staged, layer, plan_version, valid_from)
+                                if staged is not None else carry_forward(conn, layer, plan_version, valid_from))
+        close_previous(conn, registry.values(), plan_version, valid_from)
         conn.execute("UPDATE plan.submission SET published_as = %s WHERE id = %s", (plan_version, submission_id))
         audit.record(conn, principal, "plan-publish", f"plan_version/{plan_version}", 200,
                      detail={"submission": submission_id, "valid_from": valid_from.isoformat(), "layers": counts,
-                             "previous": current[0] if current else None})
-    return PublishedVersion(plan_version, title, valid_from, current[0] if current else None, counts,
-                            submission_id)
+                             "previous": previous})
+    return PublishedVersion(plan_version, title, valid_from, previous, counts, submission_id)
+
+
+def open_version(conn: Any, plan_version: str, title: str, valid_from: dt.datetime, principal: Principal,
+                 submission_id: int | None = None) -> str | None:
+    """The plan.plan_version row of a new version, one publish at a time
+    (in the caller's transaction); the version in force before it."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (PUBLISH_LOCK,))
+    if conn.execute("SELECT 1 FROM plan.plan_version WHERE plan_version = %s", (plan_version,)).fetchone():
+        raise invalid("plan_version", f"规划版本 {plan_version} 已存在", f"Plan version {plan_version} exists already", 409)
+    current = conn.execute("SELECT plan_version, valid_from FROM plan.plan_version WHERE valid_to IS NULL "
+                           "ORDER BY valid_from DESC LIMIT 1").fetchone()
+    if current and valid_from <= current[1]:
+        raise invalid("valid_from", f"生效时间应晚于现行版本 {current[0]} 的生效时间 {current[1].isoformat()}",
+                      f"valid_from must be after {current[1].isoformat()}, when {current[0]} took effect")
+    conn.execute("INSERT INTO plan.plan_version (plan_version, title, valid_from, published_by, submission_id) "
+                 "VALUES (%s, %s, %s, %s, %s)", (plan_version, title, valid_from, principal.name, submission_id))
+    return current[0] if current else None
+
+
+def carry_forward(conn: Any, layer: Layer, plan_version: str, valid_from: dt.datetime,
+                  changed: Mapping[str, sql.Composable] | None = None) -> int:
+    """The layer's open-ended features copied into the new version with new
+    ids (a version is a whole plan); `changed` gives the SQL expression of a
+    column that differs in the new version (规划修改)."""
+    table = sql.Identifier(layer.schema, layer.table_name)
+    columns = _data_columns(conn, layer)
+    values = [(changed or {}).get(c, sql.Identifier(c)) for c in columns]
+    return conn.execute(sql.SQL("""
+        INSERT INTO {t} (id, {cols}, plan_version, valid_from, valid_to, geom)
+        SELECT (SELECT coalesce(max(id), 0) FROM {t}) + row_number() OVER (ORDER BY id),
+               {values}, %s, %s, NULL, geom
+        FROM {t} WHERE valid_to IS NULL""").format(
+        t=table, cols=sql.SQL(", ").join(map(sql.Identifier, columns)), values=sql.SQL(", ").join(values)),
+        (plan_version, valid_from)).rowcount
+
+
+def close_previous(conn: Any, layers: Iterable[Layer], plan_version: str, valid_from: dt.datetime) -> None:
+    """The version in force before ends when the new one takes effect, in
+    every plan layer and in plan.plan_version."""
+    for layer in layers:
+        conn.execute(sql.SQL("UPDATE {t} SET valid_to = %s WHERE valid_to IS NULL AND plan_version <> %s").format(
+            t=sql.Identifier(layer.schema, layer.table_name)), (valid_from, plan_version))
+    conn.execute("UPDATE plan.plan_version SET valid_to = %s WHERE valid_to IS NULL AND plan_version <> %s",
+                 (valid_from, plan_version))
 
 
 def _data_columns(conn: Any, layer: Layer) -> list[str]:
