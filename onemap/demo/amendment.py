@@ -30,9 +30,9 @@ ASSIGNED = ("070102", "100101")  # even ids, odd ids
 def load(conn: psycopg.Connection) -> dict[str, int]:
     """Publish the amendment; the number of reserved parcels assigned."""
     names = names_zh()
-    code = sql.SQL("CASE WHEN ydyhdm = {r} THEN (CASE WHEN id % 2 = 0 THEN {a} ELSE {b} END) ELSE ydyhdm END").format(
+    code = sql.SQL("CASE WHEN ydyhdm = {r} THEN (CASE WHEN mod(id, 2) = 0 THEN {a} ELSE {b} END) ELSE ydyhdm END").format(
         r=sql.Literal(RESERVED), a=sql.Literal(ASSIGNED[0]), b=sql.Literal(ASSIGNED[1]))
-    name = sql.SQL("CASE WHEN ydyhdm = {r} THEN (CASE WHEN id % 2 = 0 THEN {a} ELSE {b} END) ELSE ydyhmc END").format(
+    name = sql.SQL("CASE WHEN ydyhdm = {r} THEN (CASE WHEN mod(id, 2) = 0 THEN {a} ELSE {b} END) ELSE ydyhmc END").format(
         r=sql.Literal(RESERVED), a=sql.Literal(names[ASSIGNED[0]]), b=sql.Literal(names[ASSIGNED[1]]))
     layers = [layer for layer in load_layers() if layer.versioned]
     open_version(conn, VERSION, TITLE, VALID_FROM, DEMO)
