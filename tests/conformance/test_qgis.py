@@ -16,6 +16,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from onemap.core.inforce import in_force
 from tests.conftest import auth
 
 PROBE = Path(__file__).with_name("qgis_probe.py")
@@ -97,6 +98,6 @@ def test_qgis_opens_an_internal_layer_with_a_basic_auth_configuration(qgis, db):
     assert not qgis["internal-anonymous"]["valid"] or qgis["internal-anonymous"].get("features") == 0
     result = qgis["internal"]
     assert result["valid"], result["error"]
-    assert result["features"] == db.execute("SELECT count(*) FROM plan.czkfbj").fetchone()[0]
+    assert result["features"] == db.execute(f"SELECT count(*) FROM plan.czkfbj WHERE {in_force()}").fetchone()[0]
     assert result["painted"] > 0
 

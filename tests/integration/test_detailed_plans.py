@@ -34,8 +34,9 @@ def execute(http, ogc_url, token, process, inputs, outputs=None):
     return http.post(f"{ogc_url}/processes/{process}/execution", json=body, headers=auth(token), timeout=600)
 
 
-def insert_plot(db, dkbh, ydyhdm, geom_sql, params, valid_to=None) -> int:
-    """A plot of the test's own in the version in force (valid_to: ended then)."""
+def insert_plot(db, dkbh, ydyhdm, geom_sql, params, valid_to=None, at=None) -> int:
+    """A plot of the test's own in the version in force now, or at `at`
+    (valid_to: ended then)."""
     return db.execute(f"""
         INSERT INTO plan.kzxxgh (id, bsm, dkbh, ydyhdm, ydyhmc, rjl, jzmd, jzxg, ldl, xzqdm, mj, plan_version,
                                  valid_from, valid_to, geom)
@@ -44,9 +45,9 @@ def insert_plot(db, dkbh, ydyhdm, geom_sql, params, valid_to=None) -> int:
         FROM ({geom_sql}) s(g)
         CROSS JOIN LATERAL (SELECT xzqdm FROM base.xzq WHERE xzqjb = '乡'
                             AND ST_Intersects(geom, ST_PointOnSurface(s.g)) LIMIT 1) x
-        CROSS JOIN (SELECT plan_version, valid_from FROM plan.plan_version WHERE {in_force()}
-                    ORDER BY valid_from DESC LIMIT 1) v
-        RETURNING id""", {"d": dkbh, "c": ydyhdm, "to": valid_to, **params}).fetchone()[0]
+        CROSS JOIN (SELECT plan_version, valid_from FROM plan.plan_version
+                    WHERE {in_force("coalesce(%(at)s::timestamptz, now())")} ORDER BY valid_from DESC LIMIT 1) v
+        RETURNING id""", {"d": dkbh, "c": ydyhdm, "to": valid_to, "at": at, **params}).fetchone()[0]
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def test_plots_are_read_with_datetime_by_owslib_and_requests(ogc_url, tokens, db
         page["features"][0]["properties"])
     # a plot amended away in 2023 answers for its time only
     square = "SELECT ST_Envelope(ST_Buffer(ST_PointOnSurface(geom), 0.001)) FROM plan.kzxxgh ORDER BY id LIMIT 1"
-    pid = insert_plot(db, "PYTEST-KG-PAST", "070102", square, {}, valid_to="2023-06-01T00:00:00+08:00")
+    pid = insert_plot(db, "PYTEST-KG-PAST", "070102", square, {}, valid_to="2023-06-01T00:00:00+08:00", at=PAST)
     try:
         found = {}
         for when in (PAST, NOW_THEN):
