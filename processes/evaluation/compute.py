@@ -1,11 +1,12 @@
-"""Chunked computation of the double evaluation: the factor rasters read
-through rasterio windows into Dask arrays (rioxarray), the model of
-processes.evaluation.model applied block by block, the class rasters
-written strip by strip as Cloud-Optimised GeoTIFFs, and the class areas per
-township summed from the blocks — memory is bounded by a strip of blocks,
-not by the raster.
+"""Chunked computation of the double evaluation: Dask tasks over 512 × 512
+blocks, only those meeting the region (outside it the class rasters stay
+nodata). A task opens the factor rasters once, reads each block's window of
+each (rasterio), applies the model of processes.evaluation.model and sums
+the block's class areas per township. The class rasters are written strip by
+strip, a strip while the next computes, then converted to Cloud-Optimised
+GeoTIFFs — memory is bounded by a strip of blocks, not by the raster.
 
-The blocks run on the local threaded scheduler, or on a Dask distributed
+The tasks run on the local threaded scheduler, or on a Dask distributed
 cluster when DASK_SCHEDULER_ADDRESS is set (its workers must see the factor
 rasters at the same path, e.g. on shared storage).
 
@@ -17,8 +18,9 @@ the change is below 1e-6)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -30,6 +32,7 @@ import rasterio.shutil
 import shapely
 from pyproj import CRS, Proj
 from rasterio.features import rasterize
+from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
 from onemap.core.errors import invalid
@@ -41,6 +44,8 @@ STYLE_FILE = ROOT / "styles" / "evaluation.yaml"  # the class colours
 
 GRID_CRS = CRS.from_epsg(4546)     # CGCS2000 / 3-degree Gauss-Krüger CM 111E
 CHUNK = 512
+GROUP = 4                          # blocks of a strip computed by one task
+COG_CACHE = 64 * 2**20             # bytes of GDAL block cache while the COGs are written
 
 Progress = Callable[[int, str], None]
 
@@ -126,7 +131,7 @@ def scheduler() -> Any:
     return "threads"
 
 
-def read_factors(directory: Path, names: Sequence[str], grid: Grid, rows: tuple[int, int],
+def read_factors(sources: Mapping[str, DatasetReader], grid: Grid, rows: tuple[int, int],
                  cols: tuple[int, int]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The factors over the output cells rows × cols as float32 (a category
     code is exact in it), and where every factor has data (not nodata, not NaN).
@@ -136,17 +141,15 @@ def read_factors(directory: Path, names: Sequence[str], grid: Grid, rows: tuple[
     height, width = rows[1] - rows[0], cols[1] - cols[0]
     band = max(1, CHUNK // step)
     factors, valid = {}, np.ones((height, width), bool)
-    for name in names:
+    for name, src in sources.items():
         out = np.empty((height, width), np.float32)
-        with rasterio.open(directory / f"{name}.tif") as src:
-            nodata, floating = src.nodata, np.issubdtype(src.dtypes[0], np.floating)
-            for r in range(0, height, band):
-                n = min(band, height - r)
-                window = Window(w.col_off + cols[0] * step, w.row_off + (rows[0] + r) * step,
-                                (width - 1) * step + 1, (n - 1) * step + 1)
-                out[r:r + n] = src.read(1, window=window)[::step, ::step]
-        valid &= out != np.float32(nodata)
-        if floating:
+        for r in range(0, height, band):
+            n = min(band, height - r)
+            window = Window(w.col_off + cols[0] * step, w.row_off + (rows[0] + r) * step,
+                            (width - 1) * step + 1, (n - 1) * step + 1)
+            out[r:r + n] = src.read(1, window=window)[::step, ::step]
+        valid &= out != np.float32(src.nodata)
+        if np.issubdtype(src.dtypes[0], np.floating):
             valid &= ~np.isnan(out)
         factors[name] = out
     return factors, valid
@@ -172,10 +175,19 @@ def _burn(zones: Zones, transform: rasterio.Affine, shape: tuple[int, int],
     return inside, zone
 
 
-def _block(factor_dir: Path, method: Method, grid: Grid, zones: Zones, rows: tuple[int, int],
+def _blocks(factor_dir: Path, method: Method, grid: Grid, zones: Zones, rows: tuple[int, int],
+            blocks: Sequence[tuple[int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Class codes (output, y, x) and areas (output, zone, class) of some
+    blocks of a strip; the factor rasters opened once for all of them (an
+    open costs as much as a block's read)."""
+    with ExitStack() as stack:
+        sources = {name: stack.enter_context(rasterio.open(factor_dir / f"{name}.tif")) for name in method.factors}
+        return [_block(sources, method, grid, zones, rows, cols) for cols in blocks]
+
+
+def _block(sources: Mapping[str, DatasetReader], method: Method, grid: Grid, zones: Zones, rows: tuple[int, int],
            cols: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Class codes (output, y, x) of one block and its areas (output, zone, class)."""
-    factors, valid = read_factors(factor_dir, method.factors, grid, rows, cols)
+    factors, valid = read_factors(sources, grid, rows, cols)
     transform = grid.transform @ rasterio.Affine.translation(cols[0], rows[0])
     inside, zone = _burn(zones, transform, valid.shape, grid.resolution)
     classes = evaluate(method, factors, valid & inside)
@@ -215,7 +227,7 @@ def strips(grid: Grid, region: shapely.Geometry) -> list[tuple[tuple[int, int], 
         r1 = min(r0 + CHUNK, grid.height)
         starts = np.arange(0, grid.width, CHUNK)
         ends = np.minimum(starts + CHUNK, grid.width)
-        (x0, x1), (y0, y1) = (grid.transform * (np.stack([starts, ends]), np.array([[r0], [r1]])))
+        (x0, x1), (y0, y1) = grid.transform @ (np.stack([starts, ends]), np.array([[r0], [r1]]))
         boxes = shapely.box(x0 - res, y1 - res, x1 + res, y0 + res)
         hit = shapely.intersects(region, boxes)
         if hit.any():
@@ -248,8 +260,10 @@ def run_evaluation(method: Method, factor_dir: Path, zones: Zones, resolution: f
         with ThreadPoolExecutor(1) as writer:
             written = None
             for i, (rows, blocks) in enumerate(todo):
-                results = dask.compute(*(dask.delayed(_block)(factor_dir, method, grid, shared, rows, cols)
-                                         for cols in blocks), scheduler=sched)
+                groups = [blocks[k:k + GROUP] for k in range(0, len(blocks), GROUP)]
+                results = [r for group in dask.compute(*(dask.delayed(_blocks)(factor_dir, method, grid, shared,
+                                                                                rows, g) for g in groups),
+                                                       scheduler=sched) for r in group]
                 if written is not None:
                     written.result()
                 written = writer.submit(_write_strip, work, rows, blocks, [r[0] for r in results])
@@ -264,14 +278,20 @@ def run_evaluation(method: Method, factor_dir: Path, zones: Zones, resolution: f
         if client is None and sched != "threads":
             sched.close()
     areas[:, :, NODATA] = 0
-    for name in OUTPUTS:
-        with rasterio.open(out_dir / f"{name}.work.tif", "r+") as dst:
-            dst.write_colormap(1, _rgb(class_colours()[name]))
-        rasterio.shutil.copy(out_dir / f"{name}.work.tif", out_dir / f"{name}.tif", driver="COG",
-                             compress="DEFLATE", overview_resampling="nearest", blocksize=CHUNK,
-                             num_threads="ALL_CPUS")
-        (out_dir / f"{name}.work.tif").unlink()
+    # The three conversions at once (building overviews is single-threaded),
+    # with GDAL's block cache bounded: by default (5 % of the RAM) it would
+    # keep most of the work rasters read.
+    with rasterio.Env(GDAL_CACHEMAX=COG_CACHE), ThreadPoolExecutor(len(OUTPUTS)) as pool:
+        list(pool.map(lambda name: _to_cog(out_dir, name), OUTPUTS))
     return areas
+
+
+def _to_cog(out_dir: Path, name: str) -> None:
+    with rasterio.open(out_dir / f"{name}.work.tif", "r+") as dst:
+        dst.write_colormap(1, _rgb(class_colours()[name]))
+    rasterio.shutil.copy(out_dir / f"{name}.work.tif", out_dir / f"{name}.tif", driver="COG", compress="DEFLATE",
+                         overview_resampling="nearest", blocksize=CHUNK, num_threads="ALL_CPUS")
+    (out_dir / f"{name}.work.tif").unlink()
 
 
 def _write_strip(work: dict[str, Any], rows: tuple[int, int], blocks: Sequence[tuple[int, int]],
