@@ -2,7 +2,11 @@
 适宜性) for the whole city at 10 m, chunked with Dask (local threads), against
 (a) plain numpy on whole arrays and (b) gdal_calc.py on the same factors.
 
-    .venv/bin/python bench/evaluation.py [RESOLUTION_M]   # default 10; needs the factor rasters of a demo load
+    .venv/bin/python bench/evaluation.py [RESOLUTION_M [CONTENDER ...]]
+
+RESOLUTION_M defaults to 10; CONTENDER is dask, numpy or gdal_calc, all three
+by default (naming only dask times it alone while iterating; figures to
+report come from a run with the peers). Needs the factor rasters of a demo load.
 
 The factors of the last demo load (var/evaluation/factors/) are resampled
 to the resolution by GDAL virtual rasters (gdalbuildvrt -tr, nearest): every
@@ -147,6 +151,9 @@ def measure(name: str, directory: Path, out: Path) -> dict:
 
 def main() -> None:
     resolution = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
+    contenders = sys.argv[2:] or list(CONTENDERS)
+    if not set(contenders) <= set(CONTENDERS):
+        sys.exit(f"contenders: {', '.join(CONTENDERS)}")
     method = find_method(None)
     source = Settings.from_env().evaluation_dir / "factors"
     with tempfile.TemporaryDirectory(dir=ROOT / "var") as tmp:
@@ -156,7 +163,7 @@ def main() -> None:
         print(f"suitability at {resolution:g} m: {width} × {height} = {cells / 1e6:.0f} M cells, "
               f"{len(method.factors)} factors, method {method.version}, {psutil.cpu_count()} cores")
         results = {}
-        for name in CONTENDERS:
+        for name in contenders:
             need = cells * 4 * (len(method.factors) + 4)
             if name == "numpy" and need > psutil.virtual_memory().available / 2:
                 results[name] = {"error": f"skipped: whole arrays need ≈ {need / 2**30:.1f} GiB"}
@@ -166,9 +173,9 @@ def main() -> None:
             line = (f"{r['seconds']:8.1f} s  peak {r['peak_mb']:8.0f} MB" if "seconds" in r else r["error"])
             area = f"  (city {r['city_km2']} km²)" if "city_km2" in r else ""
             print(f"  {name:<10} {line}{area}")
-        base = results["dask"]
+        base = results.get("dask", {})
         for name in ("numpy", "gdal_calc"):
-            r = results[name]
+            r = results.get(name, {})
             if "seconds" in r and "seconds" in base:
                 factor = 3 if name == "gdal_calc" else 1     # gdal_calc computed one output of three
                 print(f"  {name} / dask: time × {factor * r['seconds'] / base['seconds']:.2f}, "

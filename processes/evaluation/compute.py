@@ -1,11 +1,12 @@
-"""Chunked computation of the double evaluation: the factor rasters read
-through rasterio windows into Dask arrays (rioxarray), the model of
-processes.evaluation.model applied block by block, the class rasters
-written strip by strip as Cloud-Optimised GeoTIFFs, and the class areas per
-township summed from the blocks — memory is bounded by a strip of blocks,
-not by the raster.
+"""Chunked computation of the double evaluation: Dask tasks over 512 × 512
+blocks, only those meeting the region (outside it the class rasters stay
+nodata). A task opens the factor rasters once, reads each block's window of
+each (rasterio), applies the model of processes.evaluation.model and sums
+the block's class areas per township. The class rasters are written strip by
+strip, a strip while the next computes, then converted to Cloud-Optimised
+GeoTIFFs — memory is bounded by a strip of blocks, not by the raster.
 
-The blocks run on the local threaded scheduler, or on a Dask distributed
+The tasks run on the local threaded scheduler, or on a Dask distributed
 cluster when DASK_SCHEDULER_ADDRESS is set (its workers must see the factor
 rasters at the same path, e.g. on shared storage).
 
@@ -17,11 +18,13 @@ the change is below 1e-6)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -29,6 +32,7 @@ import rasterio.shutil
 import shapely
 from pyproj import CRS, Proj
 from rasterio.features import rasterize
+from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
 from onemap.core.errors import invalid
@@ -36,13 +40,12 @@ from onemap.core.settings import ROOT, load_yaml
 from processes.evaluation.method import Method
 from processes.evaluation.model import NODATA, OUTPUTS, evaluate
 
-if TYPE_CHECKING:  # Dask and rioxarray are imported where rasters are computed: the
-    import dask.array as da  # gateway imports this module, and they cost each worker seconds to load
-
 STYLE_FILE = ROOT / "styles" / "evaluation.yaml"  # the class colours
 
 GRID_CRS = CRS.from_epsg(4546)     # CGCS2000 / 3-degree Gauss-Krüger CM 111E
 CHUNK = 512
+GROUP = 4                          # blocks of a strip computed by one task
+COG_CACHE = 64 * 2**20             # bytes of GDAL block cache while the COGs are written
 
 Progress = Callable[[int, str], None]
 
@@ -128,48 +131,68 @@ def scheduler() -> Any:
     return "threads"
 
 
-def factor_stack(directory: Path, names: Sequence[str], grid: Grid) -> da.Array:
-    """The factors as one Dask array (factor, y, x), read lazily in chunks;
-    nodata cells as NaN."""
-    import dask.array as da
-    import rioxarray
+def read_factors(sources: Mapping[str, DatasetReader], grid: Grid, rows: tuple[int, int],
+                 cols: tuple[int, int]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The factors over the output cells rows × cols as float32 (a category
+    code is exact in it), and where every factor has data (not nodata, not NaN).
+    An output cell takes the factor cell at its top-left corner; with step > 1
+    the window is read in bands of about CHUNK factor rows."""
+    step, w = grid.step, grid.window
+    height, width = rows[1] - rows[0], cols[1] - cols[0]
+    band = max(1, CHUNK // step)
+    factors, valid = {}, np.ones((height, width), bool)
+    for name, src in sources.items():
+        out = np.empty((height, width), np.float32)
+        for r in range(0, height, band):
+            n = min(band, height - r)
+            window = Window(w.col_off + cols[0] * step, w.row_off + (rows[0] + r) * step,
+                            (width - 1) * step + 1, (n - 1) * step + 1)
+            out[r:r + n] = src.read(1, window=window)[::step, ::step]
+        valid &= out != np.float32(src.nodata)
+        if np.issubdtype(src.dtypes[0], np.floating):
+            valid &= ~np.isnan(out)
+        factors[name] = out
+    return factors, valid
 
-    arrays = []
-    w = grid.window
-    for name in names:
-        data = rioxarray.open_rasterio(directory / f"{name}.tif", chunks={"x": CHUNK * grid.step,
-                                                                           "y": CHUNK * grid.step},
-                                       masked=True, lock=False)
-        part = data.isel(band=0, y=slice(w.row_off, w.row_off + w.height, grid.step),
-                         x=slice(w.col_off, w.col_off + w.width, grid.step))
-        arrays.append(part.data.astype(np.float32))
-    return da.stack(arrays).rechunk((len(names), CHUNK, CHUNK))
 
-
-def _block(stack: np.ndarray, method: Method, names: Sequence[str], grid: Grid, zones: Zones,
-           block_info: dict | None = None) -> np.ndarray:
-    """Class codes (output, y, x) of one block, then its zone codes."""
-    (_, _), (r0, r1), (c0, c1) = block_info[0]["array-location"]
-    transform = grid.transform @ rasterio.Affine.translation(c0, r0)
-    shape = (r1 - r0, c1 - c0)
-    factors = dict(zip(names, stack, strict=True))
+def _burn(zones: Zones, transform: rasterio.Affine, shape: tuple[int, int],
+          resolution: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cells inside the region, and the zone codes, of one block."""
     # Only the parts of the polygons over the block: rasterio converts whole
     # geometries to GeoJSON, which for city-wide outlines costs more than the model.
     left, top = transform.c, transform.f
-    bounds = (left - grid.resolution, top - (shape[0] + 1) * grid.resolution,
-              left + (shape[1] + 1) * grid.resolution, top + grid.resolution)
+    bounds = (left - resolution, top - (shape[0] + 1) * resolution, left + (shape[1] + 1) * resolution,
+              top + resolution)
     polygons = np.array([zones.region, *zones.townships], dtype=object)
     hit = np.flatnonzero(shapely.intersects(polygons, shapely.box(*bounds)))
     parts = shapely.clip_by_rect(polygons[hit], *bounds)
     burn = [(g, 1) for i, g in zip(hit, parts, strict=True) if i == 0 and not g.is_empty]
     inside = (rasterize(burn, out_shape=shape, transform=transform, fill=0, dtype="uint8") == 1
               if burn else np.zeros(shape, bool))
-    valid = inside & ~np.isnan(stack).any(axis=0)
-    classes = evaluate(method, {k: np.nan_to_num(v) for k, v in factors.items()}, valid)
     burn = [(g, int(i)) for i, g in zip(hit, parts, strict=True) if i > 0 and not g.is_empty]
     zone = (rasterize(burn, out_shape=shape, transform=transform, fill=0, dtype="int32")
             if burn else np.zeros(shape, np.int32))
-    return np.stack([*(classes[name] for name in OUTPUTS), zone]).astype(np.uint16)
+    return inside, zone
+
+
+def _blocks(factor_dir: Path, method: Method, grid: Grid, zones: Zones, rows: tuple[int, int],
+            blocks: Sequence[tuple[int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Class codes (output, y, x) and areas (output, zone, class) of some
+    blocks of a strip; the factor rasters opened once for all of them (an
+    open costs as much as a block's read)."""
+    with ExitStack() as stack:
+        sources = {name: stack.enter_context(rasterio.open(factor_dir / f"{name}.tif")) for name in method.factors}
+        return [_block(sources, method, grid, zones, rows, cols) for cols in blocks]
+
+
+def _block(sources: Mapping[str, DatasetReader], method: Method, grid: Grid, zones: Zones, rows: tuple[int, int],
+           cols: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    factors, valid = read_factors(sources, grid, rows, cols)
+    transform = grid.transform @ rasterio.Affine.translation(cols[0], rows[0])
+    inside, zone = _burn(zones, transform, valid.shape, grid.resolution)
+    classes = evaluate(method, factors, valid & inside)
+    block = np.stack([classes[name] for name in OUTPUTS])
+    return block, _block_areas(block, zone, (*rows, *cols), grid, len(zones.townships))
 
 
 def cell_area(grid: Grid, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
@@ -182,64 +205,99 @@ def cell_area(grid: Grid, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
     return grid.resolution**2 / np.asarray(scale)
 
 
-def _block_areas(block: np.ndarray, location: tuple[int, int, int, int], grid: Grid, n_zones: int) -> np.ndarray:
+def _block_areas(block: np.ndarray, zone: np.ndarray, location: tuple[int, int, int, int], grid: Grid,
+                 n_zones: int) -> np.ndarray:
     """Area (m²) per output, zone code and class code of one block."""
-    area = np.broadcast_to(cell_area(grid, *location), block.shape[1:])
-    zone = block[-1].astype(np.int64)
+    area = np.broadcast_to(cell_area(grid, *location), zone.shape).ravel()
+    zone = zone.astype(np.int64).ravel() * 256
     out = np.zeros((len(OUTPUTS), n_zones + 1, 256))
     for i in range(len(OUTPUTS)):
-        key = zone * 256 + block[i]
-        out[i] = np.bincount(key.ravel(), weights=area.ravel(), minlength=(n_zones + 1) * 256).reshape(n_zones + 1,
-                                                                                                       256)
+        out[i] = np.bincount(zone + block[i].ravel(), weights=area,
+                             minlength=(n_zones + 1) * 256).reshape(n_zones + 1, 256)
+    return out
+
+
+def strips(grid: Grid, region: shapely.Geometry) -> list[tuple[tuple[int, int], list[tuple[int, int]]]]:
+    """The blocks to compute, strip by strip: (rows, [cols, …]) of the blocks
+    whose cells (with a one-cell margin) meet the region; the others stay nodata."""
+    shapely.prepare(region)
+    out = []
+    res = grid.resolution
+    for r0 in range(0, grid.height, CHUNK):
+        r1 = min(r0 + CHUNK, grid.height)
+        starts = np.arange(0, grid.width, CHUNK)
+        ends = np.minimum(starts + CHUNK, grid.width)
+        (x0, x1), (y0, y1) = grid.transform @ (np.stack([starts, ends]), np.array([[r0], [r1]]))
+        boxes = shapely.box(x0 - res, y1 - res, x1 + res, y0 + res)
+        hit = shapely.intersects(region, boxes)
+        if hit.any():
+            out.append(((r0, r1), [(int(a), int(b)) for a, b, h in zip(starts, ends, hit, strict=True) if h]))
     return out
 
 
 def run_evaluation(method: Method, factor_dir: Path, zones: Zones, resolution: float | None, out_dir: Path,
                    progress: Progress, client: Any = None) -> np.ndarray:
     """Write ecology.tif, agriculture.tif, construction.tif (COG) to out_dir
-    and return the areas (m²) by output, zone code and class code."""
+    and return the areas (m²) by output, zone code and class code (nodata,
+    code 0, is no class: its areas are 0)."""
     import dask
-    import dask.array as da
 
-    names = method.factors
-    transform, width, height = check_factors(factor_dir, names)
+    transform, width, height = check_factors(factor_dir, method.factors)
     grid = grid_for(transform, width, height, zones.region.bounds, resolution)
-    stack = factor_stack(factor_dir, names, grid)
-    blocks = da.map_blocks(_block, stack, method=method, names=names, grid=grid, zones=zones,
-                           chunks=((len(OUTPUTS) + 1,), *stack.chunks[1:]), dtype=np.uint16)
     sched = client if client is not None else scheduler()
+    # The work rasters: written while the next strip computes, so cheap to
+    # compress (ZSTD level 1); tiles of blocks outside the region are never
+    # written (sparse) and read as nodata.
     profile = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": 1, "crs": GRID_CRS,
                "transform": grid.transform, "dtype": "uint8", "nodata": NODATA, "tiled": True,
-               "blockxsize": CHUNK, "blockysize": CHUNK, "compress": "deflate"}
+               "blockxsize": CHUNK, "blockysize": CHUNK, "compress": "zstd", "zstd_level": 1,
+               "sparse_ok": True}
     work = {name: rasterio.open(out_dir / f"{name}.work.tif", "w", **profile) for name in OUTPUTS}
     areas = np.zeros((len(OUTPUTS), len(zones.townships) + 1, 256))
+    todo = strips(grid, zones.region)
+    shared = dask.delayed(zones)   # sent to a cluster once, not with every block
     try:
-        row_edges = np.cumsum((0, *blocks.chunks[1]))
-        col_edges = np.cumsum((0, *blocks.chunks[2]))
-        for i in range(len(blocks.chunks[1])):
-            strip = blocks.blocks[:, i, :]
-            stats = [dask.delayed(_block_areas)(part, (row_edges[i], row_edges[i + 1], col_edges[j], col_edges[j + 1]),
-                                                grid, len(zones.townships))
-                     for j, part in enumerate(strip.to_delayed().ravel())]
-            values, *block_areas = dask.compute(strip, *stats, scheduler=sched)
-            for k, name in enumerate(OUTPUTS):
-                work[name].write(values[k].astype(np.uint8), 1,
-                                 window=Window(0, int(row_edges[i]), grid.width, int(values.shape[1])))
-            areas += np.sum(block_areas, axis=0)
-            progress(10 + 70 * (i + 1) // len(blocks.chunks[1]), f"计算分块 / blocks: strip {i + 1}/"
-                     f"{len(blocks.chunks[1])}")
+        with ThreadPoolExecutor(1) as writer:
+            written = None
+            for i, (rows, blocks) in enumerate(todo):
+                groups = [blocks[k:k + GROUP] for k in range(0, len(blocks), GROUP)]
+                results = [r for group in dask.compute(*(dask.delayed(_blocks)(factor_dir, method, grid, shared,
+                                                                                rows, g) for g in groups),
+                                                       scheduler=sched) for r in group]
+                if written is not None:
+                    written.result()
+                written = writer.submit(_write_strip, work, rows, blocks, [r[0] for r in results])
+                # summed block by block, in column order, as a strip of all blocks would be
+                areas += np.sum([r[1] for r in results], axis=0)
+                progress(10 + 70 * (i + 1) // len(todo), f"计算分块 / blocks: strip {i + 1}/{len(todo)}")
+            if written is not None:
+                written.result()
     finally:
         for sink in work.values():
             sink.close()
         if client is None and sched != "threads":
             sched.close()
-    for name in OUTPUTS:
-        with rasterio.open(out_dir / f"{name}.work.tif", "r+") as dst:
-            dst.write_colormap(1, _rgb(class_colours()[name]))
-        rasterio.shutil.copy(out_dir / f"{name}.work.tif", out_dir / f"{name}.tif", driver="COG",
-                             compress="DEFLATE", overview_resampling="nearest", blocksize=CHUNK)
-        (out_dir / f"{name}.work.tif").unlink()
+    areas[:, :, NODATA] = 0
+    # GDAL's block cache bounded: by default (5 % of the RAM) it would keep
+    # most of a work raster read. (The three conversions at once measured no
+    # faster on 2 cores, compression using both already, and peaked higher.)
+    with rasterio.Env(GDAL_CACHEMAX=COG_CACHE):
+        for name in OUTPUTS:
+            with rasterio.open(out_dir / f"{name}.work.tif", "r+") as dst:
+                dst.write_colormap(1, _rgb(class_colours()[name]))
+            rasterio.shutil.copy(out_dir / f"{name}.work.tif", out_dir / f"{name}.tif", driver="COG",
+                                 compress="DEFLATE", overview_resampling="nearest", blocksize=CHUNK,
+                                 num_threads="ALL_CPUS")
+            (out_dir / f"{name}.work.tif").unlink()
     return areas
+
+
+def _write_strip(work: dict[str, Any], rows: tuple[int, int], blocks: Sequence[tuple[int, int]],
+                 values: Sequence[np.ndarray]) -> None:
+    for cols, block in zip(blocks, values, strict=True):
+        window = Window(cols[0], rows[0], cols[1] - cols[0], rows[1] - rows[0])
+        for k, name in enumerate(OUTPUTS):
+            work[name].write(block[k], 1, window=window)
 
 
 def _rgb(hexes: Sequence[str]) -> dict[int, tuple[int, int, int, int]]:

@@ -43,9 +43,27 @@ class Grading:
             for code, index in self.values.items():
                 out[values == code] = index
             return out
-        if self.descending:   # value >= break i -> class i
-            return np.sum(values[..., None] < np.asarray(self.breaks), axis=-1).astype(np.int8)
-        return np.searchsorted(np.asarray(self.breaks), values, side="left").astype(np.int8)
+        # The class is the number of breaks passed, counted one comparison at a
+        # time in int8: no (cells × breaks) temporary, no float64 copy of the values.
+        out = np.zeros(values.shape, dtype=np.int8)
+        for b in self.breaks:
+            if self.descending:   # value >= break i -> class i
+                out += values < _bound(values.dtype, b, up=True)
+            else:                 # value <= break i -> class i
+                out += values > _bound(values.dtype, b, up=False)
+        return out
+
+
+def _bound(dtype: np.dtype, b: float, up: bool) -> np.generic:
+    """The break in the values' own type, so that comparing float32 values with
+    it gives what comparing them with the float64 break gives: rounded up for
+    `<`, down for `>` (float32 arithmetic is several times faster)."""
+    if dtype != np.float32:
+        return np.float64(b)
+    bound = np.float32(b)
+    if (float(bound) < b) if up else (float(bound) > b):
+        bound = np.nextafter(bound, np.float32(np.inf if up else -np.inf))
+    return bound
 
 
 @dataclass(frozen=True)
