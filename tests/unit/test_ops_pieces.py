@@ -50,6 +50,18 @@ def test_lines_are_json_with_the_context_and_rotate_by_size(log_file):
     assert rotated == ["onemap.log.1", "onemap.log.2"]
 
 
+def test_pygeoapis_warning_on_a_missing_offset_is_not_logged(log_file):
+    # pygeoapi logs int(None)'s TypeError on every items request without offset
+    try:
+        int(None)  # type: ignore[arg-type]
+    except TypeError as err:
+        logging.getLogger("pygeoapi.api.itemtypes").warning(err)
+    logging.getLogger("pygeoapi.api.itemtypes").warning("a warning of its own")
+    logging.getLogger("unit").warning(TypeError("not pygeoapi's"))
+    lines = [json.loads(line)["message"] for line in log_file.read_text(encoding="utf-8").splitlines()]
+    assert lines == ["a warning of its own", "not pygeoapi's"]
+
+
 def test_the_query_reads_newest_first_across_rotated_files(log_file):
     for i in range(12):  # ~2 KiB: over the current file and the rotated one
         logging.getLogger("unit").log(logging.ERROR if i % 3 == 0 else logging.INFO, "n=%d %s", i, "y" * 30)

@@ -29,3 +29,16 @@ def test_the_simplification_stays_within_a_quarter_of_the_tiles_shortest_unit(z,
     edges = [abs(latitude(y + k / 4096) - latitude(y + (k + 1) / 4096)) for k in (0, 4095)]
     assert simplify_tolerance(z, y) == pytest.approx(min(edges) / 4, rel=1e-3)
     assert simplify_tolerance(z, y) <= 360 / 2 ** z / 4096 / 4  # and within a quarter unit of longitude
+
+
+def test_the_tile_statement_clips_each_row_once():
+    # flattened, the outer `geom IS NOT NULL` is pushed into the index scan
+    # and ST_AsMVTGeom runs twice a row; the fence (OFFSET 0) keeps it once
+    from onemap.core.inforce import in_force
+    from onemap.ogc.providers import tile_statement
+
+    for current in ("", f" AND {in_force()}"):
+        statement = tile_statement("plan", "ghydyh", '"id", "ydyhdm"', current)
+        assert statement.count("ST_AsMVTGeom(") == 1
+        inner, outer = statement.rsplit(") t ", 1)
+        assert inner.endswith(f"{current} OFFSET 0") and outer == "WHERE t.geom IS NOT NULL"
