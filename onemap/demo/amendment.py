@@ -17,7 +17,7 @@ from psycopg import sql
 from onemap.core import audit
 from onemap.core.landuse import names_zh
 from onemap.core.registry import load_layers
-from onemap.demo.generate import PLAN_TITLE, PLAN_VERSION
+from onemap.demo.generate import PLAN_TITLE
 from onemap.demo.supervision import DEMO
 from processes.plan.results import carry_forward, close_previous, open_version
 
@@ -51,14 +51,13 @@ def load(conn: psycopg.Connection) -> dict[str, int]:
     """Publish the amendment; the number of parcels whose class it changes."""
     changed_columns = {"ydyhdm": _changed("ydyhdm"), "ydyhmc": _changed("ydyhmc", names_zh())}
     layers = [layer for layer in load_layers() if layer.versioned]
+    (changed,) = conn.execute(sql.SQL("SELECT count(*) FROM plan.ghydyh WHERE valid_to IS NULL AND {} <> ydyhdm").format(
+        changed_columns["ydyhdm"])).fetchone()
     open_version(conn, VERSION, TITLE, VALID_FROM, DEMO)
     counts = {layer.id: carry_forward(conn, layer, VERSION, VALID_FROM,
                                       changed_columns if layer.id == "GHYDYH" else None)
               for layer in layers}
     close_previous(conn, layers, VERSION, VALID_FROM)
-    (changed,) = conn.execute("SELECT count(*) FROM plan.ghydyh a JOIN plan.ghydyh b USING (bsm) WHERE "
-                              "a.plan_version = %s AND b.plan_version = %s AND a.ydyhdm <> b.ydyhdm",
-                              (PLAN_VERSION, VERSION)).fetchone()
     audit.record(conn, DEMO, "plan-publish", f"plan_version/{VERSION}", 200,
                  detail={"valid_from": VALID_FROM.isoformat(), "layers": counts, "changed_parcels": changed})
     return {"plan.plan_version": 2, "plan.ghydyh (parcels changed by the amendment)": changed}
