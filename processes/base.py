@@ -20,11 +20,9 @@ import base64
 import datetime as dt
 import os
 import shutil
-import ssl
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -188,23 +186,13 @@ def datetime_input(data: dict, name: str, required: bool = True) -> dt.datetime 
 CJK_FONT = "Noto Sans CJK SC"
 
 
-@cache
-def _tls_context() -> ssl.SSLContext:
-    return ssl.create_default_context()
-
-
 def pdf_from_html(page: str) -> bytes:
     """A report page as PDF by WeasyPrint, which embeds (a subset of) the
-    fonts it uses; the page's text falls back to the CJK font. One URL
-    fetcher for the page and its style sheet, with one TLS context for the
-    process: WeasyPrint's default fetcher loads the system's CA certificates
-    each time it is made (twice a report, some 35 ms each)."""
+    fonts it uses; the page's text falls back to the CJK font."""
     import weasyprint  # imported on first use: it loads fonts and Pango
-    from weasyprint.urls import URLFetcher
 
-    fetcher = URLFetcher(ssl_context=_tls_context())
-    base = weasyprint.CSS(string=f'html {{ font-family: "{CJK_FONT}", sans-serif; }}', url_fetcher=fetcher)
-    return weasyprint.HTML(string=page, url_fetcher=fetcher).write_pdf(stylesheets=[base])
+    base = weasyprint.CSS(string=f'html {{ font-family: "{CJK_FONT}", sans-serif; }}')
+    return weasyprint.HTML(string=page).write_pdf(stylesheets=[base])
 
 
 def wms_get_map(params: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
